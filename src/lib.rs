@@ -1,0 +1,9 @@
+//! mailcheck: which mail settings work for an address, from this network, and if
+//! something fails, exactly why.
+//!
+//! Layers, each calling only the one below: `cli` → `config` → `check` → `probe` →
+//! {`net`, `proto`, `cert`}; `report` is the serde model, `output` renders it.
+
+pub mod cert;
+pub mod model;
+pub mod proto;

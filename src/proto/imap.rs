@@ -1,0 +1,1 @@
+//! imap dialogue (placeholder until implemented).

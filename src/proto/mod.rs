@@ -1,0 +1,154 @@
+//! Pure protocol dialogues: lines in, next step out, no sockets.
+//!
+//! Each dialogue (POP3, IMAP, SMTP) walks the same path: greeting → capabilities →
+//! optional STARTTLS → capabilities again over TLS → polite goodbye. The I/O driver
+//! (`net::driver`) reads bounded lines from the socket, hands each one to
+//! [`Dialogue::on_line`], writes what the dialogue asks for, and performs the TLS
+//! upgrade when asked. Everything the server said that matters is kept in the
+//! dialogue's [`Session`], which the probe turns into observations.
+
+pub mod imap;
+pub mod pop3;
+pub mod smtp;
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::model::{Phase, Protocol};
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Write this command (wire form, ending in CRLF), then read the reply.
+    Send(String),
+    /// The server accepted STARTTLS/STLS: perform the TLS handshake now, then call
+    /// [`Dialogue::after_tls`].
+    StartTls,
+    /// The dialogue is over; close the connection.
+    Done,
+}
+
+/// A pure protocol state machine.
+pub trait Dialogue {
+    /// The phase whose reply the dialogue is waiting for now.
+    fn phase(&self) -> Phase;
+
+    /// Feed one line from the server, without its line ending (CRLF or LF).
+    ///
+    /// `Ok(None)` means "read another line"; `Ok(Some(step))` is the next action.
+    fn on_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError>;
+
+    /// The TLS upgrade after [`Step::StartTls`] succeeded: every capability learned
+    /// before TLS is discarded (RFC 3207 §4.2, RFC 2595 §3.1) and the dialogue says
+    /// what to send first over TLS.
+    fn after_tls(&mut self) -> Step;
+
+    /// The command that ends the session politely (QUIT, LOGOUT), used by the driver
+    /// when it abandons a dialogue early.
+    fn quit_command(&mut self) -> String;
+
+    /// What the server said so far.
+    fn session(&self) -> &Session;
+}
+
+/// Outcome of asking for STARTTLS/STLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "reply", rename_all = "snake_case")]
+pub enum StartTlsState {
+    /// The combination does not use STARTTLS.
+    #[default]
+    NotAttempted,
+    /// The server did not list STARTTLS/STLS among its capabilities; it was not tried.
+    NotAdvertised,
+    /// The server answered the request with a refusal (e.g. SMTP 454); the reply text.
+    Refused(String),
+    /// The server agreed; the TLS handshake follows.
+    Accepted,
+}
+
+/// Everything a dialogue learned from the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// The greeting, all lines joined with "\n" (SMTP greetings may be multi-line).
+    pub greeting: Option<String>,
+    /// Set when the greeting refuses service (SMTP 554/421, POP3 -ERR, IMAP * BYE):
+    /// the refusing text.
+    pub greeting_rejected: Option<String>,
+    /// Capabilities learned before TLS (empty when there was no STARTTLS upgrade).
+    pub capabilities_before_tls: Vec<String>,
+    /// The capabilities in force now (after TLS when upgraded), as the server wrote
+    /// them, one entry per capability (SMTP: one per EHLO line after the first).
+    pub capabilities: Vec<String>,
+    /// Whether the server answered the capability request at all (POP3 CAPA is
+    /// optional, RFC 2449; SMTP may only know HELO).
+    pub capabilities_supported: bool,
+    /// SMTP only: EHLO was rejected and HELO worked instead.
+    pub helo_fallback: bool,
+    /// IMAP only: the greeting carried the capability list.
+    pub capabilities_in_greeting: bool,
+    /// What happened when STARTTLS/STLS was asked for.
+    pub starttls: StartTlsState,
+    /// The server's reply to QUIT/LOGOUT, if it sent one.
+    pub quit_reply: Option<String>,
+}
+
+/// A reply that breaks the protocol: the session cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ProtoError {
+    /// The greeting is that of another protocol.
+    #[error("expected a {expected} greeting, but the server sent {found} ({line:?})")]
+    WrongProtocol {
+        /// Protocol that was expected.
+        expected: Protocol,
+        /// What the greeting looks like: "POP3", "IMAP", "SMTP", "HTTP", "SSH", …
+        found: &'static str,
+        /// The offending line.
+        line: String,
+    },
+    /// A reply that makes no sense at this point of the dialogue.
+    #[error("unexpected reply during {phase}: {line:?}")]
+    Unexpected {
+        /// Phase the dialogue was in.
+        phase: Phase,
+        /// The offending line.
+        line: String,
+    },
+    /// A reply the server sent to refuse a request the dialogue cannot do without
+    /// (e.g. both EHLO and HELO rejected).
+    #[error("server refused {phase}: {reply:?}")]
+    Refused {
+        /// Phase the dialogue was in.
+        phase: Phase,
+        /// The server's reply.
+        reply: String,
+    },
+}
+
+/// What a line sent first by a server looks like, by protocol.
+///
+/// `None` when it looks like nothing known.
+#[must_use]
+pub fn identify_greeting(line: &str) -> Option<&'static str> {
+    let upper = line.to_ascii_uppercase();
+    if upper.starts_with("+OK") || upper.starts_with("-ERR") {
+        Some("POP3")
+    } else if upper.starts_with("* OK") || upper.starts_with("* PREAUTH") || upper.starts_with("* BYE") {
+        Some("IMAP")
+    } else if upper.starts_with("SSH-") {
+        Some("SSH")
+    } else if upper.starts_with("HTTP/") || upper.starts_with("<!DOCTYPE") || upper.starts_with("<HTML") {
+        Some("HTTP")
+    } else if is_smtp_like(line) {
+        if upper.contains("FTP") { Some("FTP") } else { Some("SMTP") }
+    } else {
+        None
+    }
+}
+
+/// Three digits followed by a space, a hyphen or the end of the line.
+fn is_smtp_like(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() >= 3
+        && b[..3].iter().all(u8::is_ascii_digit)
+        && matches!(b.get(3), None | Some(b' ' | b'-'))
+}

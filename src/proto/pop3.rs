@@ -1,0 +1,1 @@
+//! pop3 dialogue (placeholder until implemented).

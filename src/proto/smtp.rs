@@ -1,0 +1,1 @@
+//! smtp dialogue (placeholder until implemented).
