@@ -132,14 +132,24 @@ pub fn identify_greeting(line: &str) -> Option<&'static str> {
     let upper = line.to_ascii_uppercase();
     if upper.starts_with("+OK") || upper.starts_with("-ERR") {
         Some("POP3")
-    } else if upper.starts_with("* OK") || upper.starts_with("* PREAUTH") || upper.starts_with("* BYE") {
+    } else if upper.starts_with("* OK")
+        || upper.starts_with("* PREAUTH")
+        || upper.starts_with("* BYE")
+    {
         Some("IMAP")
     } else if upper.starts_with("SSH-") {
         Some("SSH")
-    } else if upper.starts_with("HTTP/") || upper.starts_with("<!DOCTYPE") || upper.starts_with("<HTML") {
+    } else if upper.starts_with("HTTP/")
+        || upper.starts_with("<!DOCTYPE")
+        || upper.starts_with("<HTML")
+    {
         Some("HTTP")
     } else if is_smtp_like(line) {
-        if upper.contains("FTP") { Some("FTP") } else { Some("SMTP") }
+        if upper.contains("FTP") {
+            Some("FTP")
+        } else {
+            Some("SMTP")
+        }
     } else {
         None
     }
