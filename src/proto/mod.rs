@@ -132,14 +132,24 @@ pub fn identify_greeting(line: &str) -> Option<&'static str> {
     let upper = line.to_ascii_uppercase();
     if upper.starts_with("+OK") || upper.starts_with("-ERR") {
         Some("POP3")
-    } else if upper.starts_with("* OK") || upper.starts_with("* PREAUTH") || upper.starts_with("* BYE") {
+    } else if upper.starts_with("* OK")
+        || upper.starts_with("* PREAUTH")
+        || upper.starts_with("* BYE")
+    {
         Some("IMAP")
     } else if upper.starts_with("SSH-") {
         Some("SSH")
-    } else if upper.starts_with("HTTP/") || upper.starts_with("<!DOCTYPE") || upper.starts_with("<HTML") {
+    } else if upper.starts_with("HTTP/")
+        || upper.starts_with("<!DOCTYPE")
+        || upper.starts_with("<HTML")
+    {
         Some("HTTP")
     } else if is_smtp_like(line) {
-        if upper.contains("FTP") { Some("FTP") } else { Some("SMTP") }
+        if upper.contains("FTP") {
+            Some("FTP")
+        } else {
+            Some("SMTP")
+        }
     } else {
         None
     }
@@ -151,4 +161,69 @@ fn is_smtp_like(line: &str) -> bool {
     b.len() >= 3
         && b[..3].iter().all(u8::is_ascii_digit)
         && matches!(b.get(3), None | Some(b' ' | b'-'))
+}
+
+/// Most lines one reply may carry (capability lists, multi-line replies, unrelated
+/// untagged IMAP data). A server that goes on past this is not answering the question
+/// asked, so the dialogue stops with [`ProtoError::Unexpected`] instead of waiting.
+pub(crate) const MAX_REPLY_LINES: usize = 1000;
+
+impl Session {
+    /// The TLS upgrade happened: what the server advertised in plaintext no longer
+    /// counts (RFC 3207 §4.2, RFC 2595 §3.1 and §4) but is kept for the report.
+    pub(crate) fn discard_pre_tls_capabilities(&mut self) {
+        self.capabilities_before_tls = std::mem::take(&mut self.capabilities);
+    }
+}
+
+/// Checks that the first line a server sent is a greeting of `expected`.
+///
+/// Another protocol's greeting is [`ProtoError::WrongProtocol`]; a line that looks
+/// like nothing known is [`ProtoError::Unexpected`] in [`Phase::Greeting`].
+pub(crate) fn expect_greeting(expected: Protocol, line: &str) -> Result<(), ProtoError> {
+    match identify_greeting(line) {
+        Some(found) if found == expected.to_string() => Ok(()),
+        Some(found) => Err(ProtoError::WrongProtocol {
+            expected,
+            found,
+            line: line.to_owned(),
+        }),
+        None => Err(unexpected(Phase::Greeting, line)),
+    }
+}
+
+/// [`ProtoError::Unexpected`] for `line` in `phase`.
+pub(crate) fn unexpected(phase: Phase, line: &str) -> ProtoError {
+    ProtoError::Unexpected {
+        phase,
+        line: line.to_owned(),
+    }
+}
+
+/// Test support: feeds a transcript to a dialogue the way the driver would.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Dialogue, ProtoError, Step};
+
+    /// Feeds `lines` one by one and returns every step the dialogue asked for. When
+    /// it asks for [`Step::StartTls`], the handshake is taken to succeed and the step
+    /// from [`Dialogue::after_tls`] follows in the list.
+    pub(crate) fn run(d: &mut impl Dialogue, lines: &[&str]) -> Result<Vec<Step>, ProtoError> {
+        let mut steps = Vec::new();
+        for line in lines {
+            if let Some(step) = d.on_line(line)? {
+                let upgrade = step == Step::StartTls;
+                steps.push(step);
+                if upgrade {
+                    steps.push(d.after_tls());
+                }
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Shorthand for `Step::Send(s.to_owned())`.
+    pub(crate) fn send(s: &str) -> Step {
+        Step::Send(s.to_owned())
+    }
 }

@@ -1,1 +1,725 @@
-//! smtp dialogue (placeholder until implemented).
+//! The SMTP dialogue: greeting, EHLO (or HELO), optional STARTTLS, QUIT.
+//!
+//! Follows RFC 5321: replies are a three-digit code, then `-` on every line but the
+//! last and a space (or nothing) on the last, all lines with the same code (§4.2,
+//! §4.2.1); the greeting is 220, or 554 / 421 to refuse service (§3.1, §3.8, §4.3.2);
+//! EHLO lists one extension keyword per line after the first (§4.1.1.1) and a server
+//! that does not know EHLO answers 5xx, after which HELO is the fallback (§3.2);
+//! QUIT (§4.1.1.10). STARTTLS follows RFC 3207 §4 (220 to go ahead, 454 when TLS is
+//! unavailable) and §4.2 (everything learned before TLS is discarded and EHLO is sent
+//! again).
+
+use std::fmt;
+
+use super::{
+    Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
+    identify_greeting, unexpected,
+};
+use crate::model::{Phase, Protocol, Security};
+
+/// An SMTP command; `Display` gives the wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command<'a> {
+    Ehlo(&'a str),
+    Helo(&'a str),
+    StartTls,
+    Quit,
+}
+
+impl fmt::Display for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Ehlo(name) => write!(f, "EHLO {name}\r\n"),
+            Command::Helo(name) => write!(f, "HELO {name}\r\n"),
+            Command::StartTls => f.write_str("STARTTLS\r\n"),
+            Command::Quit => f.write_str("QUIT\r\n"),
+        }
+    }
+}
+
+/// One complete reply: its code and every line as the server wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// All lines joined with "\n", as stored in the [`Session`].
+    fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// The text of each line, after the code and its separator.
+    fn texts(&self) -> impl Iterator<Item = &str> {
+        // Byte 3 of a checked line is ASCII, so 4 is a character boundary.
+        self.lines.iter().map(|line| line.get(4..).unwrap_or(""))
+    }
+
+    /// The reply class: 2 for success, 4 for transient and 5 for permanent failure.
+    fn class(&self) -> u16 {
+        self.code / 100
+    }
+}
+
+/// Splits a reply line into its code and whether it is the last line, or `None`
+/// when it is not three digits followed by a space, a hyphen or the end (§4.2).
+fn parse_line(line: &str) -> Option<(u16, bool)> {
+    let bytes = line.as_bytes();
+    let digits = bytes.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let code = digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0'));
+    match bytes.get(3) {
+        None | Some(b' ') => Some((code, true)),
+        Some(b'-') => Some((code, false)),
+        Some(_) => None,
+    }
+}
+
+/// Collects the lines of a multi-line reply.
+#[derive(Debug, Clone, Default)]
+struct ReplyReader {
+    lines: Vec<String>,
+    code: Option<u16>,
+}
+
+impl ReplyReader {
+    /// Adds `line`; the whole reply once its last line arrived, `None` before.
+    fn push(&mut self, line: &str, phase: Phase) -> Result<Option<Reply>, ProtoError> {
+        let (code, last) = parse_line(line).ok_or_else(|| unexpected(phase, line))?;
+        if self.code.is_some_and(|first| first != code) || self.lines.len() >= MAX_REPLY_LINES {
+            return Err(unexpected(phase, line));
+        }
+        self.code = Some(code);
+        self.lines.push(line.to_owned());
+        if !last {
+            return Ok(None);
+        }
+        self.code = None;
+        let lines = std::mem::take(&mut self.lines);
+        Ok(Some(Reply { code, lines }))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
+/// Where the dialogue stands: which reply it awaits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    /// STARTTLS was accepted; the TLS handshake is the driver's, no line may arrive.
+    Handshake,
+    /// Waiting for the QUIT reply; `skip` replies to earlier commands come first
+    /// (the driver abandoned the dialogue mid-way).
+    Quit {
+        skip: u8,
+    },
+    Done,
+}
+
+/// An SMTP probe dialogue.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    security: Security,
+    /// The name sent with EHLO/HELO: an address literal such as `[127.0.0.1]`.
+    ehlo_name: String,
+    state: State,
+    /// Whether the STARTTLS upgrade happened.
+    upgraded: bool,
+    reader: ReplyReader,
+    session: Session,
+}
+
+impl Smtp {
+    /// A dialogue for a connection protected by `security` (for [`Security::Tls`] the
+    /// driver has finished the handshake before the greeting), introducing itself as
+    /// `ehlo_name`, e.g. `"[127.0.0.1]"` or `"[IPv6:::1]"` (RFC 5321 §4.1.3).
+    #[must_use]
+    pub fn new(security: Security, ehlo_name: String) -> Smtp {
+        Smtp {
+            security,
+            ehlo_name,
+            state: State::Greeting,
+            upgraded: false,
+            reader: ReplyReader::default(),
+            session: Session::default(),
+        }
+    }
+
+    fn send(&mut self, wire: String, state: State) -> Step {
+        self.state = state;
+        Step::Send(wire)
+    }
+
+    fn ehlo(&mut self) -> Step {
+        let wire = Command::Ehlo(&self.ehlo_name).to_string();
+        self.send(wire, State::Ehlo)
+    }
+
+    fn quit(&mut self) -> Step {
+        self.send(Command::Quit.to_string(), State::Quit { skip: 0 })
+    }
+
+    fn refused(&self, reply: &Reply) -> ProtoError {
+        ProtoError::Refused {
+            phase: self.phase(),
+            reply: reply.text(),
+        }
+    }
+
+    fn unexpected_reply(&self, reply: &Reply) -> ProtoError {
+        unexpected(self.phase(), &reply.text())
+    }
+
+    fn on_greeting(&mut self, reply: &Reply) -> Result<Step, ProtoError> {
+        self.session.greeting = Some(reply.text());
+        match reply.code {
+            220 => Ok(self.ehlo()),
+            // §3.8: 421 means the server closes the connection now.
+            421 => {
+                self.session.greeting_rejected = Some(reply.text());
+                self.state = State::Done;
+                Ok(Step::Done)
+            }
+            // §3.1: after 554 the server waits for QUIT.
+            _ if matches!(reply.class(), 4 | 5) => {
+                self.session.greeting_rejected = Some(reply.text());
+                Ok(self.quit())
+            }
+            _ => Err(self.unexpected_reply(reply)),
+        }
+    }
+
+    fn on_ehlo(&mut self, reply: &Reply) -> Result<Step, ProtoError> {
+        match (reply.code, reply.class()) {
+            (250, _) => {
+                self.session.capabilities_supported = true;
+                // The first line names the server; each further line is one keyword.
+                self.session.capabilities = reply
+                    .texts()
+                    .skip(1)
+                    .filter(|c| !c.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                Ok(self.after_capabilities())
+            }
+            (_, 5) => {
+                let wire = Command::Helo(&self.ehlo_name).to_string();
+                Ok(self.send(wire, State::Helo))
+            }
+            (_, 4) => Err(self.refused(reply)),
+            _ => Err(self.unexpected_reply(reply)),
+        }
+    }
+
+    fn on_helo(&mut self, reply: &Reply) -> Result<Step, ProtoError> {
+        if reply.code != 250 {
+            return Err(self.refused(reply));
+        }
+        self.session.helo_fallback = true;
+        self.session.capabilities_supported = false;
+        self.session.capabilities.clear();
+        Ok(self.after_capabilities())
+    }
+
+    fn advertises_starttls(&self) -> bool {
+        self.session.capabilities.iter().any(|c| {
+            c.split_ascii_whitespace()
+                .next()
+                .is_some_and(|keyword| keyword.eq_ignore_ascii_case("STARTTLS"))
+        })
+    }
+
+    fn after_capabilities(&mut self) -> Step {
+        if self.security != Security::StartTls || self.upgraded {
+            return self.quit();
+        }
+        if self.advertises_starttls() {
+            self.send(Command::StartTls.to_string(), State::StartTls)
+        } else {
+            self.session.starttls = StartTlsState::NotAdvertised;
+            self.quit()
+        }
+    }
+
+    fn on_starttls(&mut self, reply: &Reply) -> Step {
+        if reply.code == 220 {
+            self.session.starttls = StartTlsState::Accepted;
+            self.state = State::Handshake;
+            Step::StartTls
+        } else {
+            self.session.starttls = StartTlsState::Refused(reply.text());
+            self.quit()
+        }
+    }
+
+    fn on_quit(&mut self, skip: u8, reply: &Reply) -> Option<Step> {
+        if skip > 0 {
+            self.state = State::Quit { skip: skip - 1 };
+            return None;
+        }
+        self.session.quit_reply = Some(reply.text());
+        self.state = State::Done;
+        Some(Step::Done)
+    }
+
+    /// The first greeting line must look like SMTP. FTP servers greet with 220 too;
+    /// a greeting that mentions FTP but also (E)SMTP, such as a mail host called
+    /// `ftp.example.com`, is still taken as SMTP.
+    fn check_greeting(line: &str) -> Result<(), ProtoError> {
+        if identify_greeting(line) == Some("FTP") && line.to_ascii_uppercase().contains("SMTP") {
+            return Ok(());
+        }
+        expect_greeting(Protocol::Smtp, line)
+    }
+}
+
+impl Dialogue for Smtp {
+    fn phase(&self) -> Phase {
+        match self.state {
+            State::Greeting => Phase::Greeting,
+            State::Ehlo | State::Helo if self.upgraded => Phase::CapabilitiesAfterTls,
+            State::Ehlo | State::Helo => Phase::Capabilities,
+            State::StartTls => Phase::StartTls,
+            State::Handshake => Phase::Tls,
+            State::Quit { .. } | State::Done => Phase::Quit,
+        }
+    }
+
+    fn on_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
+        match self.state {
+            // Nothing may arrive before the TLS handshake (RFC 3207 §4.2: plaintext
+            // injected after the 220 must not be taken as coming over TLS), nor
+            // after the end.
+            State::Handshake | State::Done => return Err(unexpected(self.phase(), line)),
+            State::Greeting if self.reader.is_empty() => Smtp::check_greeting(line)?,
+            _ => {}
+        }
+        let Some(reply) = self.reader.push(line, self.phase())? else {
+            return Ok(None);
+        };
+        match self.state {
+            State::Greeting => self.on_greeting(&reply).map(Some),
+            State::Ehlo => self.on_ehlo(&reply).map(Some),
+            State::Helo => self.on_helo(&reply).map(Some),
+            State::StartTls => Ok(Some(self.on_starttls(&reply))),
+            State::Quit { skip } => Ok(self.on_quit(skip, &reply)),
+            State::Handshake | State::Done => Err(unexpected(self.phase(), line)),
+        }
+    }
+
+    fn after_tls(&mut self) -> Step {
+        self.upgraded = true;
+        self.reader = ReplyReader::default();
+        self.session.discard_pre_tls_capabilities();
+        self.ehlo()
+    }
+
+    fn quit_command(&mut self) -> String {
+        let skip = match self.state {
+            State::Greeting | State::Ehlo | State::Helo | State::StartTls => 1,
+            State::Quit { skip } => skip,
+            State::Handshake | State::Done => 0,
+        };
+        self.state = State::Quit { skip };
+        Command::Quit.to_string()
+    }
+
+    fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::testing::{run, send};
+
+    const GREETING: &str = "220 host ESMTP Postfix (Debian/GNU)";
+    const EHLO: &str = "EHLO [127.0.0.1]\r\n";
+    const BYE: &str = "221 2.0.0 Bye";
+
+    /// Postfix's EHLO reply on a submission port, with or without STARTTLS.
+    fn postfix_ehlo(starttls: bool) -> Vec<&'static str> {
+        let mut lines = vec!["250-host", "250-PIPELINING", "250-SIZE 10240000"];
+        if starttls {
+            lines.push("250-STARTTLS");
+        }
+        lines.extend([
+            "250-AUTH PLAIN LOGIN",
+            "250-ENHANCEDSTATUSCODES",
+            "250 CHUNKING",
+        ]);
+        lines
+    }
+
+    fn transcript(parts: &[&[&'static str]]) -> Vec<&'static str> {
+        parts.concat()
+    }
+
+    fn smtp(security: Security) -> Smtp {
+        Smtp::new(security, "[127.0.0.1]".to_owned())
+    }
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|&s| s.to_owned()).collect()
+    }
+
+    #[test]
+    fn tls_happy_path_lists_keywords_without_the_name_line() {
+        let mut d = smtp(Security::Tls);
+        let lines = transcript(&[&[GREETING], &postfix_ehlo(false), &[BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        let s = d.session();
+        assert_eq!(s.greeting.as_deref(), Some(GREETING));
+        assert!(s.capabilities_supported);
+        assert!(!s.helo_fallback);
+        assert_eq!(
+            s.capabilities,
+            strings(&[
+                "PIPELINING",
+                "SIZE 10240000",
+                "AUTH PLAIN LOGIN",
+                "ENHANCEDSTATUSCODES",
+                "CHUNKING"
+            ])
+        );
+        assert_eq!(s.quit_reply.as_deref(), Some(BYE));
+        assert_eq!(s.starttls, StartTlsState::NotAttempted);
+    }
+
+    #[test]
+    fn plain_mode_never_asks_for_starttls() {
+        let mut d = smtp(Security::Plain);
+        let lines = transcript(&[&[GREETING], &postfix_ehlo(true), &[BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        assert!(d.session().capabilities.contains(&"STARTTLS".to_owned()));
+        assert_eq!(d.session().starttls, StartTlsState::NotAttempted);
+    }
+
+    #[test]
+    fn starttls_upgrade_discards_plaintext_capabilities() {
+        let mut d = smtp(Security::StartTls);
+        let lines = transcript(&[
+            &[GREETING],
+            &postfix_ehlo(true),
+            &["220 2.0.0 Ready to start TLS"],
+            &postfix_ehlo(false),
+            &[BYE],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps,
+            [
+                send(EHLO),
+                send("STARTTLS\r\n"),
+                Step::StartTls,
+                send(EHLO),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        let s = d.session();
+        assert_eq!(s.starttls, StartTlsState::Accepted);
+        assert!(s.capabilities_before_tls.contains(&"STARTTLS".to_owned()));
+        assert!(!s.capabilities.contains(&"STARTTLS".to_owned()));
+        assert!(s.capabilities.contains(&"AUTH PLAIN LOGIN".to_owned()));
+    }
+
+    #[test]
+    fn phases_follow_the_dialogue() {
+        let mut d = smtp(Security::StartTls);
+        assert_eq!(d.phase(), Phase::Greeting);
+        d.on_line(GREETING).unwrap();
+        assert_eq!(d.phase(), Phase::Capabilities);
+        d.on_line("250-host").unwrap();
+        assert_eq!(d.phase(), Phase::Capabilities);
+        d.on_line("250 starttls").unwrap();
+        assert_eq!(d.phase(), Phase::StartTls);
+        assert_eq!(d.on_line("220 go ahead"), Ok(Some(Step::StartTls)));
+        assert_eq!(d.phase(), Phase::Tls);
+        d.after_tls();
+        assert_eq!(d.phase(), Phase::CapabilitiesAfterTls);
+        d.on_line("250 host").unwrap();
+        assert_eq!(d.phase(), Phase::Quit);
+    }
+
+    #[test]
+    fn starttls_keyword_is_case_insensitive() {
+        let mut d = smtp(Security::StartTls);
+        let steps = run(&mut d, &[GREETING, "250-host", "250 StartTLS"]).unwrap();
+        assert_eq!(steps, [send(EHLO), send("STARTTLS\r\n")]);
+    }
+
+    #[test]
+    fn starttls_not_advertised_is_not_tried() {
+        let mut d = smtp(Security::StartTls);
+        let lines = transcript(&[&[GREETING], &postfix_ehlo(false), &[BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        assert_eq!(d.session().starttls, StartTlsState::NotAdvertised);
+    }
+
+    #[test]
+    fn starttls_refused_with_454() {
+        let mut d = smtp(Security::StartTls);
+        let refusal = "454 4.7.0 TLS not available due to local problem";
+        let lines = transcript(&[&[GREETING], &postfix_ehlo(true), &[refusal, BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps,
+            [
+                send(EHLO),
+                send("STARTTLS\r\n"),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_eq!(
+            d.session().starttls,
+            StartTlsState::Refused(refusal.to_owned())
+        );
+    }
+
+    #[test]
+    fn multi_line_greeting_and_quit_reply_are_joined() {
+        let mut d = smtp(Security::Tls);
+        let steps = run(
+            &mut d,
+            &[
+                "220-mx.example.org ESMTP",
+                "220 no UCE",
+                "250 mx.example.org",
+                "221-Bye",
+                "221 see you",
+            ],
+        )
+        .unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        let s = d.session();
+        assert_eq!(
+            s.greeting.as_deref(),
+            Some("220-mx.example.org ESMTP\n220 no UCE")
+        );
+        assert!(s.capabilities.is_empty());
+        assert_eq!(s.quit_reply.as_deref(), Some("221-Bye\n221 see you"));
+    }
+
+    #[test]
+    fn greeting_554_is_a_rejection_then_quit() {
+        let mut d = smtp(Security::StartTls);
+        let line = "554 5.7.1 host: Client host rejected: Access denied";
+        let steps = run(&mut d, &[line, BYE]).unwrap();
+        assert_eq!(steps, [send("QUIT\r\n"), Step::Done]);
+        assert_eq!(d.session().greeting_rejected.as_deref(), Some(line));
+        assert_eq!(d.session().starttls, StartTlsState::NotAttempted);
+    }
+
+    #[test]
+    fn greeting_421_is_a_rejection_and_the_end() {
+        let mut d = smtp(Security::Plain);
+        let line = "421 4.3.2 Service shutting down";
+        assert_eq!(run(&mut d, &[line]).unwrap(), [Step::Done]);
+        assert_eq!(d.session().greeting_rejected.as_deref(), Some(line));
+        assert_eq!(d.on_line(BYE), Err(unexpected(Phase::Quit, BYE)));
+    }
+
+    #[test]
+    fn ehlo_rejected_falls_back_to_helo() {
+        let mut d = smtp(Security::StartTls);
+        let steps = run(
+            &mut d,
+            &[
+                GREETING,
+                "502 5.5.2 Error: command not recognized",
+                "250 host",
+                BYE,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            steps,
+            [
+                send(EHLO),
+                send("HELO [127.0.0.1]\r\n"),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        let s = d.session();
+        assert!(s.helo_fallback);
+        assert!(!s.capabilities_supported);
+        assert!(s.capabilities.is_empty());
+        assert_eq!(s.starttls, StartTlsState::NotAdvertised);
+    }
+
+    #[test]
+    fn helo_rejected_too_is_refused() {
+        let mut d = smtp(Security::Plain);
+        run(&mut d, &[GREETING, "500 5.5.1 unknown"]).unwrap();
+        assert_eq!(
+            d.on_line("501 5.5.4 bad syntax"),
+            Err(ProtoError::Refused {
+                phase: Phase::Capabilities,
+                reply: "501 5.5.4 bad syntax".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn ehlo_transient_failure_is_refused() {
+        let mut d = smtp(Security::Plain);
+        run(&mut d, &[GREETING]).unwrap();
+        assert_eq!(
+            d.on_line("421 4.7.0 too busy"),
+            Err(ProtoError::Refused {
+                phase: Phase::Capabilities,
+                reply: "421 4.7.0 too busy".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn ipv6_literal_is_sent_as_given() {
+        let mut d = Smtp::new(Security::Plain, "[IPv6:::1]".to_owned());
+        assert_eq!(
+            run(&mut d, &[GREETING]).unwrap(),
+            [send("EHLO [IPv6:::1]\r\n")]
+        );
+    }
+
+    #[test]
+    fn inconsistent_multi_line_codes_are_unexpected() {
+        let mut d = smtp(Security::Plain);
+        run(&mut d, &[GREETING, "250-host"]).unwrap();
+        assert_eq!(
+            d.on_line("251 CHUNKING"),
+            Err(unexpected(Phase::Capabilities, "251 CHUNKING"))
+        );
+    }
+
+    #[test]
+    fn malformed_reply_lines_are_unexpected() {
+        for line in [
+            "",
+            "25",
+            "2500 ok",
+            "250x",
+            "abc",
+            "25O ok",
+            "250\tok",
+            "2\u{e9}0 ok",
+        ] {
+            let mut d = smtp(Security::Plain);
+            run(&mut d, &[GREETING]).unwrap();
+            assert_eq!(
+                d.on_line(line),
+                Err(unexpected(Phase::Capabilities, line)),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_code_line_is_a_complete_reply() {
+        let mut d = smtp(Security::Plain);
+        let steps = run(&mut d, &[GREETING, "250", "221"]).unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        assert_eq!(d.session().quit_reply.as_deref(), Some("221"));
+    }
+
+    fn wrong_protocol(line: &str) -> &'static str {
+        match smtp(Security::Plain).on_line(line) {
+            Err(ProtoError::WrongProtocol {
+                expected: Protocol::Smtp,
+                found,
+                line: l,
+            }) if l == line => found,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_protocols_greetings_are_named() {
+        assert_eq!(wrong_protocol("+OK Dovecot (Debian) ready."), "POP3");
+        assert_eq!(
+            wrong_protocol("* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot (Debian) ready."),
+            "IMAP"
+        );
+        assert_eq!(wrong_protocol("SSH-2.0-OpenSSH_9.2"), "SSH");
+        assert_eq!(wrong_protocol("HTTP/1.1 400 Bad Request"), "HTTP");
+        assert_eq!(wrong_protocol("220 (vsFTPd 3.0.3)"), "FTP");
+    }
+
+    #[test]
+    fn mail_host_named_ftp_is_still_smtp() {
+        let mut d = smtp(Security::Plain);
+        let steps = run(&mut d, &["220 ftp.example.com ESMTP Postfix"]).unwrap();
+        assert_eq!(steps, [send(EHLO)]);
+    }
+
+    #[test]
+    fn garbage_or_empty_greeting_is_unexpected() {
+        for line in ["", "hello", "22", "220x"] {
+            let err = smtp(Security::Plain).on_line(line).unwrap_err();
+            assert_eq!(err, unexpected(Phase::Greeting, line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn success_code_other_than_220_greeting_is_unexpected() {
+        let mut d = smtp(Security::Plain);
+        assert_eq!(
+            d.on_line("250 hello"),
+            Err(unexpected(Phase::Greeting, "250 hello"))
+        );
+    }
+
+    #[test]
+    fn lines_during_the_handshake_are_refused() {
+        // Response injection: plaintext sent right after "220 Ready to start TLS".
+        let mut d = smtp(Security::StartTls);
+        run(&mut d, &[GREETING, "250-host", "250 STARTTLS"]).unwrap();
+        assert_eq!(d.on_line("220 Ready"), Ok(Some(Step::StartTls)));
+        let injected = "250-AUTH PLAIN";
+        assert_eq!(d.on_line(injected), Err(unexpected(Phase::Tls, injected)));
+    }
+
+    #[test]
+    fn endless_multi_line_reply_is_cut_off() {
+        let mut d = smtp(Security::Plain);
+        run(&mut d, &[GREETING]).unwrap();
+        let result = (0..=MAX_REPLY_LINES)
+            .map(|_| d.on_line("250-X"))
+            .find(Result::is_err);
+        assert_eq!(result, Some(Err(unexpected(Phase::Capabilities, "250-X"))));
+    }
+
+    #[test]
+    fn early_quit_mid_reply_skips_the_rest_of_it() {
+        let mut d = smtp(Security::Plain);
+        run(&mut d, &[GREETING, "250-host", "250-PIPELINING"]).unwrap();
+        assert_eq!(d.quit_command(), "QUIT\r\n");
+        assert_eq!(d.phase(), Phase::Quit);
+        let steps = run(&mut d, &["250 CHUNKING", BYE]).unwrap();
+        assert_eq!(steps, [Step::Done]);
+        assert_eq!(d.session().quit_reply.as_deref(), Some(BYE));
+    }
+
+    #[test]
+    fn parse_line_reads_code_and_continuation() {
+        assert_eq!(parse_line("250-PIPELINING"), Some((250, false)));
+        assert_eq!(parse_line("250 CHUNKING"), Some((250, true)));
+        assert_eq!(parse_line("999"), Some((999, true)));
+        assert_eq!(parse_line("\u{1F4E7}"), None);
+    }
+}
