@@ -5,5 +5,12 @@
 //! {`net`, `proto`, `cert`}; `report` is the serde model, `output` renders it.
 
 pub mod cert;
+pub mod check;
+pub mod cli;
+pub mod config;
 pub mod model;
+pub mod net;
+pub mod output;
+pub mod probe;
 pub mod proto;
+pub mod report;

@@ -1,3 +1,52 @@
-fn main() {
-    println!("mailcheck");
+//! The `mailcheck` binary: parse, validate, run, render, exit with the documented code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mailcheck::check::{self, EXIT_UNKNOWN};
+use mailcheck::cli::{Cli, Command};
+use mailcheck::config::{Config, Format};
+use mailcheck::output;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                code(EXIT_UNKNOWN)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match run(cli) {
+        Ok(c) => code(c),
+        Err(e) => {
+            eprintln!("mailcheck: error: {e:#}");
+            code(EXIT_UNKNOWN)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let Command::Probe(args) = cli.command;
+    let config = Config::try_from(args)?;
+    colored::control::set_override(config.color);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(check::run(&config))?;
+    let mut out = std::io::stdout().lock();
+    match config.format {
+        Format::Json => output::json::render(&report, &mut out)?,
+        Format::Human => output::human::render(&report, config.verbose, &mut out)?,
+    }
+    out.flush()?;
+    Ok(report.summary.exit_code)
+}
+
+fn code(c: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(c).unwrap_or(1))
 }

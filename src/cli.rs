@@ -1,0 +1,97 @@
+//! Command-line arguments, exactly as typed. Only [`crate::config`] reads them.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Which mail settings work for an address, from this network, and why not.
+#[derive(Debug, Parser)]
+#[command(name = "mailcheck", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe every POP3/IMAP/SMTP combination on the given hosts and explain each result.
+    Probe(ProbeArgs),
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// Arguments of `mailcheck probe`.
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct ProbeArgs {
+    /// The email address the settings are for (optional until discovery exists).
+    pub address: Option<String>,
+
+    /// Host for all three protocols.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// POP3 host (overrides --host).
+    #[arg(long, value_name = "HOST")]
+    pub pop3_host: Option<String>,
+
+    /// IMAP host (overrides --host).
+    #[arg(long, value_name = "HOST")]
+    pub imap_host: Option<String>,
+
+    /// SMTP host (overrides --host).
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+
+    /// Only these combinations, PROTOCOL:PORT:SECURITY, comma-separated
+    /// (e.g. pop3:995:tls,smtp:587:starttls; SECURITY is tls, starttls or plain).
+    #[arg(long, value_name = "SPEC,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Timeout for each phase, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "10")]
+    pub timeout: String,
+
+    /// Deadline for the whole run, in seconds; what was learned by then is reported.
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<String>,
+
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// Print the report as JSON (schema in docs/schema/).
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Show the protocol transcript of every combination.
+    #[arg(short, long)]
+    pub verbose: bool,
+}

@@ -1,0 +1,365 @@
+//! Validated configuration: [`Config::try_from`] turns typed arguments into values
+//! the rest of mailcheck can trust, or into a message that says what was wrong and
+//! what was expected.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::cli::{ColorChoice, ProbeArgs};
+use crate::model::{Combination, Protocol, Security};
+use crate::net::resolve::Families;
+
+/// A usage error: what was wrong and what was expected.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// How to print the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people.
+    Human,
+    /// For CI, schema-versioned.
+    Json,
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Config {
+    /// The address, if given.
+    pub address: Option<String>,
+    /// POP3 host.
+    pub pop3_host: Option<String>,
+    /// IMAP host.
+    pub imap_host: Option<String>,
+    /// SMTP host.
+    pub smtp_host: Option<String>,
+    /// Only these combinations (empty: the default matrix).
+    pub only: Vec<Combination>,
+    /// DNS server to use instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Extra trust anchors.
+    pub ca_file: Option<PathBuf>,
+    /// Per-phase timeout.
+    pub timeout: Duration,
+    /// Whole-run deadline.
+    pub deadline: Option<Duration>,
+    /// Address families.
+    pub families: Families,
+    /// Output format.
+    pub format: Format,
+    /// Whether to colour the output.
+    pub color: bool,
+    /// Whether to print transcripts.
+    pub verbose: bool,
+}
+
+impl Config {
+    /// The host configured for `protocol`, if that protocol is probed.
+    #[must_use]
+    pub fn host_for(&self, protocol: Protocol) -> Option<&str> {
+        match protocol {
+            Protocol::Pop3 => self.pop3_host.as_deref(),
+            Protocol::Imap => self.imap_host.as_deref(),
+            Protocol::Smtp => self.smtp_host.as_deref(),
+        }
+    }
+}
+
+impl TryFrom<ProbeArgs> for Config {
+    type Error = UsageError;
+
+    fn try_from(args: ProbeArgs) -> Result<Self, UsageError> {
+        let host = |specific: Option<String>, flag: &str| -> Result<Option<String>, UsageError> {
+            specific
+                .or_else(|| args.host.clone())
+                .map(|h| validate_host(&h, flag))
+                .transpose()
+        };
+        let pop3_host = host(args.pop3_host.clone(), "--pop3-host")?;
+        let imap_host = host(args.imap_host.clone(), "--imap-host")?;
+        let smtp_host = host(args.smtp_host.clone(), "--smtp-host")?;
+        if pop3_host.is_none() && imap_host.is_none() && smtp_host.is_none() {
+            return Err(UsageError(
+                "no server to probe: give --host HOST (or --pop3-host, --imap-host, --smtp-host); \
+                 finding servers from the address alone is not supported yet"
+                    .into(),
+            ));
+        }
+        if let Some(a) = &args.address {
+            validate_address(a)?;
+        }
+        let only = args
+            .only
+            .iter()
+            .map(|s| parse_spec(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = Config {
+            address: args.address,
+            pop3_host,
+            imap_host,
+            smtp_host,
+            only,
+            dns_server: args
+                .dns_server
+                .as_deref()
+                .map(parse_dns_server)
+                .transpose()?,
+            ca_file: args.ca_file.map(check_file).transpose()?,
+            timeout: parse_secs(&args.timeout, "--timeout")?,
+            deadline: args
+                .deadline
+                .as_deref()
+                .map(|d| parse_secs(d, "--deadline"))
+                .transpose()?,
+            families: match (args.ipv4, args.ipv6) {
+                (true, _) => Families::V4,
+                (_, true) => Families::V6,
+                _ => Families::Any,
+            },
+            format: if args.json {
+                Format::Json
+            } else {
+                Format::Human
+            },
+            color: use_color(args.color),
+            verbose: args.verbose,
+        };
+        for c in &config.only {
+            if config.host_for(c.protocol).is_none() {
+                return Err(UsageError(format!(
+                    "--only {c}: no {} host given; add --host or --{}-host",
+                    c.protocol,
+                    c.protocol.as_str()
+                )));
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Colour on a terminal only, unless NO_COLOR says otherwise or `--color` insists.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+fn validate_address(a: &str) -> Result<(), UsageError> {
+    match a.rsplit_once('@') {
+        Some((local, domain))
+            if !local.is_empty() && !domain.is_empty() && !a.contains(char::is_whitespace) =>
+        {
+            validate_host(domain, "the address's domain").map(|_| ())
+        }
+        _ => Err(UsageError(format!(
+            "{a:?} is not an email address; expected something like alice@example.com"
+        ))),
+    }
+}
+
+/// A DNS name (letters, digits, '-', '_', dots; labels of 1 to 63 characters) or an
+/// IP address, IPv6 optionally in brackets.
+pub fn validate_host(h: &str, flag: &str) -> Result<String, UsageError> {
+    let bare = h.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() {
+        return Ok(bare.to_owned());
+    }
+    let name = h.strip_suffix('.').unwrap_or(h);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(UsageError(format!(
+            "{flag} {h:?} is not a host name or IP address; expected e.g. mail.example.com or 192.0.2.1"
+        )))
+    }
+}
+
+/// Parses `PROTOCOL:PORT:SECURITY`.
+pub fn parse_spec(spec: &str) -> Result<Combination, UsageError> {
+    let err = |what: String| {
+        UsageError(format!(
+            "--only {spec:?}: {what}; expected PROTOCOL:PORT:SECURITY, e.g. pop3:995:tls or smtp:587:starttls"
+        ))
+    };
+    let parts: Vec<&str> = spec.trim().split(':').collect();
+    let [p, port, s] = parts.as_slice() else {
+        return Err(err("it needs three parts separated by ':'".into()));
+    };
+    let protocol = match p.to_ascii_lowercase().as_str() {
+        "pop3" | "pop" => Protocol::Pop3,
+        "imap" => Protocol::Imap,
+        "smtp" | "submission" => Protocol::Smtp,
+        other => {
+            return Err(err(format!(
+                "unknown protocol {other:?} (pop3, imap or smtp)"
+            )));
+        }
+    };
+    let port: u16 = match port.parse() {
+        Ok(n) if n > 0 => n,
+        _ => {
+            return Err(err(format!(
+                "port {port:?} is not a number from 1 to 65535"
+            )));
+        }
+    };
+    let security = match s.to_ascii_lowercase().as_str() {
+        "tls" | "ssl" | "implicit" => Security::Tls,
+        "starttls" | "stls" => Security::StartTls,
+        "plain" | "none" => Security::Plain,
+        other => {
+            return Err(err(format!(
+                "unknown security {other:?} (tls, starttls or plain)"
+            )));
+        }
+    };
+    Ok(Combination::new(protocol, port, security))
+}
+
+fn parse_dns_server(s: &str) -> Result<SocketAddr, UsageError> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = s.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            UsageError(format!(
+                "--dns-server {s:?} is not an IP address; expected IP or IP:PORT, e.g. 192.0.2.53 or 127.0.0.2:5353 or [::1]:53"
+            ))
+        })
+}
+
+fn parse_secs(s: &str, flag: &str) -> Result<Duration, UsageError> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(UsageError(format!(
+            "{flag} {s:?} is not a number of seconds; expected a positive number up to 86400, e.g. 10 or 2.5"
+        ))),
+    }
+}
+
+fn check_file(p: PathBuf) -> Result<PathBuf, UsageError> {
+    if p.is_file() {
+        Ok(p)
+    } else {
+        Err(UsageError(format!(
+            "--ca-file {}: no such file; expected a PEM file of CA certificates",
+            p.display()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_with_aliases() {
+        assert_eq!(
+            parse_spec("pop3:995:tls").unwrap(),
+            Combination::new(Protocol::Pop3, 995, Security::Tls)
+        );
+        assert_eq!(
+            parse_spec("SMTP:587:STARTTLS").unwrap(),
+            Combination::new(Protocol::Smtp, 587, Security::StartTls)
+        );
+        assert_eq!(
+            parse_spec("imap:10143:none").unwrap(),
+            Combination::new(Protocol::Imap, 10143, Security::Plain)
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_was_expected() {
+        for (spec, needle) in [
+            ("pop3:995", "three parts"),
+            ("ftp:21:tls", "unknown protocol"),
+            ("pop3:99x:tls", "not a number"),
+            ("pop3:0:tls", "not a number"),
+            ("pop3:70000:tls", "not a number"),
+            ("pop3:995:ssl3", "unknown security"),
+        ] {
+            let e = parse_spec(spec).unwrap_err().0;
+            assert!(
+                e.contains(needle) && e.contains("expected PROTOCOL:PORT:SECURITY"),
+                "{spec}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert_eq!(
+            validate_host("Mail.Example.COM.", "--host").unwrap(),
+            "mail.example.com"
+        );
+        assert_eq!(validate_host("[::1]", "--host").unwrap(), "::1");
+        assert!(validate_host("mail example.com", "--host").is_err());
+        assert!(validate_host("-bad.example", "--host").is_err());
+        assert!(validate_host("", "--host").is_err());
+    }
+
+    #[test]
+    fn dns_server_defaults_to_port_53() {
+        assert_eq!(
+            parse_dns_server("127.0.0.2").unwrap(),
+            "127.0.0.2:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("127.0.0.2:5353").unwrap(),
+            "127.0.0.2:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_dns_server("[::1]").unwrap(),
+            "[::1]:53".parse().unwrap()
+        );
+        assert!(
+            parse_dns_server("dns.example")
+                .unwrap_err()
+                .0
+                .contains("expected IP or IP:PORT")
+        );
+    }
+
+    #[test]
+    fn seconds_must_be_positive_numbers() {
+        assert_eq!(
+            parse_secs("2.5", "--timeout").unwrap(),
+            Duration::from_millis(2500)
+        );
+        assert!(parse_secs("0", "--timeout").is_err());
+        assert!(
+            parse_secs("ten", "--timeout")
+                .unwrap_err()
+                .0
+                .contains("--timeout")
+        );
+    }
+
+    #[test]
+    fn addresses_are_checked() {
+        assert!(validate_address("alice@example.com").is_ok());
+        assert!(validate_address("alice").is_err());
+        assert!(validate_address("@example.com").is_err());
+        assert!(validate_address("a b@example.com").is_err());
+    }
+}

@@ -1,0 +1,640 @@
+//! The one I/O loop: runs any [`Dialogue`] over a [`BoxStream`], owning the
+//! per-phase timeouts, the size bounds, the STARTTLS hand-over and the transcript.
+//!
+//! A server is untrusted input. Every wait is bounded by the phase deadline (a
+//! server that dribbles one byte a second still runs into it), every line by
+//! [`Limits::line`], every reply by [`Limits::reply`] and the whole dialogue by
+//! [`Limits::total`]. Lines must be UTF-8 text without NUL bytes.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout_at;
+
+use super::BoxStream;
+use crate::model::Phase;
+use crate::proto::{Dialogue, Step};
+use crate::report::{Code, PhaseRecord, ProbeReport, TranscriptLine};
+
+/// Size bounds for what a server may send.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest line, terminator included (8 KiB).
+    pub line: usize,
+    /// Longest reply: all lines until the dialogue takes its next step (64 KiB).
+    pub reply: usize,
+    /// Everything read in one probe (1 MiB).
+    pub total: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            line: 8 * 1024,
+            reply: 64 * 1024,
+            total: 1024 * 1024,
+        }
+    }
+}
+
+/// Why a dialogue could not go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriveError {
+    /// The failure class.
+    pub code: Code,
+    /// The phase it happened in.
+    pub phase: Phase,
+    /// What happened.
+    pub message: String,
+    /// Whether the connection is still in step, so a polite QUIT makes sense.
+    pub in_sync: bool,
+}
+
+/// How [`Driver::run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The dialogue finished.
+    Done,
+    /// The server accepted STARTTLS: upgrade the stream, then continue.
+    StartTls,
+}
+
+/// Records phases and the transcript straight into the probe's report, so that a
+/// run cut short by the deadline keeps everything learned so far.
+pub struct Trace<'a> {
+    /// The report being filled in.
+    pub report: &'a mut ProbeReport,
+    start: Instant,
+    open: Option<Instant>,
+}
+
+impl<'a> Trace<'a> {
+    /// Starts the clock for one combination.
+    pub fn new(report: &'a mut ProbeReport) -> Self {
+        Trace {
+            report,
+            start: Instant::now(),
+            open: None,
+        }
+    }
+
+    /// Milliseconds since the combination started.
+    #[must_use]
+    pub fn elapsed_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    /// Opens a phase (closing any open one as successful).
+    pub fn begin(&mut self, phase: Phase) {
+        if self.open.is_some() {
+            self.end(true, None);
+        }
+        self.report.phases.push(PhaseRecord {
+            phase,
+            start_ms: self.elapsed_ms(),
+            duration_ms: 0,
+            ok: false,
+            detail: Some("in progress".into()),
+        });
+        self.open = Some(Instant::now());
+    }
+
+    /// Records a phase that already happened elsewhere (e.g. a shared DNS lookup).
+    pub fn record(&mut self, phase: Phase, duration: Duration, ok: bool, detail: Option<String>) {
+        self.report.phases.push(PhaseRecord {
+            phase,
+            start_ms: self.elapsed_ms(),
+            duration_ms: duration.as_millis() as u64,
+            ok,
+            detail,
+        });
+    }
+
+    /// Closes the open phase.
+    pub fn end(&mut self, ok: bool, detail: Option<String>) {
+        if let (Some(opened), Some(rec)) = (self.open.take(), self.report.phases.last_mut()) {
+            rec.duration_ms = opened.elapsed().as_millis() as u64;
+            rec.ok = ok;
+            rec.detail = detail;
+        }
+    }
+
+    /// How long the open phase has lasted.
+    #[must_use]
+    pub fn open_for(&self) -> Duration {
+        self.open.map(|t| t.elapsed()).unwrap_or_default()
+    }
+
+    /// Adds a transcript line.
+    pub fn line(&mut self, from: &'static str, text: &str) {
+        let t_ms = self.elapsed_ms();
+        self.report.transcript.push(TranscriptLine {
+            t_ms,
+            from,
+            text: escape(text),
+        });
+    }
+}
+
+/// Escapes control characters, keeping everything else verbatim.
+#[must_use]
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs dialogues over one connection.
+pub struct Driver {
+    stream: Option<BoxStream>,
+    buf: Vec<u8>,
+    limits: Limits,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+    read_total: usize,
+    reply_bytes: usize,
+}
+
+impl Driver {
+    /// A driver over `stream`, with `timeout` for each phase.
+    #[must_use]
+    pub fn new(stream: BoxStream, limits: Limits, timeout: Duration) -> Self {
+        Driver {
+            stream: Some(stream),
+            buf: Vec::new(),
+            limits,
+            timeout,
+            deadline: tokio::time::Instant::now() + timeout,
+            read_total: 0,
+            reply_bytes: 0,
+        }
+    }
+
+    /// Runs `dialogue` until it is done or asks for STARTTLS.
+    pub async fn run(
+        &mut self,
+        dialogue: &mut dyn Dialogue,
+        trace: &mut Trace<'_>,
+    ) -> Result<End, DriveError> {
+        loop {
+            let phase = dialogue.phase();
+            let Some(line) = self.read_line(phase, trace).await? else {
+                // EOF. A server may hang up right after QUIT without a word.
+                trace.line("note", "connection closed by the server");
+                return if phase == Phase::Quit {
+                    Ok(End::Done)
+                } else {
+                    Err(self.error(Code::ConnectionClosed, phase, closed_message(phase), false))
+                };
+            };
+            let step = dialogue
+                .on_line(&line)
+                .map_err(|e| self.error(Code::ProtocolViolation, phase, e.to_string(), true))?;
+            let Some(step) = step else { continue };
+            self.reply_bytes = 0;
+            match step {
+                Step::Send(cmd) => {
+                    let next = dialogue.phase();
+                    trace.begin(next);
+                    self.send(&cmd, next, trace).await?;
+                }
+                Step::StartTls => {
+                    trace.end(true, None);
+                    return Ok(End::StartTls);
+                }
+                Step::Done => {
+                    trace.end(true, None);
+                    return Ok(End::Done);
+                }
+            }
+        }
+    }
+
+    /// Writes one command, bounded by the phase deadline.
+    pub async fn send(
+        &mut self,
+        cmd: &str,
+        phase: Phase,
+        trace: &mut Trace<'_>,
+    ) -> Result<(), DriveError> {
+        self.deadline = tokio::time::Instant::now() + self.timeout;
+        trace.line("client", cmd.trim_end_matches(['\r', '\n']));
+        let deadline = self.deadline;
+        let stream = self.stream_mut();
+        let write = async {
+            stream.write_all(cmd.as_bytes()).await?;
+            stream.flush().await
+        };
+        match timeout_at(deadline, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.io_error(&e, phase)),
+            Err(_) => Err(self.error(
+                Code::ReplyTimeout,
+                phase,
+                "could not send within the phase timeout".into(),
+                false,
+            )),
+        }
+    }
+
+    /// Bytes already received but not yet read as lines; they are discarded.
+    ///
+    /// After a positive STARTTLS reply nothing may follow in plaintext: anything
+    /// here was injected (CVE-2011-0411 class) and must never be used.
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.buf.len();
+        self.buf.clear();
+        n
+    }
+
+    /// Hands the stream over (for the TLS upgrade).
+    ///
+    /// # Panics
+    /// When called twice without [`Driver::put_stream`] in between (a bug in mailcheck).
+    pub fn take_stream(&mut self) -> BoxStream {
+        self.stream.take().expect("stream taken twice")
+    }
+
+    /// Puts the (upgraded) stream back and restarts the phase clock.
+    pub fn put_stream(&mut self, stream: BoxStream) {
+        self.stream = Some(stream);
+        self.deadline = tokio::time::Instant::now() + self.timeout;
+    }
+
+    /// Starts the phase clock (for the greeting, after connect or TLS).
+    pub fn restart_clock(&mut self) {
+        self.deadline = tokio::time::Instant::now() + self.timeout;
+    }
+
+    /// Closes the connection, briefly waiting for TLS close_notify to go out.
+    pub async fn close(&mut self) {
+        if let Some(mut s) = self.stream.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), s.shutdown()).await;
+        }
+    }
+
+    fn stream_mut(&mut self) -> &mut BoxStream {
+        self.stream.as_mut().expect("stream present while driving")
+    }
+
+    /// Reads one line (without its terminator); `None` at end of stream.
+    async fn read_line(
+        &mut self,
+        phase: Phase,
+        trace: &mut Trace<'_>,
+    ) -> Result<Option<String>, DriveError> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let raw: Vec<u8> = self.buf.drain(..=pos).collect();
+                return self.accept_line(&raw, phase, trace).map(Some);
+            }
+            if self.buf.len() >= self.limits.line {
+                return Err(self.too_long(phase));
+            }
+            let mut chunk = [0u8; 4096];
+            let deadline = self.deadline;
+            let read = timeout_at(deadline, self.stream_mut().read(&mut chunk)).await;
+            let n = match read {
+                Err(_) => return Err(self.timed_out(phase)),
+                Ok(Err(e)) => return Err(self.io_error(&e, phase)),
+                Ok(Ok(n)) => n,
+            };
+            if n == 0 {
+                return Ok(None);
+            }
+            self.read_total += n;
+            if self.read_total > self.limits.total {
+                return Err(self.error(
+                    Code::ProbeTooLarge,
+                    phase,
+                    format!(
+                        "the server sent more than {} bytes in one probe",
+                        self.limits.total
+                    ),
+                    false,
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn accept_line(
+        &mut self,
+        raw: &[u8],
+        phase: Phase,
+        trace: &mut Trace<'_>,
+    ) -> Result<String, DriveError> {
+        if raw.len() > self.limits.line {
+            return Err(self.too_long(phase));
+        }
+        self.reply_bytes += raw.len();
+        if self.reply_bytes > self.limits.reply {
+            return Err(self.error(
+                Code::ReplyTooLong,
+                phase,
+                format!("a reply longer than {} bytes", self.limits.reply),
+                false,
+            ));
+        }
+        let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let text = match std::str::from_utf8(body) {
+            Ok(t) if !t.contains('\0') => t.to_owned(),
+            _ => {
+                let shown = String::from_utf8_lossy(body);
+                trace.line("server", &shown);
+                return Err(self.error(
+                    Code::InvalidBytes,
+                    phase,
+                    format!(
+                        "the server sent bytes that are not text: {:?}",
+                        escape(&shown)
+                    ),
+                    false,
+                ));
+            }
+        };
+        trace.line("server", &text);
+        Ok(text)
+    }
+
+    fn too_long(&self, phase: Phase) -> DriveError {
+        self.error(
+            Code::LineTooLong,
+            phase,
+            format!("a line longer than {} bytes", self.limits.line),
+            false,
+        )
+    }
+
+    fn timed_out(&self, phase: Phase) -> DriveError {
+        let secs = self.timeout.as_secs_f32();
+        if phase == Phase::Greeting {
+            let partial = if self.buf.is_empty() {
+                ""
+            } else {
+                " (only part of a line)"
+            };
+            self.error(
+                Code::NoGreeting,
+                phase,
+                format!("no greeting within {secs}s{partial}"),
+                false,
+            )
+        } else {
+            self.error(
+                Code::ReplyTimeout,
+                phase,
+                format!("no complete reply within {secs}s while waiting for {phase}"),
+                false,
+            )
+        }
+    }
+
+    fn io_error(&self, e: &std::io::Error, phase: Phase) -> DriveError {
+        let code = match e.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted => {
+                Code::ConnectionReset
+            }
+            _ => Code::ConnectionClosed,
+        };
+        self.error(code, phase, format!("{e} while waiting for {phase}"), false)
+    }
+
+    #[allow(clippy::unused_self)]
+    fn error(&self, code: Code, phase: Phase, message: String, in_sync: bool) -> DriveError {
+        DriveError {
+            code,
+            phase,
+            message,
+            in_sync,
+        }
+    }
+}
+
+fn closed_message(phase: Phase) -> String {
+    format!("the server closed the connection while we waited for {phase}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Protocol, Security};
+    use crate::probe::Target;
+    use crate::proto::{Dialogue, ProtoError, Session};
+    use tokio::io::AsyncWriteExt;
+
+    /// Waits for one greeting line, then says QUIT and waits for the reply.
+    struct Echo {
+        phase: Phase,
+        session: Session,
+    }
+
+    impl Dialogue for Echo {
+        fn phase(&self) -> Phase {
+            self.phase
+        }
+        fn on_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
+            match self.phase {
+                Phase::Greeting => {
+                    self.session.greeting = Some(line.to_owned());
+                    self.phase = Phase::Quit;
+                    Ok(Some(Step::Send("QUIT\r\n".into())))
+                }
+                _ => Ok(Some(Step::Done)),
+            }
+        }
+        fn after_tls(&mut self) -> Step {
+            Step::Done
+        }
+        fn quit_command(&mut self) -> String {
+            "QUIT\r\n".into()
+        }
+        fn session(&self) -> &Session {
+            &self.session
+        }
+    }
+
+    fn report() -> ProbeReport {
+        Target {
+            protocol: Protocol::Pop3,
+            host: "test".into(),
+            port: 110,
+            security: Security::Plain,
+        }
+        .blank_report()
+    }
+
+    async fn drive_with(
+        server_bytes: Vec<u8>,
+        limits: Limits,
+        timeout: Duration,
+    ) -> (Result<End, DriveError>, ProbeReport) {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let _ = server.write_all(&server_bytes).await;
+            // Keep the connection open, silent, until the test ends.
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(server);
+        });
+        let mut rep = report();
+        let mut trace = Trace::new(&mut rep);
+        let mut driver = Driver::new(Box::new(client), limits, timeout);
+        let mut d = Echo {
+            phase: Phase::Greeting,
+            session: Session::default(),
+        };
+        trace.begin(Phase::Greeting);
+        let r = driver.run(&mut d, &mut trace).await;
+        (r, rep)
+    }
+
+    #[tokio::test]
+    async fn a_normal_exchange_is_recorded() {
+        let (r, rep) = drive_with(
+            b"+OK hi\r\n+OK bye\r\n".to_vec(),
+            Limits::default(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(r.unwrap(), End::Done);
+        let texts: Vec<&str> = rep.transcript.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["+OK hi", "QUIT", "+OK bye"]);
+        assert_eq!(rep.phases.len(), 2);
+        assert!(rep.phases.iter().all(|p| p.ok));
+    }
+
+    #[tokio::test]
+    async fn an_endless_line_is_cut_at_the_line_bound() {
+        let (r, _) = drive_with(
+            vec![b'A'; 20_000],
+            Limits::default(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(r.unwrap_err().code, Code::LineTooLong);
+    }
+
+    #[tokio::test]
+    async fn a_reply_beyond_its_bound_is_refused() {
+        // The greeting never ends ("220-" continuation lines forever, in effect):
+        // Echo's greeting handler is bypassed by a swallowing dialogue.
+        let mut bytes = Vec::new();
+        for _ in 0..10 {
+            bytes.extend_from_slice(b"220-filler filler filler filler filler filler\r\n");
+        }
+        let limits = Limits {
+            line: 100,
+            reply: 250,
+            total: 10_000,
+        };
+        let (r, _) = drive_swallowing(bytes, limits).await;
+        assert_eq!(r.unwrap_err().code, Code::ReplyTooLong);
+    }
+
+    #[tokio::test]
+    async fn a_dialogue_beyond_the_probe_bound_is_refused() {
+        let bytes = b"220-filler filler filler filler filler filler\r\n".repeat(10);
+        let limits = Limits {
+            line: 100,
+            reply: 10_000,
+            total: 200,
+        };
+        let (r, _) = drive_swallowing(bytes, limits).await;
+        assert_eq!(r.unwrap_err().code, Code::ProbeTooLarge);
+    }
+
+    /// A dialogue that reads lines forever without taking a step.
+    struct Swallow(Session);
+
+    impl Dialogue for Swallow {
+        fn phase(&self) -> Phase {
+            Phase::Greeting
+        }
+        fn on_line(&mut self, _line: &str) -> Result<Option<Step>, ProtoError> {
+            Ok(None)
+        }
+        fn after_tls(&mut self) -> Step {
+            Step::Done
+        }
+        fn quit_command(&mut self) -> String {
+            "QUIT\r\n".into()
+        }
+        fn session(&self) -> &Session {
+            &self.0
+        }
+    }
+
+    async fn drive_swallowing(
+        bytes: Vec<u8>,
+        limits: Limits,
+    ) -> (Result<End, DriveError>, ProbeReport) {
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            let _ = server.write_all(&bytes).await;
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let mut rep = report();
+        let mut trace = Trace::new(&mut rep);
+        let mut driver = Driver::new(Box::new(client), limits, Duration::from_secs(2));
+        let r = driver
+            .run(&mut Swallow(Session::default()), &mut trace)
+            .await;
+        (r, rep)
+    }
+
+    #[tokio::test]
+    async fn nul_bytes_are_invalid() {
+        let (r, _) = drive_with(
+            b"+OK \0evil\r\n".to_vec(),
+            Limits::default(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(r.unwrap_err().code, Code::InvalidBytes);
+    }
+
+    #[tokio::test]
+    async fn invalid_utf8_is_invalid() {
+        let (r, _) = drive_with(
+            b"+OK \xff\xfe\r\n".to_vec(),
+            Limits::default(),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert_eq!(r.unwrap_err().code, Code::InvalidBytes);
+    }
+
+    #[tokio::test]
+    async fn silence_is_no_greeting_within_the_phase_timeout() {
+        let started = Instant::now();
+        let (r, _) = drive_with(Vec::new(), Limits::default(), Duration::from_millis(300)).await;
+        assert_eq!(r.unwrap_err().code, Code::NoGreeting);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_partial_greeting_line_still_times_out() {
+        let (r, _) = drive_with(
+            b"+OK no end of line".to_vec(),
+            Limits::default(),
+            Duration::from_millis(300),
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, Code::NoGreeting);
+        assert!(e.message.contains("part of a line"), "{}", e.message);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_transcripts() {
+        assert_eq!(escape("a\tb\u{1b}[31m"), "a\\tb\\u{1b}[31m");
+        assert_eq!(escape("plain \"quoted\" text"), "plain \"quoted\" text");
+    }
+}

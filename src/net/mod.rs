@@ -1,0 +1,20 @@
+//! Network plumbing: name resolution, TCP connections, TLS with a recording
+//! verifier, and the one bounded I/O driver that runs any dialogue.
+//!
+//! Nothing here decides what an outcome means for the user; it reports what
+//! happened with enough precision for `probe` to classify it.
+
+pub mod connect;
+pub mod driver;
+pub mod resolve;
+pub mod tls;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// Any byte stream a dialogue can run over: TCP, or TLS on top of it.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A boxed [`Stream`], so a STARTTLS upgrade can swap the type underneath.
+pub type BoxStream = Box<dyn Stream>;

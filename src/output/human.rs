@@ -1,0 +1,314 @@
+//! The human renderer: one row per combination, readable in 80 columns, then what
+//! explains each failure, then what works.
+
+use std::io::{self, Write};
+
+use colored::Colorize;
+
+use crate::model::{Protocol, Security};
+use crate::report::{Code, ProbeReport, Report, Status};
+
+/// Writes the report for a person; `verbose` adds every transcript.
+pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    let mut host: Option<&str> = None;
+    writeln!(
+        out,
+        "{:<5} {:>5}  {:<9} {:<6} {:<40} {:>6}",
+        "PROTO", "PORT", "SECURITY", "RESULT", "DETAIL", "TIME"
+    )?;
+    for p in &report.probes {
+        if host != Some(p.host.as_str()) {
+            writeln!(out, "{}", format!("{}:", p.host).bold())?;
+            host = Some(&p.host);
+        }
+        row(p, out)?;
+    }
+    problems(report, out)?;
+    if verbose {
+        transcripts(report, out)?;
+    }
+    summary(report, out)
+}
+
+fn row(p: &ProbeReport, out: &mut impl Write) -> io::Result<()> {
+    let result = match p.status {
+        Status::Ok => "ok".green(),
+        Status::Warning => "warn".yellow(),
+        Status::Failed => "FAIL".red().bold(),
+        Status::Cancelled => "cut".yellow(),
+    };
+    let time = if p.inferred {
+        "-".to_owned()
+    } else {
+        format_ms(p.duration_ms)
+    };
+    let detail = truncate(&detail(p), 40);
+    // Pad the plain text before colouring, so escape codes do not break alignment.
+    let pad = 6usize.saturating_sub(result.chars().count());
+    writeln!(
+        out,
+        "{:<5} {:>5}  {:<9} {}{} {:<40} {:>6}",
+        p.protocol.to_string(),
+        p.port,
+        p.security.to_string(),
+        result,
+        " ".repeat(pad),
+        detail,
+        time
+    )
+}
+
+/// The key detail of a row: TLS and certificate on success, the cause on failure.
+fn detail(p: &ProbeReport) -> String {
+    let inferred = if p.inferred { " (inferred)" } else { "" };
+    if let Some(f) = &p.failure {
+        return format!("{}{inferred}", short(f.code));
+    }
+    let mut parts = Vec::new();
+    if let Some(tls) = &p.tls {
+        parts.push(tls.version.clone().unwrap_or_else(|| "TLS".into()));
+        if let Some(leaf) = tls
+            .certificate
+            .as_ref()
+            .and_then(|c| c.certificates.first())
+        {
+            parts.push(format!("cert {} days left", leaf.days_left));
+        }
+    } else if p.security == Security::Plain {
+        parts.push("works, NO encryption".into());
+    }
+    if let Some(w) = p.warnings.first() {
+        parts.push(short(w.code).to_owned());
+    }
+    format!("{}{inferred}", parts.join(", "))
+}
+
+/// A few words per code, for the matrix.
+#[must_use]
+pub fn short(code: Code) -> &'static str {
+    match code {
+        Code::DnsNameNotFound => "name does not exist",
+        Code::DnsNoAddress => "name has no address",
+        Code::DnsTimeout => "DNS timed out",
+        Code::DnsServerFailure => "DNS server failed",
+        Code::ConnectRefused => "connection refused",
+        Code::ConnectTimeout => "connect timed out (filtered?)",
+        Code::NetworkUnreachable => "network unreachable",
+        Code::ConnectionReset => "connection reset",
+        Code::ConnectionClosed => "server hung up",
+        Code::TlsGotPlaintext => "plaintext, not TLS: wrong mode",
+        Code::TlsAlert => "TLS alert from server",
+        Code::TlsHandshakeFailed => "TLS handshake failed",
+        Code::TlsVersionTooOld => "only TLS < 1.2 offered",
+        Code::CertExpired => "certificate expired",
+        Code::CertNotYetValid => "certificate not yet valid",
+        Code::CertNameMismatch => "certificate for another name",
+        Code::CertSelfSigned => "self-signed certificate",
+        Code::CertUntrusted => "untrusted certificate",
+        Code::CertIncompleteChain => "incomplete certificate chain",
+        Code::CertInvalid => "certificate rejected",
+        Code::NoGreeting => "silent: wants SSL/TLS?",
+        Code::SlowGreeting => "slow greeting",
+        Code::WrongProtocol => "another protocol answers",
+        Code::GreetingRejected => "server refuses service",
+        Code::StartTlsNotAdvertised => "no STARTTLS offered",
+        Code::StartTlsRefused => "STARTTLS refused",
+        Code::StartTlsInjection => "data injected at STARTTLS",
+        Code::LineTooLong => "line too long",
+        Code::ReplyTooLong => "reply too long",
+        Code::ProbeTooLarge => "server sent too much",
+        Code::InvalidBytes => "garbage bytes",
+        Code::ProtocolViolation => "protocol error",
+        Code::ReplyTimeout => "server stopped answering",
+        Code::ExpectsImplicitTls => "expects SSL/TLS",
+        Code::Cancelled => "not finished",
+    }
+}
+
+fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    let troubled: Vec<&ProbeReport> = report
+        .probes
+        .iter()
+        .filter(|p| p.failure.is_some() || !p.warnings.is_empty())
+        .collect();
+    if troubled.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", "Details".bold())?;
+    for p in troubled {
+        let name = format!("{} {} {} on {}", p.protocol, p.port, p.security, p.host);
+        for (mark, f) in p
+            .failure
+            .iter()
+            .map(|f| ("✗".red(), f))
+            .chain(p.warnings.iter().map(|w| ("⚠".yellow(), w)))
+        {
+            writeln!(
+                out,
+                "{mark} {name}: {} [{}, {}]",
+                short(f.code),
+                f.code,
+                f.phase
+            )?;
+            for line in wrap(&f.message, 76) {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    for p in report.probes.iter().filter(|p| !p.transcript.is_empty()) {
+        writeln!(
+            out,
+            "\n{}",
+            format!(
+                "Transcript: {} {} {} on {}",
+                p.protocol, p.port, p.security, p.host
+            )
+            .bold()
+        )?;
+        for l in &p.transcript {
+            let arrow = match l.from {
+                "server" => "S:",
+                "client" => "C:",
+                _ => "--",
+            };
+            writeln!(out, "{:>6}ms {arrow} {}", l.t_ms, l.text)?;
+        }
+    }
+    Ok(())
+}
+
+fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out)?;
+    if let Some(why) = &report.cut_short {
+        writeln!(
+            out,
+            "{}",
+            format!("Run cut short ({why}): unfinished combinations are marked 'cut'.").yellow()
+        )?;
+    }
+    let probed = |incoming: bool| {
+        report
+            .probes
+            .iter()
+            .any(|p| p.protocol.is_incoming() == incoming)
+    };
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|s| pretty_spec(s))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if probed(true) {
+        if report.summary.secure_incoming.is_empty() {
+            writeln!(
+                out,
+                "{} no secure way to read mail works",
+                "Incoming:".bold()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} {}",
+                "Incoming works:".bold(),
+                list(&report.summary.secure_incoming)
+            )?;
+        }
+    }
+    if probed(false) {
+        if report.summary.secure_outgoing.is_empty() {
+            writeln!(
+                out,
+                "{} no secure way to send mail works",
+                "Outgoing:".bold()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{} {}",
+                "Outgoing works:".bold(),
+                list(&report.summary.secure_outgoing)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// "imap:993:tls" → "IMAP 993 SSL/TLS".
+fn pretty_spec(spec: &str) -> String {
+    let mut it = spec.split(':');
+    let (Some(p), Some(port), Some(s)) = (it.next(), it.next(), it.next()) else {
+        return spec.to_owned();
+    };
+    let p = match p {
+        "pop3" => Protocol::Pop3.to_string(),
+        "imap" => Protocol::Imap.to_string(),
+        _ => Protocol::Smtp.to_string(),
+    };
+    let s = match s {
+        "tls" => Security::Tls,
+        "starttls" => Security::StartTls,
+        _ => Security::Plain,
+    };
+    format!("{p} {port} {s}")
+}
+
+fn format_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Greedy word wrap.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_lines_within_width() {
+        let text = "the server spoke plaintext instead of TLS: \"+OK Dovecot ready.\" (this port wants STARTTLS or no encryption, not SSL/TLS)";
+        for l in wrap(text, 40) {
+            assert!(l.chars().count() <= 40, "{l}");
+        }
+        assert_eq!(wrap(text, 40).join(" "), text);
+    }
+
+    #[test]
+    fn specs_read_like_client_settings() {
+        assert_eq!(pretty_spec("imap:993:tls"), "IMAP 993 SSL/TLS");
+        assert_eq!(pretty_spec("smtp:587:starttls"), "SMTP 587 STARTTLS");
+    }
+}

@@ -1,0 +1,11 @@
+//! The JSON renderer: the report model as-is, pretty-printed, one document.
+
+use std::io::{self, Write};
+
+use crate::report::Report;
+
+/// Writes `report` as a JSON document followed by a newline.
+pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    writeln!(out)
+}
