@@ -162,6 +162,10 @@ pub fn verdict_for(error: &Error, certs: &[CertificateInfo]) -> Verdict {
             Verdict::NameMismatch
         }
         CertificateError::UnknownIssuer => unknown_issuer_verdict(certs),
+        // A self-signed leaf that is not itself a trust anchor can never verify,
+        // whatever error webpki met first while looking for an issuer (it may try
+        // an unrelated root with the same name and fail on its key type).
+        _ if certs.first().is_some_and(|leaf| leaf.self_signed) => Verdict::SelfSigned,
         _ => Verdict::Invalid,
     }
 }
@@ -855,10 +859,19 @@ RwKVwqQNg7N8EdexVsM1OLE=\n\
             (invalid(CertificateError::InvalidPurpose), Verdict::Invalid),
             (Error::General("boom".to_owned()), Verdict::Invalid),
         ];
-        let chain = [info(&root("CA").der)];
+        let ca = root("CA");
+        let chain = [info(&signed(
+            &params("mail.example.com", &["mail.example.com"]),
+            &ca,
+        ))];
         for (error, verdict) in cases {
             assert_eq!(verdict_for(&error, &chain), verdict, "{error:?}");
         }
+        // Regression: webpki may fail a self-signed leaf on an unrelated root's key
+        // type before saying "unknown issuer"; it is still a self-signed leaf.
+        let lone = [info(&ca.der)];
+        let odd = invalid(CertificateError::BadSignature);
+        assert_eq!(verdict_for(&odd, &lone), Verdict::SelfSigned);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Which mail settings work for an address, from this network, and why not.
 #[derive(Debug, Parser)]
-#[command(name = "mailcheck", version, about, long_about = None)]
+#[command(name = "mailcheck", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -13,7 +13,7 @@ use tokio::time::timeout_at;
 
 use super::BoxStream;
 use crate::model::Phase;
-use crate::proto::{Dialogue, Step};
+use crate::proto::{Dialogue, ProtoError, Step};
 use crate::report::{Code, PhaseRecord, ProbeReport, TranscriptLine};
 
 /// Size bounds for what a server may send.
@@ -193,9 +193,15 @@ impl Driver {
                     Err(self.error(Code::ConnectionClosed, phase, closed_message(phase), false))
                 };
             };
-            let step = dialogue
-                .on_line(&line)
-                .map_err(|e| self.error(Code::ProtocolViolation, phase, e.to_string(), true))?;
+            let step = dialogue.on_line(&line).map_err(|e| {
+                let code = match e {
+                    ProtoError::WrongProtocol { .. } => Code::WrongProtocol,
+                    ProtoError::Unexpected { .. } | ProtoError::Refused { .. } => {
+                        Code::ProtocolViolation
+                    }
+                };
+                self.error(code, phase, e.to_string(), true)
+            })?;
             let Some(step) = step else { continue };
             self.reply_bytes = 0;
             match step {
@@ -427,7 +433,7 @@ mod tests {
     use super::*;
     use crate::model::{Protocol, Security};
     use crate::probe::Target;
-    use crate::proto::{Dialogue, ProtoError, Session};
+    use crate::proto::Session;
     use tokio::io::AsyncWriteExt;
 
     /// Waits for one greeting line, then says QUIT and waits for the reply.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,8 +33,6 @@ pub enum Act {
     Tls(Arc<rustls::ServerConfig>),
     /// Read until the client's TLS ClientHello arrived, then send these raw bytes.
     AfterHello(Vec<u8>),
-    /// Close abruptly with a TCP reset.
-    Reset,
     /// Stay connected and silent for a long time.
     Hang,
 }
@@ -75,7 +75,6 @@ impl Scripted {
 
 async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>) -> std::io::Result<()> {
     let mut stream: Box<dyn Io> = Box::new(tcp);
-    let mut raw: Option<tokio::net::TcpStream> = None;
     for act in script {
         match act {
             Act::Send(bytes) => {
@@ -95,20 +94,9 @@ async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>) -> std::io::Re
                 stream.flush().await?;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Act::Reset => {
-                // Dropping a socket with SO_LINGER 0 sends RST.
-                raw.take();
-                return reset(stream);
-            }
-            Act::Hang => tokio::time::sleep(Duration::from_secs(60)).await,
+            Act::Hang => tokio::time::sleep(Duration::from_mins(1)).await,
         }
     }
-    Ok(())
-}
-
-fn reset(stream: Box<dyn Io>) -> std::io::Result<()> {
-    // The stream is boxed; the reset test uses `Scripted::start_reset` instead.
-    drop(stream);
     Ok(())
 }
 
@@ -120,6 +108,8 @@ pub async fn start_reset(first: &'static [u8]) -> u16 {
         while let Ok((mut tcp, _)) = listener.accept().await {
             let _ = tcp.write_all(first).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
+            // SO_LINGER 0 makes the close a reset (RST) instead of a FIN.
+            #[allow(deprecated)]
             let _ = tcp.set_linger(Some(Duration::ZERO));
             drop(tcp);
         }
@@ -203,13 +193,24 @@ impl Pki {
     /// A leaf certificate and its key.
     pub fn leaf(&self, leaf: &Leaf<'_>) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(leaf.names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, leaf.names[0]);
+        let mut params = CertificateParams::new(
+            leaf.names
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, leaf.names[0]);
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now + time::Duration::days(leaf.from_days);
         params.not_after = now + time::Duration::days(leaf.to_days);
         let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.der().clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        (
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
     }
 
     /// A chain leaf ← intermediate (← this CA); `send_intermediate` decides whether
@@ -218,18 +219,26 @@ impl Pki {
         let ikey = KeyPair::generate().unwrap();
         let mut iparams = CertificateParams::new(Vec::<String>::new()).unwrap();
         iparams.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        iparams.distinguished_name.push(DnType::CommonName, "Test Intermediate");
+        iparams
+            .distinguished_name
+            .push(DnType::CommonName, "Test Intermediate");
         let icert = iparams.signed_by(&ikey, &self.issuer).unwrap();
         let inter = Issuer::new(iparams, ikey);
         let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         let leaf = params.signed_by(&key, &inter).unwrap();
         let mut chain = vec![leaf.der().clone()];
         if send_intermediate {
             chain.push(icert.der().clone());
         }
-        server_config(chain, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+        server_config(
+            chain,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
     }
 
     /// The CA certificate, for chains that send it.
@@ -241,14 +250,21 @@ impl Pki {
 /// A self-signed server certificate for `names`.
 pub fn self_signed_server(names: &[&str]) -> Arc<rustls::ServerConfig> {
     let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
     params.distinguished_name.push(DnType::CommonName, names[0]);
     let cert = params.self_signed(&key).unwrap();
-    server_config(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
+    server_config(
+        vec![cert.der().clone()],
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
 }
 
 /// A rustls server configuration for a chain and key.
-pub fn server_config(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Arc<rustls::ServerConfig> {
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Arc::new(
         rustls::ServerConfig::builder_with_provider(provider)
@@ -285,5 +301,7 @@ pub async fn probe_one(spec: &str, extra: &[&str]) -> ProbeReport {
 
 /// The failure code of a row, as its JSON string, or "none".
 pub fn code(p: &ProbeReport) -> String {
-    p.failure.as_ref().map_or_else(|| "none".to_owned(), |f| f.code.as_str().to_owned())
+    p.failure
+        .as_ref()
+        .map_or_else(|| "none".to_owned(), |f| f.code.as_str().to_owned())
 }

@@ -1,0 +1,91 @@
+//! A DNS server on loopback that fails on purpose (SERVFAIL, or silence), on UDP
+//! and TCP of the same port, for the failure classes a real server won't produce.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// How the server misbehaves.
+#[derive(Clone, Copy)]
+pub enum Behaviour {
+    /// Answers every query with RCODE 2 (SERVFAIL).
+    ServFail,
+    /// Never answers.
+    Silent,
+}
+
+/// Starts the server on 127.0.0.1 and returns its port.
+pub async fn start(behaviour: Behaviour) -> u16 {
+    let (udp, tcp) = bind_pair().await;
+    let port = udp.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+            if let (Behaviour::ServFail, Some(reply)) = (behaviour, servfail(&buf[..n])) {
+                let _ = udp.send_to(&reply, from).await;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                match (behaviour, servfail(&q)) {
+                    (Behaviour::ServFail, Some(reply)) => {
+                        let _ = s.write_all(&(reply.len() as u16).to_be_bytes()).await;
+                        let _ = s.write_all(&reply).await;
+                    }
+                    _ => tokio::time::sleep(Duration::from_mins(1)).await,
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn bind_pair() -> (UdpSocket, TcpListener) {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)).await {
+            return (udp, tcp);
+        }
+    }
+}
+
+/// The query turned into a SERVFAIL response: same ID and question, QR set, RCODE 2.
+fn servfail(query: &[u8]) -> Option<Vec<u8>> {
+    if query.len() < 12 {
+        return None;
+    }
+    let mut r = query.to_vec();
+    r[2] = 0x80 | (query[2] & 0x79); // QR, keep opcode and RD
+    r[3] = 0x80 | 0x02; // RA, RCODE=SERVFAIL
+    // No answers, authority or additional records (drop any EDNS OPT record).
+    r[6..12].fill(0);
+    let question_end = question_end(query)?;
+    r.truncate(question_end);
+    Some(r)
+}
+
+fn question_end(q: &[u8]) -> Option<usize> {
+    let mut i = 12;
+    loop {
+        let len = usize::from(*q.get(i)?);
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        i += len;
+    }
+    let end = i + 4;
+    (end <= q.len()).then_some(end)
+}
