@@ -68,11 +68,16 @@ pub struct ProbeArgs {
     pub ca_file: Option<PathBuf>,
 
     /// Timeout for each phase, in seconds.
-    #[arg(long, value_name = "SECS", default_value = "10")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
     pub timeout: String,
 
     /// Deadline for the whole run, in seconds; what was learned by then is reported.
-    #[arg(long, value_name = "SECS")]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     pub deadline: Option<String>,
 
     /// IPv4 only.

@@ -138,6 +138,7 @@ pub enum Phase {
     /// Asking for capabilities (CAPA, CAPABILITY, EHLO).
     Capabilities,
     /// Asking to upgrade with STARTTLS or STLS.
+    #[serde(rename = "starttls")]
     StartTls,
     /// Asking for capabilities again over TLS.
     CapabilitiesAfterTls,

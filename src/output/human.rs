@@ -135,21 +135,30 @@ fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out, "\n{}", "Details".bold())?;
+    let hosts = report
+        .probes
+        .iter()
+        .map(|p| p.host.as_str())
+        .collect::<std::collections::BTreeSet<_>>();
     for p in troubled {
-        let name = format!("{} {} {} on {}", p.protocol, p.port, p.security, p.host);
-        for (mark, f) in p
-            .failure
-            .iter()
-            .map(|f| ("✗".red(), f))
-            .chain(p.warnings.iter().map(|w| ("⚠".yellow(), w)))
-        {
-            writeln!(
-                out,
-                "{mark} {name}: {} [{}, {}]",
-                short(f.code),
-                f.code,
-                f.phase
-            )?;
+        let on = if hosts.len() > 1 {
+            format!(" on {}", p.host)
+        } else {
+            String::new()
+        };
+        let name = format!("{} {} {}{on}", p.protocol, p.port, p.security);
+        let failures = p.failure.iter().map(|f| ("✗".red(), f));
+        let warnings = p.warnings.iter().map(|w| ("⚠".yellow(), w));
+        for (mark, f) in failures.chain(warnings) {
+            let head = format!("{name}: {} [{} in {}]", short(f.code), f.code, f.phase);
+            for (i, line) in wrap(&head, 78).into_iter().enumerate() {
+                let lead = if i == 0 {
+                    format!("{mark} ")
+                } else {
+                    "  ".to_owned()
+                };
+                writeln!(out, "{lead}{line}")?;
+            }
             for line in wrap(&f.message, 76) {
                 writeln!(out, "    {line}")?;
             }
@@ -210,11 +219,10 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 "Incoming:".bold()
             )?;
         } else {
-            writeln!(
+            labelled(
                 out,
-                "{} {}",
-                "Incoming works:".bold(),
-                list(&report.summary.secure_incoming)
+                "Incoming works:",
+                &list(&report.summary.secure_incoming),
             )?;
         }
     }
@@ -226,12 +234,24 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
                 "Outgoing:".bold()
             )?;
         } else {
-            writeln!(
+            labelled(
                 out,
-                "{} {}",
-                "Outgoing works:".bold(),
-                list(&report.summary.secure_outgoing)
+                "Outgoing works:",
+                &list(&report.summary.secure_outgoing),
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// A bold label and a text wrapped to 80 columns, continuation lines indented.
+fn labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
+    let indent = label.chars().count() + 1;
+    for (i, line) in wrap(text, 80 - indent).into_iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "{} {line}", label.bold())?;
+        } else {
+            writeln!(out, "{:indent$}{line}", "")?;
         }
     }
     Ok(())
