@@ -62,7 +62,7 @@ const EXPECTED: [(&str, u64, &str, &str, &str, bool); 16] = [
 #[test]
 fn default_matrix() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -155,7 +155,7 @@ fn default_matrix() {
 #[test]
 fn each_address_family_is_connected_separately() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -183,7 +183,7 @@ fn each_address_family_is_connected_separately() {
             .all(|c| c["ok"] == true)
     );
 
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -207,7 +207,7 @@ fn plaintext_imap_forbids_login_until_starttls() {
     // Over IPv4 (Dovecot treats a client whose address equals its own, as on
     // [::1], as secure and would allow plaintext login there).
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -278,7 +278,7 @@ async fn a_broken_ipv6_path_shows_while_ipv4_works() {
 fn an_ip_literal_sends_no_sni_and_matches_the_ip_san() {
     let s = Servers::get();
     let host = s.var("MAILCHECK_TEST_HOST");
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         host,
         "--ca-file",
@@ -297,7 +297,7 @@ fn an_ip_literal_sends_no_sni_and_matches_the_ip_san() {
 #[test]
 fn a_cname_chain_resolves() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         "alias.mailcheck.test",
         "--dns-server",
@@ -324,7 +324,7 @@ fn a_cname_chain_resolves() {
 #[test]
 fn dns_name_not_found() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         "nonexistent.mailcheck.test",
         "--dns-server",
@@ -343,7 +343,7 @@ fn dns_name_not_found() {
 #[test]
 fn dns_name_without_address() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         "noaddr.mailcheck.test",
         "--dns-server",
@@ -359,7 +359,7 @@ fn dns_name_without_address() {
 #[test]
 fn the_test_ca_is_needed_to_trust_the_servers() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -390,7 +390,7 @@ fn the_test_ca_is_needed_to_trust_the_servers() {
 #[test]
 fn human_output_fits_80_columns_without_colour_in_a_pipe() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -416,7 +416,7 @@ fn human_output_fits_80_columns_without_colour_in_a_pipe() {
         "{text}"
     );
 
-    let coloured = s.mailcheck(&[
+    let coloured = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",
@@ -437,7 +437,7 @@ fn human_output_fits_80_columns_without_colour_in_a_pipe() {
 #[test]
 fn verbose_shows_the_transcript_with_tls_marked() {
     let s = Servers::get();
-    let out = s.mailcheck(&[
+    let out = mailcheck(&[
         "--host",
         s.name(),
         "--dns-server",

@@ -56,12 +56,6 @@ impl Servers {
     pub fn name(&self) -> &str {
         self.var("MAILCHECK_TEST_NAME")
     }
-
-    /// Runs the mailcheck binary with `args` (after `probe`) and no colour settings
-    /// inherited from the environment.
-    pub fn mailcheck(&self, args: &[&str]) -> Output {
-        mailcheck(args)
-    }
 }
 
 /// Runs the mailcheck binary: `mailcheck probe ARGS…`.
