@@ -520,3 +520,35 @@ async fn dns_timeout() {
     .await;
     assert_eq!(code(&report.probes[0]), "dns_timeout");
 }
+
+#[tokio::test]
+async fn ctrl_c_ends_the_run_with_what_was_learned() {
+    let silent = Scripted::start(vec![send(POP3_OK), Act::Hang]).await;
+    let only = format!("pop3:{}:plain", silent.port);
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+        .args(["probe", "--host", "127.0.0.1", "--only", &only, "--timeout", "30", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the greeting went out, then interrupt.
+    let started = Instant::now();
+    while silent.connections.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "mailcheck never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("mailcheck ends soon after Ctrl-C")
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    assert_eq!(doc["cut_short"], "interrupted");
+    let p = &doc["probes"][0];
+    assert_eq!(p["status"], "cancelled");
+    assert_eq!(p["session"], serde_json::Value::Null);
+    assert!(p["transcript"].as_array().unwrap().iter().any(|l| l["text"] == "+OK ready"), "what was learned is kept");
+    assert_eq!(out.status.code(), Some(2));
+}
