@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared, join_all};
 
 use crate::config::Config;
 use crate::model::{Combination, Phase, Protocol, Security};
@@ -114,22 +115,29 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let tried: Vec<&Planned> = planned.iter().filter(|p| !p.inferred).collect();
     let mut reports: Vec<ProbeReport> = tried.iter().map(|p| p.target.blank_report()).collect();
     let cut_short = {
-        let all = run_all(&env, &resolver, config, &tried, &mut reports);
+        let all = run_all(&env, &resolver, config, &tried, started, &mut reports);
         let deadline = async {
             match config.deadline {
                 Some(d) => tokio::time::sleep(d).await,
                 None => std::future::pending().await,
             }
         };
+        let interrupted = async {
+            // Without a signal handler there is no Ctrl-C to wait for.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
         tokio::select! {
             () = all => None,
             () = deadline => Some("deadline".to_owned()),
-            _ = tokio::signal::ctrl_c() => Some("interrupted".to_owned()),
+            () = interrupted => Some("interrupted".to_owned()),
         }
     };
     if let Some(why) = &cut_short {
+        let now_ms = started.elapsed().as_millis() as u64;
         for r in &mut reports {
-            mark_cancelled(r, why);
+            mark_cancelled(r, why, now_ms);
         }
     }
     let probes = assemble(&planned, reports);
@@ -156,25 +164,32 @@ async fn run_all(
     resolver: &Resolver,
     config: &Config,
     tried: &[&Planned],
+    clock: Instant,
     reports: &mut [ProbeReport],
 ) {
-    let mut hosts: Vec<&str> = tried.iter().map(|p| p.target.host.as_str()).collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    let lookups = hosts.iter().map(|h| resolver.resolve(h, config.families));
-    let resolved: HashMap<&str, Resolution> =
-        hosts.iter().copied().zip(join_all(lookups).await).collect();
+    // One lookup per host, shared by its combinations, each of which starts as
+    // soon as its own host is resolved.
+    let mut lookups: HashMap<&str, Shared<BoxFuture<'_, Resolution>>> = HashMap::new();
+    for p in tried {
+        let host = p.target.host.as_str();
+        lookups
+            .entry(host)
+            .or_insert_with(|| resolver.resolve(host, config.families).boxed().shared());
+    }
     let probes = tried.iter().zip(reports.iter_mut()).map(|(p, report)| {
-        let resolution = &resolved[p.target.host.as_str()];
-        probe::run(env, &p.target, resolution, report)
+        let lookup = lookups[p.target.host.as_str()].clone();
+        probe::run(env, &p.target, lookup, clock, report)
     });
     join_all(probes).await;
 }
 
-fn mark_cancelled(report: &mut ProbeReport, why: &str) {
+/// Closes a combination the run did not let finish, keeping what it learned: an
+/// earlier failure stands; otherwise it is `cancelled`.
+fn mark_cancelled(report: &mut ProbeReport, why: &str, now_ms: u64) {
     if report.status != Status::Cancelled {
         return;
     }
+    report.duration_ms = now_ms;
     let phase = report.phases.last().map_or(Phase::Resolve, |p| p.phase);
     if let Some(open) = report
         .phases
@@ -182,12 +197,19 @@ fn mark_cancelled(report: &mut ProbeReport, why: &str) {
         .filter(|p| p.detail.as_deref() == Some("in progress"))
     {
         open.detail = Some(format!("cut short ({why})"));
+        open.duration_ms = now_ms.saturating_sub(open.start_ms);
     }
-    report.failure = Some(Failure {
+    let note = Failure {
         code: Code::Cancelled,
         phase,
         message: format!("the run ended ({why}) during {phase}, before this combination finished"),
-    });
+    };
+    if report.failure.is_some() {
+        report.status = Status::Failed;
+        report.warnings.push(note);
+    } else {
+        report.failure = Some(note);
+    }
 }
 
 /// Puts tried and inferred rows together, in plan order. An inferred row always
@@ -226,47 +248,69 @@ pub fn infer_plain(target: &Target, basis: Option<&ProbeReport>) -> ProbeReport 
         return report;
     };
     report.addresses.clone_from(&tls.addresses);
-    report.status = Status::Failed;
     let from = format!("inferred from the SSL/TLS try on port {}", target.port);
-    report.failure = match &tls.failure {
+    let copy = |f: &Failure, note: &str| Failure {
+        code: f.code,
+        phase: f.phase,
+        message: format!("{from}: {}{note}", f.message),
+    };
+    let expects_tls = || Failure {
+        code: Code::ExpectsImplicitTls,
+        phase: Phase::Greeting,
+        message: format!(
+            "{from}: port {} speaks TLS from the first byte, so a client set to 'None' or STARTTLS waits for a greeting that never comes; choose SSL/TLS",
+            target.port
+        ),
+    };
+    // TLS got under way: a handshake completed, a certificate arrived, or the
+    // server answered with a TLS alert.
+    let spoke_tls = tls.tls.is_some()
+        || tls.failure.as_ref().is_some_and(|f| {
+            matches!(f.code, Code::TlsAlert | Code::TlsVersionTooOld)
+                || !matches!(f.phase, Phase::Resolve | Phase::Connect | Phase::Tls)
+        });
+    match &tls.failure {
+        None => {
+            report.status = Status::Failed;
+            report.failure = Some(expects_tls());
+        }
+        Some(f) if f.code == Code::Cancelled => {
+            report.status = Status::Cancelled;
+            report.failure = Some(copy(f, ""));
+        }
         Some(f) if f.code == Code::TlsGotPlaintext => {
             report.status = Status::Ok;
             report.warnings.push(Failure {
                 code: Code::TlsGotPlaintext,
                 phase: Phase::Greeting,
-                message: format!("{from}: the port answers in plaintext, so a client set to 'None' gets a greeting ({})", f.message),
+                message: format!(
+                    "{from}: the port answers in plaintext, so a client set to 'None' gets a greeting ({})",
+                    f.message
+                ),
             });
-            None
         }
-        Some(f)
-            if matches!(f.phase, Phase::Resolve | Phase::Connect) || f.code == Code::Cancelled =>
-        {
-            Some(Failure {
-                code: f.code,
-                phase: f.phase,
-                message: format!("{from}: {}", f.message),
-            })
-        }
-        Some(f)
-            if f.code == Code::TlsHandshakeFailed && f.message.starts_with("no TLS handshake") =>
-        {
-            Some(Failure {
+        Some(f) if f.code == Code::TlsTimeout => {
+            report.status = Status::Failed;
+            report.failure = Some(Failure {
                 code: Code::NoGreeting,
                 phase: Phase::Greeting,
                 message: format!(
                     "{from}: the server stays silent, so a plaintext client would wait for a greeting that never comes"
                 ),
-            })
+            });
         }
-        _ => Some(Failure {
-            code: Code::ExpectsImplicitTls,
-            phase: Phase::Greeting,
-            message: format!(
-                "{from}: port {} speaks TLS from the first byte, so a client set to 'None' or STARTTLS waits for a greeting that never comes; choose SSL/TLS",
-                target.port
-            ),
-        }),
-    };
+        Some(_) if spoke_tls => {
+            report.status = Status::Failed;
+            report.failure = Some(expects_tls());
+        }
+        Some(f) => {
+            report.status = Status::Failed;
+            report.failure = Some(copy(
+                f,
+                " (nothing showed whether this port speaks TLS; a plaintext client likely fails the same way)",
+            ));
+        }
+    }
     report
 }
 
@@ -318,4 +362,130 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::TlsReport;
+
+    fn target(port: u16, security: Security) -> Target {
+        Target {
+            protocol: Protocol::Imap,
+            host: "h".into(),
+            port,
+            security,
+        }
+    }
+
+    fn tls_row(status: Status, failure: Option<(Code, Phase)>, tls: bool) -> ProbeReport {
+        let mut r = target(993, Security::Tls).blank_report();
+        r.status = status;
+        r.failure = failure.map(|(code, phase)| Failure {
+            code,
+            phase,
+            message: "m".into(),
+        });
+        r.tls = tls.then_some(TlsReport {
+            via_starttls: false,
+            version: None,
+            cipher_suite: None,
+            sni: None,
+            certificate: None,
+            injected_bytes_discarded: 0,
+        });
+        r
+    }
+
+    fn inferred(basis: &ProbeReport) -> (Status, Option<Code>) {
+        let r = infer_plain(&target(993, Security::Plain), Some(basis));
+        assert!(r.inferred);
+        (r.status, r.failure.map(|f| f.code))
+    }
+
+    #[test]
+    fn plain_is_inferred_to_fail_where_tls_works() {
+        let ok = tls_row(Status::Ok, None, true);
+        assert_eq!(
+            inferred(&ok),
+            (Status::Failed, Some(Code::ExpectsImplicitTls))
+        );
+        let bad_cert = tls_row(Status::Failed, Some((Code::CertExpired, Phase::Tls)), true);
+        assert_eq!(inferred(&bad_cert).1, Some(Code::ExpectsImplicitTls));
+        let alert = tls_row(Status::Failed, Some((Code::TlsAlert, Phase::Tls)), false);
+        assert_eq!(inferred(&alert).1, Some(Code::ExpectsImplicitTls));
+    }
+
+    #[test]
+    fn plain_is_inferred_to_work_where_the_port_spoke_plaintext() {
+        let r = tls_row(
+            Status::Failed,
+            Some((Code::TlsGotPlaintext, Phase::Tls)),
+            false,
+        );
+        assert_eq!(inferred(&r), (Status::Ok, None));
+    }
+
+    #[test]
+    fn nothing_is_claimed_without_evidence() {
+        let reset = tls_row(
+            Status::Failed,
+            Some((Code::ConnectionReset, Phase::Tls)),
+            false,
+        );
+        assert_eq!(
+            inferred(&reset),
+            (Status::Failed, Some(Code::ConnectionReset))
+        );
+        let refused = tls_row(
+            Status::Failed,
+            Some((Code::ConnectRefused, Phase::Connect)),
+            false,
+        );
+        assert_eq!(inferred(&refused).1, Some(Code::ConnectRefused));
+        let silent = tls_row(Status::Failed, Some((Code::TlsTimeout, Phase::Tls)), false);
+        assert_eq!(inferred(&silent).1, Some(Code::NoGreeting));
+        let cut = tls_row(
+            Status::Cancelled,
+            Some((Code::Cancelled, Phase::Tls)),
+            false,
+        );
+        assert_eq!(inferred(&cut), (Status::Cancelled, Some(Code::Cancelled)));
+    }
+
+    #[test]
+    fn the_exit_code_needs_a_secure_combination_per_probed_direction() {
+        let mut imap = tls_row(Status::Ok, None, true);
+        let mut smtp = tls_row(Status::Ok, None, true);
+        smtp.protocol = Protocol::Smtp;
+        assert_eq!(summarise(&[imap.clone(), smtp.clone()]).exit_code, EXIT_OK);
+        assert_eq!(
+            summarise(&[imap.clone()]).exit_code,
+            EXIT_OK,
+            "SMTP not probed"
+        );
+        smtp.status = Status::Failed;
+        assert_eq!(
+            summarise(&[imap.clone(), smtp.clone()]).exit_code,
+            EXIT_CRITICAL
+        );
+        // Plain never counts as secure, however well it works.
+        imap.security = Security::Plain;
+        smtp.status = Status::Ok;
+        assert_eq!(summarise(&[imap, smtp]).exit_code, EXIT_CRITICAL);
+    }
+
+    #[test]
+    fn the_default_matrix_infers_only_after_its_tls_row() {
+        for (i, (c, inferred)) in DEFAULT_MATRIX.iter().enumerate() {
+            if *inferred {
+                assert_eq!(c.security, Security::Plain);
+                let prev = DEFAULT_MATRIX[i - 1].0;
+                assert_eq!(
+                    (prev.protocol, prev.port, prev.security),
+                    (c.protocol, c.port, Security::Tls)
+                );
+            }
+        }
+    }
 }

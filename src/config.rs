@@ -76,10 +76,14 @@ impl TryFrom<ProbeArgs> for Config {
 
     fn try_from(args: ProbeArgs) -> Result<Self, UsageError> {
         let host = |specific: Option<String>, flag: &str| -> Result<Option<String>, UsageError> {
-            specific
-                .or_else(|| args.host.clone())
-                .map(|h| validate_host(&h, flag))
-                .transpose()
+            match specific {
+                Some(h) => validate_host(&h, flag).map(Some),
+                None => args
+                    .host
+                    .as_deref()
+                    .map(|h| validate_host(h, "--host"))
+                    .transpose(),
+            }
         };
         let pop3_host = host(args.pop3_host.clone(), "--pop3-host")?;
         let imap_host = host(args.imap_host.clone(), "--imap-host")?;
@@ -250,9 +254,9 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, UsageError> {
 
 fn parse_secs(s: &str, flag: &str) -> Result<Duration, UsageError> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        Ok(v) if (0.001..=86_400.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
         _ => Err(UsageError(format!(
-            "{flag} {s:?} is not a number of seconds; expected a positive number up to 86400, e.g. 10 or 2.5"
+            "{flag} {s:?} is not a number of seconds; expected a number from 0.001 to 86400, e.g. 10 or 2.5"
         ))),
     }
 }
@@ -347,6 +351,10 @@ mod tests {
             Duration::from_millis(2500)
         );
         assert!(parse_secs("0", "--timeout").is_err());
+        assert!(
+            parse_secs("1e-12", "--timeout").is_err(),
+            "would round to zero"
+        );
         assert!(
             parse_secs("ten", "--timeout")
                 .unwrap_err()

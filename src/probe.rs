@@ -5,6 +5,7 @@
 //! [`ProbeReport`], which is filled in as the probe goes so that a run cut short
 //! keeps what was learned.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -68,18 +69,26 @@ impl Target {
     }
 }
 
-/// Runs one combination, writing everything into `report`.
-pub async fn run(env: &Env, target: &Target, resolution: &Resolution, report: &mut ProbeReport) {
-    let started = Instant::now();
-    let mut trace = Trace::new(report);
-    if let Some(stream) = resolve_and_connect(env, target, resolution, &mut trace).await {
+/// Runs one combination, writing everything into `report`. `resolution` is the
+/// (possibly shared) lookup of the target's host; `clock` is the start of the run.
+pub async fn run(
+    env: &Env,
+    target: &Target,
+    resolution: impl Future<Output = Resolution>,
+    clock: Instant,
+    report: &mut ProbeReport,
+) {
+    let mut trace = Trace::new(report, clock);
+    trace.begin(Phase::Resolve);
+    let resolution = resolution.await;
+    if let Some(stream) = resolve_and_connect(env, target, &resolution, &mut trace).await {
         converse(env, target, stream, &mut trace).await;
     }
-    finish(report, started);
+    finish(report, clock);
 }
 
-fn finish(report: &mut ProbeReport, started: Instant) {
-    report.duration_ms = started.elapsed().as_millis() as u64;
+fn finish(report: &mut ProbeReport, clock: Instant) {
+    report.duration_ms = clock.elapsed().as_millis() as u64;
     report.status = if report.failure.is_some() {
         Status::Failed
     } else if report.warnings.is_empty() {
@@ -89,8 +98,18 @@ fn finish(report: &mut ProbeReport, started: Instant) {
     };
 }
 
-/// Records the first failure; later ones are consequences.
+/// Records the first failure (later ones are consequences), and marks the phase
+/// it happened in as failed.
 fn fail(trace: &mut Trace<'_>, code: Code, phase: Phase, message: String) {
+    if let Some(rec) = trace
+        .report
+        .phases
+        .iter_mut()
+        .rev()
+        .find(|p| p.phase == phase)
+    {
+        rec.ok = false;
+    }
     if trace.report.failure.is_none() {
         trace.report.failure = Some(Failure {
             code,
@@ -121,16 +140,11 @@ async fn resolve_and_connect(
         Some(trace.report.addresses.join(", "))
     };
     if let Some(f) = &resolution.failure {
-        trace.record(
-            Phase::Resolve,
-            resolution.duration,
-            false,
-            Some(f.message.clone()),
-        );
+        trace.end(false, Some(f.message.clone()));
         fail(trace, f.code, Phase::Resolve, f.message.clone());
         return None;
     }
-    trace.record(Phase::Resolve, resolution.duration, true, detail);
+    trace.end(true, detail);
 
     trace.begin(Phase::Connect);
     let addresses = connect::per_family(&resolution.addresses);
@@ -242,7 +256,18 @@ async fn converse(
     let outcome = drive(env, target, &mut driver, dialogue.as_mut(), trace).await;
     if let Err(e) = outcome {
         trace.end(false, Some(e.message.clone()));
-        fail(trace, e.code, e.phase, explain(target, &e));
+        if e.phase == Phase::Quit {
+            // Everything that matters worked; a server that is rude at goodbye
+            // is worth a note, not a failure.
+            warn(
+                trace,
+                e.code,
+                e.phase,
+                format!("at QUIT/LOGOUT: {}", e.message),
+            );
+        } else {
+            fail(trace, e.code, e.phase, explain(target, &e));
+        }
         if e.in_sync {
             let quit = dialogue.quit_command();
             let _ = driver.send(&quit, Phase::Quit, trace).await;
@@ -277,7 +302,16 @@ async fn drive(
             record_tls(trace, target, true, hs, injected);
             driver.put_stream(tls);
         }
-        Err(e) => {
+        Err(mut e) => {
+            if let Some(line) = e.plaintext_line.take() {
+                // STARTTLS was accepted, yet plaintext followed instead of a
+                // handshake: injected, whether in the reply's segment or later.
+                e.code = Code::StartTlsInjection;
+                e.message = format!(
+                    "after accepting STARTTLS the server sent plaintext instead of a TLS handshake: {line:?}. \
+                     This is the CVE-2011-0411 class of flaw (or someone on the path injecting commands)"
+                );
+            }
             tls_failed(trace, target, e);
             return Ok(());
         }
@@ -320,18 +354,6 @@ fn record_tls(
         cipher_suite.as_deref().unwrap_or("")
     );
     trace.end(true, Some(detail.trim().to_owned()));
-    if let Some(chain) = certificate
-        .as_ref()
-        .filter(|c| c.verdict != cert::Verdict::Trusted)
-    {
-        let reason = chain.verifier_error.clone().unwrap_or_default();
-        fail(
-            trace,
-            cert_code(chain.verdict),
-            Phase::Tls,
-            format!("{} ({reason})", cert::describe(chain.verdict)),
-        );
-    }
     if injected > 0 {
         fail(
             trace,
@@ -342,6 +364,25 @@ fn record_tls(
                  they were discarded unread. This is the CVE-2011-0411 class of flaw (or someone on the path injecting commands)"
             ),
         );
+    }
+    match &certificate {
+        Some(chain) if chain.verdict != cert::Verdict::Trusted => {
+            let reason = chain.verifier_error.clone().unwrap_or_default();
+            fail(
+                trace,
+                cert_code(chain.verdict),
+                Phase::Tls,
+                format!("{} ({reason})", cert::describe(chain.verdict)),
+            );
+        }
+        Some(_) => {}
+        // Every full handshake shows a certificate; without one nothing was verified.
+        None => fail(
+            trace,
+            Code::CertInvalid,
+            Phase::Tls,
+            "the TLS session completed without a certificate to verify".into(),
+        ),
     }
     trace.report.tls = Some(TlsReport {
         via_starttls,

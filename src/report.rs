@@ -226,6 +226,8 @@ pub enum Code {
     TlsAlert,
     /// The TLS handshake failed for another reason.
     TlsHandshakeFailed,
+    /// The server did not answer the TLS handshake in time.
+    TlsTimeout,
     /// The server only offers TLS older than 1.2.
     TlsVersionTooOld,
     /// The certificate has expired.
@@ -291,6 +293,7 @@ impl Code {
             Code::TlsGotPlaintext => "tls_got_plaintext",
             Code::TlsAlert => "tls_alert",
             Code::TlsHandshakeFailed => "tls_handshake_failed",
+            Code::TlsTimeout => "tls_timeout",
             Code::TlsVersionTooOld => "tls_version_too_old",
             Code::CertExpired => "cert_expired",
             Code::CertNotYetValid => "cert_not_yet_valid",

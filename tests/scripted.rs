@@ -116,7 +116,7 @@ async fn no_greeting_on_tls_port() {
 async fn tls_silent_server() {
     let s = Scripted::start(vec![Act::Hang]).await;
     let p = probe_one(&spec("imap", s.port, "tls"), &["--timeout", "1"]).await;
-    assert_eq!(code(&p), "tls_handshake_failed");
+    assert_eq!(code(&p), "tls_timeout");
 }
 
 #[tokio::test]
@@ -526,29 +526,171 @@ async fn ctrl_c_ends_the_run_with_what_was_learned() {
     let silent = Scripted::start(vec![send(POP3_OK), Act::Hang]).await;
     let only = format!("pop3:{}:plain", silent.port);
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mailcheck"))
-        .args(["probe", "--host", "127.0.0.1", "--only", &only, "--timeout", "30", "--json"])
+        .args([
+            "probe",
+            "--host",
+            "127.0.0.1",
+            "--only",
+            &only,
+            "--timeout",
+            "30",
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Wait until the greeting went out, then interrupt.
     let started = Instant::now();
     while silent.connections.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        assert!(started.elapsed() < Duration::from_secs(10), "mailcheck never connected");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "mailcheck never connected"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("mailcheck ends soon after Ctrl-C")
         .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a complete JSON report");
     assert_eq!(doc["cut_short"], "interrupted");
     let p = &doc["probes"][0];
     assert_eq!(p["status"], "cancelled");
-    assert_eq!(p["session"], serde_json::Value::Null);
-    assert!(p["transcript"].as_array().unwrap().iter().any(|l| l["text"] == "+OK ready"), "what was learned is kept");
+    assert_eq!(p["session"]["greeting"], "+OK ready", "the greeting learned is kept");
+    assert!(
+        p["transcript"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["text"] == "+OK ready"),
+        "what was learned is kept"
+    );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test]
+async fn starttls_injection_in_a_later_segment() {
+    // The injected command follows the STARTTLS reply a little later, so it is
+    // not in the client's buffer yet; it then arrives where the handshake should.
+    let s = Scripted::start(vec![
+        send(POP3_OK),
+        Act::Read,
+        send(CAPA_STLS),
+        Act::Read,
+        send("+OK Begin TLS\r\n"),
+        Act::Sleep(Duration::from_millis(50)),
+        send("USER evil\r\n"),
+        Act::Hang,
+    ])
+    .await;
+    let p = probe_one(&spec("pop3", s.port, "starttls"), &[]).await;
+    let f = p.failure.unwrap();
+    assert_eq!(f.code, Code::StartTlsInjection, "{}", f.message);
+    assert!(f.message.contains("USER evil"), "{}", f.message);
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_quit_gets_a_warning_not_a_failure() {
+    let s = Scripted::start(vec![
+        send(POP3_OK),
+        Act::Read,
+        send("+OK\r\nUSER\r\n.\r\n"),
+        Act::Read,
+        Act::Hang,
+    ])
+    .await;
+    let p = probe_one(&spec("pop3", s.port, "plain"), &["--timeout", "1"]).await;
+    assert_eq!(p.status, Status::Warning, "{:?}", p.failure);
+    assert_eq!(p.warnings[0].code, Code::ReplyTimeout);
+    assert_eq!(p.warnings[0].phase, Phase::Quit);
+}
+
+#[tokio::test]
+async fn a_hang_up_after_quit_closes_the_quit_phase() {
+    let s = Scripted::start(vec![
+        send(POP3_OK),
+        Act::Read,
+        send("+OK\r\nUSER\r\n.\r\n"),
+        Act::Read,
+    ])
+    .await;
+    let p = probe_one(&spec("pop3", s.port, "plain"), &[]).await;
+    assert_eq!(p.status, Status::Ok, "{:?}", p.failure);
+    let quit = p.phases.iter().find(|ph| ph.phase == Phase::Quit).unwrap();
+    assert!(quit.ok);
+    assert_eq!(quit.detail.as_deref(), Some("closed without a reply"));
+    assert!(
+        p.phases
+            .iter()
+            .all(|ph| ph.detail.as_deref() != Some("in progress"))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_starttls_marks_its_phase_failed() {
+    let s = Scripted::start(vec![
+        send(POP3_OK),
+        Act::Read,
+        send(CAPA_STLS),
+        Act::Read,
+        send("-ERR [SYS/TEMP] TLS unavailable\r\n"),
+        Act::Read,
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let p = probe_one(&spec("pop3", s.port, "starttls"), &[]).await;
+    assert_eq!(code(&p), "starttls_refused");
+    let phase = p
+        .phases
+        .iter()
+        .find(|ph| ph.phase == Phase::StartTls)
+        .unwrap();
+    assert!(!phase.ok);
+}
+
+#[tokio::test]
+async fn the_deadline_keeps_an_earlier_failure() {
+    let pki = Pki::new("ca");
+    let s = Scripted::start(vec![
+        Act::Tls(common::self_signed_server(&["localhost", "127.0.0.1"])),
+        Act::Hang,
+    ])
+    .await;
+    let ca = pki.ca_path();
+    let only = spec("pop3", s.port, "tls");
+    let report = common::run(&[
+        "--host",
+        "127.0.0.1",
+        "--only",
+        &only,
+        "--ca-file",
+        &ca,
+        "--timeout",
+        "20",
+        "--deadline",
+        "1.5",
+    ])
+    .await;
+    let p = &report.probes[0];
+    assert_eq!(code(p), "cert_self_signed");
+    assert_eq!(p.status, Status::Failed);
+    assert_eq!(p.warnings.last().unwrap().code, Code::Cancelled);
+    let greeting = p
+        .phases
+        .iter()
+        .find(|ph| ph.phase == Phase::Greeting)
+        .unwrap();
+    assert!(
+        greeting.duration_ms >= 1000,
+        "the cut phase's time is kept: {greeting:?}"
+    );
+    assert!(p.duration_ms >= 1400, "{}", p.duration_ms);
 }

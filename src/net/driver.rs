@@ -69,16 +69,17 @@ pub struct Trace<'a> {
 }
 
 impl<'a> Trace<'a> {
-    /// Starts the clock for one combination.
-    pub fn new(report: &'a mut ProbeReport) -> Self {
+    /// Records into `report`, timing from `clock` (the start of the run, so that
+    /// every combination's phases share one time line).
+    pub fn new(report: &'a mut ProbeReport, clock: Instant) -> Self {
         Trace {
             report,
-            start: Instant::now(),
+            start: clock,
             open: None,
         }
     }
 
-    /// Milliseconds since the combination started.
+    /// Milliseconds since the run started.
     #[must_use]
     pub fn elapsed_ms(&self) -> u64 {
         self.start.elapsed().as_millis() as u64
@@ -97,17 +98,6 @@ impl<'a> Trace<'a> {
             detail: Some("in progress".into()),
         });
         self.open = Some(Instant::now());
-    }
-
-    /// Records a phase that already happened elsewhere (e.g. a shared DNS lookup).
-    pub fn record(&mut self, phase: Phase, duration: Duration, ok: bool, detail: Option<String>) {
-        self.report.phases.push(PhaseRecord {
-            phase,
-            start_ms: self.elapsed_ms(),
-            duration_ms: duration.as_millis() as u64,
-            ok,
-            detail,
-        });
     }
 
     /// Closes the open phase.
@@ -188,6 +178,7 @@ impl Driver {
                 // EOF. A server may hang up right after QUIT without a word.
                 trace.line("note", "connection closed by the server");
                 return if phase == Phase::Quit {
+                    trace.end(true, Some("closed without a reply".into()));
                     Ok(End::Done)
                 } else {
                     Err(self.error(Code::ConnectionClosed, phase, closed_message(phase), false))
@@ -204,6 +195,9 @@ impl Driver {
             })?;
             let Some(step) = step else { continue };
             self.reply_bytes = 0;
+            // Keep what was learned in the report at every step, so a run cut
+            // short still shows it.
+            trace.report.session = Some(dialogue.session().clone());
             match step {
                 Step::Send(cmd) => {
                     let next = dialogue.phase();
@@ -490,7 +484,7 @@ mod tests {
             drop(server);
         });
         let mut rep = report();
-        let mut trace = Trace::new(&mut rep);
+        let mut trace = Trace::new(&mut rep, Instant::now());
         let mut driver = Driver::new(Box::new(client), limits, timeout);
         let mut d = Echo {
             phase: Phase::Greeting,
@@ -587,7 +581,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
         });
         let mut rep = report();
-        let mut trace = Trace::new(&mut rep);
+        let mut trace = Trace::new(&mut rep, Instant::now());
         let mut driver = Driver::new(Box::new(client), limits, Duration::from_secs(2));
         let r = driver
             .run(&mut Swallow(Session::default()), &mut trace)

@@ -109,8 +109,11 @@ impl TlsSetup {
         let captured = recorder.take();
         match result {
             Err(_) => Err(HandshakeError::new(
-                Code::TlsHandshakeFailed,
-                format!("no TLS handshake within {}s", timeout.as_secs_f32()),
+                Code::TlsTimeout,
+                format!(
+                    "no answer to the TLS handshake within {}s",
+                    timeout.as_secs_f32()
+                ),
                 captured,
             )
             .with_first_bytes(&first_bytes)),
@@ -204,7 +207,9 @@ pub struct HandshakeError {
     /// What happened.
     pub message: String,
     /// The chain, when the server got as far as sending one.
-    pub captured: Option<Captured>,
+    pub captured: Option<Box<Captured>>,
+    /// The first line, when the server answered in plaintext instead of TLS.
+    pub plaintext_line: Option<String>,
 }
 
 impl HandshakeError {
@@ -212,7 +217,8 @@ impl HandshakeError {
         HandshakeError {
             code,
             message,
-            captured,
+            captured: captured.map(Box::new),
+            plaintext_line: None,
         }
     }
 
@@ -225,6 +231,7 @@ impl HandshakeError {
             self.message = format!(
                 "the server spoke plaintext instead of TLS: {line:?} (this port wants STARTTLS or no encryption, not SSL/TLS)"
             );
+            self.plaintext_line = Some(line);
         }
         self
     }

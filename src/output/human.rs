@@ -99,6 +99,7 @@ pub fn short(code: Code) -> &'static str {
         Code::TlsGotPlaintext => "plaintext, not TLS: wrong mode",
         Code::TlsAlert => "TLS alert from server",
         Code::TlsHandshakeFailed => "TLS handshake failed",
+        Code::TlsTimeout => "no TLS answer (silent)",
         Code::TlsVersionTooOld => "only TLS < 1.2 offered",
         Code::CertExpired => "certificate expired",
         Code::CertNotYetValid => "certificate not yet valid",
@@ -279,6 +280,8 @@ fn pretty_spec(spec: &str) -> String {
 fn format_ms(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms}ms")
+    } else if ms >= 100_000 {
+        format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)
     }
@@ -294,18 +297,26 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Greedy word wrap.
+/// Greedy word wrap; words longer than `width` (a server's reply without spaces)
+/// are cut into pieces.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    let pieces = text.split_whitespace().flat_map(|word| {
+        let chars: Vec<char> = word.chars().collect();
+        chars
+            .chunks(width.max(1))
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in pieces {
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
             line.push(' ');
         }
-        line.push_str(word);
+        line.push_str(&word);
     }
     if !line.is_empty() {
         lines.push(line);
@@ -324,6 +335,21 @@ mod tests {
             assert!(l.chars().count() <= 40, "{l}");
         }
         assert_eq!(wrap(text, 40).join(" "), text);
+    }
+
+    #[test]
+    fn wrap_cuts_words_longer_than_the_width() {
+        let long = "x".repeat(200);
+        let lines = wrap(&format!("reply: {long}"), 76);
+        assert!(lines.iter().all(|l| l.chars().count() <= 76), "{lines:?}");
+        assert_eq!(lines.concat().len(), "reply:".len() + 200);
+    }
+
+    #[test]
+    fn long_times_stay_within_the_column() {
+        assert_eq!(format_ms(999), "999ms");
+        assert_eq!(format_ms(12_345), "12.3s");
+        assert_eq!(format_ms(86_400_000), "86400s");
     }
 
     #[test]
