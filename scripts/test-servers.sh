@@ -385,6 +385,45 @@ MAILCHECK_TEST_PASSWORD2_FILE=$RUNDIR/bob.password
 EOF
 }
 
+# tls_dialogue PORT LINE...: send LINEs (0.3 s apart) over verified implicit TLS
+# to 127.0.0.2:PORT and print what the server said.
+tls_dialogue() {
+  local port=$1 line
+  shift
+  {
+    sleep 0.3
+    for line in "$@"; do
+      printf '%s\r\n' "$line"
+      sleep 0.3
+    done
+  } | timeout 10 openssl s_client -quiet -connect "$HOST4:$port" -CAfile "$RUNDIR/ca.pem" \
+    -verify_return_error -verify_hostname "$NAME" -servername "$NAME" 2>&1 || true
+}
+
+# Open ports are not enough: check that the certificate verifies against the test CA
+# and that a real login works end to end (Postfix -> Dovecot SASL socket, Dovecot
+# passdb/userdb and mail storage), so a broken setup fails here and not in cargo test.
+self_test() {
+  local auth smtp imap
+  auth=$(printf '\0%s\0%s' "${USERS[0]}" "${PASSWORDS[0]}" | base64 -w0)
+  tls_dialogue 465 "EHLO selftest.mailcheck.test" "AUTH PLAIN $auth" QUIT \
+    >"$RUNDIR/logs/selftest-smtp.out" &
+  smtp=$!
+  tls_dialogue 993 "a LOGIN \"${USERS[0]}\" \"${PASSWORDS[0]}\"" "b EXAMINE INBOX" "c LOGOUT" \
+    >"$RUNDIR/logs/selftest-imap.out"
+  wait "$smtp"
+  if ! grep -q '^235 ' "$RUNDIR/logs/selftest-smtp.out"; then
+    log "self-test failed: SMTP AUTH PLAIN as ${USERS[0]} on $HOST4:465 did not succeed:"
+    sed 's/^/  /' "$RUNDIR/logs/selftest-smtp.out" >&2
+    return 1
+  fi
+  if ! grep -q '^b OK' "$RUNDIR/logs/selftest-imap.out"; then
+    log "self-test failed: IMAP LOGIN + EXAMINE as ${USERS[0]} on $HOST4:993 did not succeed:"
+    sed 's/^/  /' "$RUNDIR/logs/selftest-imap.out" >&2
+    return 1
+  fi
+}
+
 # Configuration mistakes often only show up in the logs (a server starts, then a child
 # process complains): fail on fatal/panic lines, show error/warning lines.
 report_log_problems() {
@@ -448,6 +487,7 @@ start_servers() {
   start_dovecot
   start_postfix
   wait_ready || false
+  self_test
   report_log_problems
   write_env
   touch "$RUNDIR/ready"
