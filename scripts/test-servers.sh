@@ -404,7 +404,7 @@ tls_dialogue() {
 # and that a real login works end to end (Postfix -> Dovecot SASL socket, Dovecot
 # passdb/userdb and mail storage), so a broken setup fails here and not in cargo test.
 self_test() {
-  local auth smtp imap
+  local auth smtp
   auth=$(printf '\0%s\0%s' "${USERS[0]}" "${PASSWORDS[0]}" | base64 -w0)
   tls_dialogue 465 "EHLO selftest.mailcheck.test" "AUTH PLAIN $auth" QUIT \
     >"$RUNDIR/logs/selftest-smtp.out" &
