@@ -6,8 +6,8 @@
 #
 #   scripts/test.sh                      # everything
 #   scripts/test.sh -- --nocapture       # extra args go to cargo test
-#   MAILCHECK_TEST_SERVERS_SKIP=1 scripts/test.sh   # no real servers (e.g. not root);
-#                                                   # real-server tests then skip
+#   MAILCHECK_TEST_SERVERS_SKIP=1 scripts/test.sh   # use servers started by hand
+#                                                   # (real-server tests fail without them)
 # Needs root for the servers (ports < 1024, apt-get); CI runs it as root.
 
 set -euo pipefail
