@@ -564,7 +564,10 @@ async fn ctrl_c_ends_the_run_with_what_was_learned() {
     assert_eq!(doc["cut_short"], "interrupted");
     let p = &doc["probes"][0];
     assert_eq!(p["status"], "cancelled");
-    assert_eq!(p["session"]["greeting"], "+OK ready", "the greeting learned is kept");
+    assert_eq!(
+        p["session"]["greeting"], "+OK ready",
+        "the greeting learned is kept"
+    );
     assert!(
         p["transcript"]
             .as_array()
