@@ -412,7 +412,7 @@ impl Dialogue for Imap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::testing::{run, send};
+    use crate::proto::testing::{self, run, send};
 
     const DOVECOT: &str = "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN] Dovecot (Debian) ready.";
     const BARE: &str = "* OK IMAP4rev1 Service Ready";
@@ -659,14 +659,7 @@ mod tests {
     }
 
     fn wrong_protocol(line: &str) -> &'static str {
-        match Imap::new(Security::Plain).on_line(line) {
-            Err(ProtoError::WrongProtocol {
-                expected: Protocol::Imap,
-                found,
-                line: l,
-            }) if l == line => found,
-            other => panic!("{line:?} gave {other:?}"),
-        }
+        testing::wrong_protocol(Imap::new(Security::Plain), Protocol::Imap, line)
     }
 
     #[test]

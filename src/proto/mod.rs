@@ -226,4 +226,21 @@ pub(crate) mod testing {
     pub(crate) fn send(s: &str) -> Step {
         Step::Send(s.to_owned())
     }
+
+    /// What a fresh dialogue expecting `expected` calls the greeting `line`;
+    /// panics unless it is [`ProtoError::WrongProtocol`] quoting the line.
+    pub(crate) fn wrong_protocol(
+        mut d: impl Dialogue,
+        expected: crate::model::Protocol,
+        line: &str,
+    ) -> &'static str {
+        match d.on_line(line) {
+            Err(ProtoError::WrongProtocol {
+                expected: e,
+                found,
+                line: l,
+            }) if e == expected && l == line => found,
+            other => panic!("{line:?} gave {other:?}"),
+        }
+    }
 }

@@ -282,7 +282,7 @@ impl Dialogue for Pop3 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::testing::{run, send};
+    use crate::proto::testing::{self, run, send};
 
     const GREETING: &str = "+OK Dovecot (Debian) ready.";
 
@@ -488,14 +488,7 @@ mod tests {
     }
 
     fn wrong_protocol(line: &str) -> &'static str {
-        match Pop3::new(Security::Plain).on_line(line) {
-            Err(ProtoError::WrongProtocol {
-                expected: Protocol::Pop3,
-                found,
-                line: l,
-            }) if l == line => found,
-            other => panic!("{line:?} gave {other:?}"),
-        }
+        testing::wrong_protocol(Pop3::new(Security::Plain), Protocol::Pop3, line)
     }
 
     #[test]

@@ -340,7 +340,7 @@ impl Dialogue for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::testing::{run, send};
+    use crate::proto::testing::{self, run, send};
 
     const GREETING: &str = "220 host ESMTP Postfix (Debian/GNU)";
     const EHLO: &str = "EHLO [127.0.0.1]\r\n";
@@ -638,14 +638,7 @@ mod tests {
     }
 
     fn wrong_protocol(line: &str) -> &'static str {
-        match smtp(Security::Plain).on_line(line) {
-            Err(ProtoError::WrongProtocol {
-                expected: Protocol::Smtp,
-                found,
-                line: l,
-            }) if l == line => found,
-            other => panic!("{line:?} gave {other:?}"),
-        }
+        testing::wrong_protocol(smtp(Security::Plain), Protocol::Smtp, line)
     }
 
     #[test]
