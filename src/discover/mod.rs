@@ -1,0 +1,67 @@
+//! Discovery: from an email address to candidate servers, each keeping where it
+//! came from. Sources, in order of trust: the built-in provider table, RFC 6186 /
+//! RFC 8314 SRV records, MX-based provider recognition, Mozilla autoconfig, and
+//! host-name guesses (as Thunderbird's account setup does).
+
+pub mod providers;
+
+use serde::Serialize;
+
+use crate::model::{Protocol, Security};
+
+/// Which source a candidate or a finding came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// The built-in provider table (by the address's domain).
+    Provider,
+    /// RFC 6186 / RFC 8314 SRV records.
+    Srv,
+    /// The domain's MX hosts point at a known provider.
+    Mx,
+    /// Mozilla autoconfig (config-v1.1.xml).
+    Autoconfig,
+    /// A host-name guess that resolves (imap., pop3., smtp., mail., the domain).
+    Guess,
+}
+
+/// What the user types as the username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameForm {
+    /// The full address (alice@example.com).
+    Address,
+    /// The part before the @ (alice).
+    LocalPart,
+}
+
+/// How the client authenticates, as sources describe it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Password, sent in the clear inside TLS (PLAIN/LOGIN).
+    PasswordCleartext,
+    /// Password, challenge-response (CRAM-MD5 and the like).
+    PasswordEncrypted,
+    /// OAuth2 bearer token (XOAUTH2/OAUTHBEARER).
+    OAuth2,
+    /// Anything else a source named (NTLM, GSSAPI, client certificate, none).
+    Other,
+}
+
+/// One server setting a source proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Security mode.
+    pub security: Security,
+    /// Username form, when the source says.
+    pub username: Option<UsernameForm>,
+    /// Authentication, when the source says.
+    pub auth: Option<AuthMethod>,
+}

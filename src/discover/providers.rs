@@ -1,0 +1,1 @@
+//! The built-in provider table (placeholder until implemented).
