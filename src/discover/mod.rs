@@ -3,6 +3,8 @@
 //! RFC 8314 SRV records, MX-based provider recognition, Mozilla autoconfig, and
 //! host-name guesses (as Thunderbird's account setup does).
 
+pub mod address;
+pub mod dns;
 pub mod providers;
 
 use serde::Serialize;
@@ -64,4 +66,36 @@ pub struct Setting {
     pub username: Option<UsernameForm>,
     /// Authentication, when the source says.
     pub auth: Option<AuthMethod>,
+}
+
+/// What one source was asked and what it said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceReport {
+    /// The source.
+    pub kind: SourceKind,
+    /// What was asked: "SRV _imaps._tcp.example.com", a URL, "provider table".
+    pub query: String,
+    /// What it said, in words ("NXDOMAIN", "mail.example.com:993 (priority 0, weight 1)").
+    pub outcome: String,
+    /// The settings it proposed.
+    pub settings: Vec<Setting>,
+    /// SRV only: the protocol the domain says it deliberately does not offer.
+    pub not_offered: Option<Protocol>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+impl SourceReport {
+    /// An empty report for `query` on `kind`.
+    #[must_use]
+    pub fn new(kind: SourceKind, query: String) -> Self {
+        SourceReport {
+            kind,
+            query,
+            outcome: String::new(),
+            settings: Vec::new(),
+            not_offered: None,
+            duration_ms: 0,
+        }
+    }
 }

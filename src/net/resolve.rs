@@ -259,6 +259,80 @@ fn worst(host: &str, failures: Vec<LookupFailure>) -> LookupFailure {
     f
 }
 
+/// One SRV record (RFC 2782).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvRecord {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Among equal priorities, higher is chosen more often.
+    pub weight: u16,
+    /// Port of the service.
+    pub port: u16,
+    /// Target host, without the trailing dot; "." means "service not offered".
+    pub target: String,
+}
+
+/// Service and mail-exchanger lookups, for discovery.
+impl Resolver {
+    /// SRV records of `name`, in RFC 2782 order: priority ascending, then weight
+    /// descending (a report lists them; it does not pick one at random).
+    pub async fn srv(&self, name: &str) -> Result<Vec<SrvRecord>, LookupFailure> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        let lookup = self.bounded(self.inner.srv_lookup(fqdn)).await?;
+        let mut records: Vec<SrvRecord> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some(SrvRecord {
+                    priority: srv.priority,
+                    weight: srv.weight,
+                    port: srv.port,
+                    target: bare(&srv.target.to_string()),
+                }),
+                _ => None,
+            })
+            .collect();
+        records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
+        Ok(records)
+    }
+
+    /// MX hosts of `domain`, most preferred first.
+    pub async fn mx(&self, domain: &str) -> Result<Vec<String>, LookupFailure> {
+        let fqdn = format!("{}.", domain.trim_end_matches('.'));
+        let lookup = self.bounded(self.inner.mx_lookup(fqdn)).await?;
+        let mut records: Vec<(u16, String)> = lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::MX(mx) => Some((mx.preference, bare(&mx.exchange.to_string()))),
+                _ => None,
+            })
+            .collect();
+        records.sort();
+        Ok(records.into_iter().map(|(_, host)| host).collect())
+    }
+
+    async fn bounded<T>(
+        &self,
+        query: impl std::future::Future<Output = Result<T, NetError>>,
+    ) -> Result<T, LookupFailure> {
+        match tokio::time::timeout(self.timeout, query).await {
+            Err(_) => Err(timeout_failure(self.timeout)),
+            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+}
+
+/// A DNS name as people write it: no trailing dot (the root stays ".").
+fn bare(name: &str) -> String {
+    if name == "." {
+        ".".to_owned()
+    } else {
+        name.trim_end_matches('.').to_ascii_lowercase()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
