@@ -21,14 +21,22 @@
 //! Base64 is the standard alphabet with padding (RFC 4648 §4), as RFC 4422 §4 and the
 //! three protocols require.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use md5::Md5;
 use serde::Serialize;
+use serde_json::Value;
 use thiserror::Error;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::model::Protocol;
+
+/// What [`Wire::redacted`] shows in place of a response that carries a secret.
+pub const REDACTED_RESPONSE: &str = "[credentials redacted]";
 
 /// A password or token. `Debug` and `Display` print `[redacted]`; the memory is
 /// zeroed when the value is dropped.
@@ -360,8 +368,13 @@ fn list(offered: &[String]) -> String {
 }
 
 /// The mechanism to log in with: `forced` when given (it must be offered and fit
-/// the credentials), otherwise the most preferred offered mechanism that fits (see
-/// [`PASSWORD_PREFERENCE`]; for tokens OAUTHBEARER before XOAUTH2).
+/// the credentials), otherwise the most preferred offered mechanism that fits.
+///
+/// Passwords: PLAIN, then LOGIN, then CRAM-MD5. Passwords travel only over verified
+/// TLS unless the user opts in, and there PLAIN is the standard and what clients
+/// send for a "normal password"; CRAM-MD5 needs plaintext-equivalent storage on the
+/// server, often fails where PLAIN works, and is left for last or for
+/// `--auth-mech CRAM-MD5`. Tokens: OAUTHBEARER (RFC 7628), then XOAUTH2.
 ///
 /// `offered` holds SASL names, as from [`offered_names`]; case does not matter.
 /// A password is never sent through a token mechanism, nor a token through PLAIN.
@@ -405,6 +418,332 @@ pub fn choose(
         })
 }
 
+/// One client response: `text` goes on the wire (followed by the protocol's CRLF; it
+/// may be empty), `redacted` is what a transcript may show.
+///
+/// `Debug` shows only `redacted`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Wire {
+    /// Base64, as sent.
+    pub text: String,
+    /// Safe to show: [`REDACTED_RESPONSE`] when `text` carries a secret or a value
+    /// derived from it, otherwise `text` itself.
+    pub redacted: String,
+}
+
+impl Wire {
+    /// A response that carries a secret.
+    fn secret(plain: &[u8]) -> Self {
+        Self {
+            text: STANDARD.encode(plain),
+            redacted: REDACTED_RESPONSE.to_owned(),
+        }
+    }
+
+    /// A response with nothing to hide.
+    fn public(plain: &[u8]) -> Self {
+        let text = STANDARD.encode(plain);
+        Self {
+            redacted: text.clone(),
+            text,
+        }
+    }
+}
+
+impl fmt::Debug for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Wire")
+            .field("redacted", &self.redacted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error a server reports inside an XOAUTH2 or OAUTHBEARER challenge
+/// (RFC 7628 §3.2.2; Google's XOAUTH2 sends the same shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OAuthError {
+    /// The failure: an HTTP status such as "401" (Google) or an RFC 6750 §3.1 error
+    /// code such as "invalid_token".
+    pub status: String,
+    /// The authentication schemes the server accepts ("Bearer"), Google's XOAUTH2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schemes: Option<String>,
+    /// The scope the token needs (`https://mail.google.com/`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Where to discover the authorization server (RFC 7628 §3.2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openid_configuration: Option<String>,
+}
+
+impl OAuthError {
+    /// Parses the decoded challenge; the error says what is wrong with it.
+    fn parse(json: &[u8]) -> Result<Self, String> {
+        let value: Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let object = value.as_object().ok_or("not a JSON object")?;
+        let status = match object.get("status") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err("no \"status\" string".to_owned()),
+        };
+        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        Ok(Self {
+            status,
+            schemes: text("schemes"),
+            scope: text("scope"),
+            openid_configuration: text("openid-configuration"),
+        })
+    }
+}
+
+/// Why an exchange cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SaslError {
+    /// The mechanism cannot carry these credentials.
+    #[error("{mechanism} cannot carry {credentials} credentials")]
+    Unsuitable {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The credentials at hand.
+        credentials: CredentialKind,
+    },
+    /// The credentials contain a byte the mechanism uses as a separator.
+    #[error("{mechanism} cannot carry this {field}: it contains {forbidden}")]
+    InvalidCredentials {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// "username", "password" or "token".
+        field: &'static str,
+        /// The forbidden byte, described.
+        forbidden: &'static str,
+    },
+    /// The challenge is not base64.
+    #[error("{mechanism}: the server's challenge is not valid base64: {challenge:?}")]
+    Base64 {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The challenge as received.
+        challenge: String,
+    },
+    /// The mechanism expects no challenge (or no more) at this point.
+    #[error("{mechanism}: unexpected challenge {challenge:?}")]
+    UnexpectedChallenge {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The challenge as received.
+        challenge: String,
+    },
+    /// An XOAUTH2/OAUTHBEARER error challenge that is not the JSON it should be.
+    #[error("{mechanism}: the server's error challenge is not valid: {reason}")]
+    MalformedServerError {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// One SASL exchange, as a pure state machine: the driver sends
+/// [`initial_response`](Self::initial_response) with the command when the protocol
+/// allows it, then answers each server challenge with
+/// [`on_challenge`](Self::on_challenge) until the server's final OK or NO.
+///
+/// `Debug` shows the mechanism and progress, never the secret.
+#[derive(Debug)]
+pub struct Exchange {
+    mechanism: Mechanism,
+    username: String,
+    secret: Secret,
+    /// OAUTHBEARER's optional `host` and `port` keys (RFC 7628 §3.1).
+    server: Option<(String, u16)>,
+    /// Challenges answered so far.
+    answered: u8,
+    server_error: Option<OAuthError>,
+}
+
+impl Exchange {
+    /// Starts an exchange; fails when the mechanism does not fit the credentials or
+    /// they contain one of its separators (NUL for PLAIN, RFC 4616 §2; `^A` for the
+    /// OAuth2 mechanisms).
+    pub fn new(mechanism: Mechanism, creds: &Credentials) -> Result<Self, SaslError> {
+        if mechanism.credential_kind() != creds.kind() {
+            return Err(SaslError::Unsuitable {
+                mechanism,
+                credentials: creds.kind(),
+            });
+        }
+        let secret_field = match creds.kind() {
+            CredentialKind::Password => "password",
+            CredentialKind::OAuth2 => "token",
+        };
+        let (separator, forbidden) = match mechanism {
+            Mechanism::Plain => (Some('\0'), "NUL"),
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => (Some('\u{1}'), "the byte 0x01"),
+            Mechanism::Login | Mechanism::CramMd5 => (None, ""),
+        };
+        for (field, value) in [
+            ("username", creds.username()),
+            (secret_field, creds.secret().expose()),
+        ] {
+            if separator.is_some_and(|c| value.contains(c)) {
+                return Err(SaslError::InvalidCredentials {
+                    mechanism,
+                    field,
+                    forbidden,
+                });
+            }
+        }
+        Ok(Self {
+            mechanism,
+            username: creds.username().to_owned(),
+            secret: creds.secret().clone(),
+            server: None,
+            answered: 0,
+            server_error: None,
+        })
+    }
+
+    /// Adds OAUTHBEARER's `host` and `port` keys (RFC 7628 §3.1), which some servers
+    /// check; the other mechanisms ignore them.
+    #[must_use]
+    pub fn with_server(mut self, host: &str, port: u16) -> Self {
+        self.server = Some((host.to_owned(), port));
+        self
+    }
+
+    /// The mechanism being run.
+    #[must_use]
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
+    /// The response to send with the command itself (SASL-IR, RFC 4959; RFC 4954 §4;
+    /// RFC 5034 §4), for mechanisms where the client speaks first.
+    #[must_use]
+    pub fn initial_response(&self) -> Option<Wire> {
+        let plain: Zeroizing<String> = match self.mechanism {
+            Mechanism::Plain => {
+                Zeroizing::new(format!("\0{}\0{}", self.username, self.secret.expose()))
+            }
+            Mechanism::XOAuth2 => Zeroizing::new(format!(
+                "user={}\u{1}auth=Bearer {}\u{1}\u{1}",
+                self.username,
+                self.secret.expose()
+            )),
+            Mechanism::OAuthBearer => self.oauthbearer(),
+            Mechanism::Login | Mechanism::CramMd5 => return None,
+        };
+        Some(Wire::secret(plain.as_bytes()))
+    }
+
+    /// RFC 7628 §3.1: GS2 header `n,a=USER,`, then `^A`-separated key-value pairs.
+    fn oauthbearer(&self) -> Zeroizing<String> {
+        let mut user = String::with_capacity(self.username.len());
+        for c in self.username.chars() {
+            match c {
+                ',' => user.push_str("=2C"),
+                '=' => user.push_str("=3D"),
+                c => user.push(c),
+            }
+        }
+        let mut message = Zeroizing::new(format!("n,a={user},\u{1}"));
+        if let Some((host, port)) = &self.server {
+            let _ = write!(message, "host={host}\u{1}port={port}\u{1}");
+        }
+        let _ = write!(message, "auth=Bearer {}\u{1}\u{1}", self.secret.expose());
+        message
+    }
+
+    /// The response to a server challenge, given as the base64 text after the
+    /// protocol's `+ ` or `334 ` (surrounding whitespace is ignored).
+    ///
+    /// An empty challenge to a client-first mechanism asks for the initial response
+    /// (the server lacks SASL-IR, or the driver did not use it). An XOAUTH2 or
+    /// OAUTHBEARER challenge after that is the server's error, kept for
+    /// [`server_error`](Self::server_error) and acknowledged as the mechanism requires
+    /// so that the server can send its final NO.
+    pub fn on_challenge(&mut self, challenge_base64: &str) -> Result<Wire, SaslError> {
+        let challenge = challenge_base64.trim();
+        let decoded =
+            Zeroizing::new(STANDARD.decode(challenge).map_err(|_| SaslError::Base64 {
+                mechanism: self.mechanism,
+                challenge: challenge.to_owned(),
+            })?);
+        let wire = match self.mechanism {
+            Mechanism::Plain | Mechanism::XOAuth2 | Mechanism::OAuthBearer
+                if decoded.is_empty() && self.answered == 0 =>
+            {
+                self.initial_response()
+            }
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer
+                if !decoded.is_empty() && self.server_error.is_none() =>
+            {
+                Some(self.on_oauth_error(&decoded)?)
+            }
+            Mechanism::Login if self.answered < 2 => Some(self.login(&decoded)),
+            Mechanism::CramMd5 if !decoded.is_empty() && self.answered == 0 => {
+                Some(self.cram_md5(&decoded))
+            }
+            _ => None,
+        };
+        let wire = wire.ok_or_else(|| SaslError::UnexpectedChallenge {
+            mechanism: self.mechanism,
+            challenge: challenge.to_owned(),
+        })?;
+        self.answered += 1;
+        Ok(wire)
+    }
+
+    /// Keeps the server's JSON error; answers it with an empty response (XOAUTH2,
+    /// Google's protocol) or `%x01` (OAUTHBEARER, RFC 7628 §3.2.3).
+    fn on_oauth_error(&mut self, json: &[u8]) -> Result<Wire, SaslError> {
+        let error = OAuthError::parse(json).map_err(|reason| SaslError::MalformedServerError {
+            mechanism: self.mechanism,
+            reason,
+        })?;
+        self.server_error = Some(error);
+        Ok(match self.mechanism {
+            Mechanism::OAuthBearer => Wire::public(b"\x01"),
+            _ => Wire::public(b""),
+        })
+    }
+
+    /// LOGIN: the username, then the password. The prompts ("Username:",
+    /// "User Name", "Password:") are informational, but one that names a password
+    /// gets the password even out of order.
+    fn login(&self, prompt: &[u8]) -> Wire {
+        let prompt = String::from_utf8_lossy(prompt).to_ascii_lowercase();
+        let wants_password =
+            prompt.contains("pass") || (self.answered == 1 && !prompt.contains("user"));
+        if wants_password {
+            Wire::secret(self.secret.expose().as_bytes())
+        } else {
+            Wire::public(self.username.as_bytes())
+        }
+    }
+
+    /// CRAM-MD5 (RFC 2195 §2): `user SP` the lower-case hex HMAC-MD5 of the challenge
+    /// keyed with the password. The digest is redacted too: with the challenge it
+    /// allows an offline guess of the password.
+    fn cram_md5(&self, challenge: &[u8]) -> Wire {
+        let mut mac = Hmac::<Md5>::new_from_slice(self.secret.expose().as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(challenge);
+        let digest = mac.finalize().into_bytes();
+        let mut response = Zeroizing::new(format!("{} ", self.username));
+        for byte in digest {
+            let _ = write!(response, "{byte:02x}");
+        }
+        Wire::secret(response.as_bytes())
+    }
+
+    /// The error the server sent in an XOAUTH2/OAUTHBEARER challenge, if any.
+    #[must_use]
+    pub fn server_error(&self) -> Option<&OAuthError> {
+        self.server_error.as_ref()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,6 +764,367 @@ mod tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn b64(plain: &str) -> String {
+        STANDARD.encode(plain)
+    }
+
+    fn decode(text: &str) -> String {
+        String::from_utf8(STANDARD.decode(text).unwrap()).unwrap()
+    }
+
+    // --- Known vectors -------------------------------------------------------------
+
+    #[test]
+    fn cram_md5_matches_rfc_2195() {
+        let mut ex =
+            Exchange::new(Mechanism::CramMd5, &password("tim", "tanstaaftanstaaf")).unwrap();
+        assert_eq!(ex.initial_response(), None);
+        // RFC 2195 §2, base64 forms as printed in the RFC.
+        let wire = ex
+            .on_challenge("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+")
+            .unwrap();
+        assert_eq!(
+            wire.text,
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+        );
+        assert_eq!(decode(&wire.text), "tim b913a602c7eda7a495b4e6e7334d3890");
+        assert_eq!(wire.redacted, REDACTED_RESPONSE);
+    }
+
+    #[test]
+    fn plain_matches_rfc_4616_with_empty_authzid() {
+        // RFC 4616 §4: "\0tim\0tanstaaftanstaaf".
+        let ex = Exchange::new(Mechanism::Plain, &password("tim", "tanstaaftanstaaf")).unwrap();
+        let wire = ex.initial_response().unwrap();
+        assert_eq!(wire.text, "AHRpbQB0YW5zdGFhZnRhbnN0YWFm");
+        assert_eq!(decode(&wire.text), "\0tim\0tanstaaftanstaaf");
+        assert_eq!(wire.redacted, REDACTED_RESPONSE);
+    }
+
+    #[test]
+    fn xoauth2_matches_googles_example() {
+        let creds = token(
+            "someuser@example.com",
+            "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
+        );
+        let wire = Exchange::new(Mechanism::XOAuth2, &creds)
+            .unwrap()
+            .initial_response()
+            .unwrap();
+        assert_eq!(
+            wire.text,
+            "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
+        );
+    }
+
+    #[test]
+    fn oauthbearer_matches_rfc_7628_section_4_1() {
+        let creds = token(
+            "user@example.com",
+            "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+        );
+        let wire = Exchange::new(Mechanism::OAuthBearer, &creds)
+            .unwrap()
+            .with_server("server.example.com", 143)
+            .initial_response()
+            .unwrap();
+        assert_eq!(
+            wire.text,
+            concat!(
+                "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhv",
+                "c3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1dGg9QmVhcmVyI",
+                "HZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQ",
+                "EB"
+            )
+        );
+    }
+
+    #[test]
+    fn oauthbearer_without_server_keys() {
+        let wire = Exchange::new(Mechanism::OAuthBearer, &token("user@example.com", "t"))
+            .unwrap()
+            .initial_response()
+            .unwrap();
+        assert_eq!(
+            decode(&wire.text),
+            "n,a=user@example.com,\u{1}auth=Bearer t\u{1}\u{1}"
+        );
+    }
+
+    #[test]
+    fn oauthbearer_escapes_comma_and_equals_in_the_user() {
+        // RFC 5801 §4 saslname: "," is "=2C" and "=" is "=3D".
+        let wire = Exchange::new(Mechanism::OAuthBearer, &token("a,b=c", "t"))
+            .unwrap()
+            .initial_response()
+            .unwrap();
+        assert_eq!(
+            decode(&wire.text),
+            "n,a=a=2Cb=3Dc,\u{1}auth=Bearer t\u{1}\u{1}"
+        );
+    }
+
+    // --- Challenges ------------------------------------------------------------------
+
+    #[test]
+    fn login_answers_username_then_password() {
+        let mut ex = Exchange::new(Mechanism::Login, &password("alice", "hunter2")).unwrap();
+        assert_eq!(ex.initial_response(), None);
+        let user = ex.on_challenge("VXNlcm5hbWU6").unwrap(); // "Username:"
+        assert_eq!(decode(&user.text), "alice");
+        assert_eq!(user.redacted, user.text, "the username is not secret");
+        let pass = ex.on_challenge("UGFzc3dvcmQ6").unwrap(); // "Password:"
+        assert_eq!(decode(&pass.text), "hunter2");
+        assert_eq!(pass.redacted, REDACTED_RESPONSE);
+        assert!(matches!(
+            ex.on_challenge("UGFzc3dvcmQ6"),
+            Err(SaslError::UnexpectedChallenge {
+                mechanism: Mechanism::Login,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn login_follows_the_draft_prompts_and_unknown_ones_by_order() {
+        // draft-murchison-sasl-login: "User Name" and "Password" with a trailing NUL.
+        let mut ex = Exchange::new(Mechanism::Login, &password("alice", "hunter2")).unwrap();
+        assert_eq!(
+            decode(&ex.on_challenge(&b64("User Name\0")).unwrap().text),
+            "alice"
+        );
+        assert_eq!(
+            decode(&ex.on_challenge(&b64("Password\0")).unwrap().text),
+            "hunter2"
+        );
+        // Prompts in another language: order decides.
+        let mut ex = Exchange::new(Mechanism::Login, &password("alice", "hunter2")).unwrap();
+        assert_eq!(
+            decode(&ex.on_challenge(&b64("Benutzer:")).unwrap().text),
+            "alice"
+        );
+        assert_eq!(
+            decode(&ex.on_challenge(&b64("Kennwort:")).unwrap().text),
+            "hunter2"
+        );
+    }
+
+    #[test]
+    fn client_first_mechanisms_answer_an_empty_challenge_once() {
+        // Without SASL-IR the server sends "+ " / "334 " and the client sends the
+        // initial response then.
+        for (mechanism, creds) in [
+            (Mechanism::Plain, password("tim", "tanstaaftanstaaf")),
+            (Mechanism::XOAuth2, token("u@example.com", "tok")),
+            (Mechanism::OAuthBearer, token("u@example.com", "tok")),
+        ] {
+            let mut ex = Exchange::new(mechanism, &creds).unwrap();
+            let expected = ex.initial_response().unwrap();
+            assert_eq!(ex.on_challenge("").unwrap(), expected, "{mechanism}");
+            assert!(
+                matches!(
+                    ex.on_challenge(""),
+                    Err(SaslError::UnexpectedChallenge { .. })
+                ),
+                "{mechanism}"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_and_cram_md5_reject_challenges_they_do_not_expect() {
+        let mut plain = Exchange::new(Mechanism::Plain, &password("u", "p")).unwrap();
+        assert!(matches!(
+            plain.on_challenge(&b64("surprise")),
+            Err(SaslError::UnexpectedChallenge {
+                mechanism: Mechanism::Plain,
+                ..
+            })
+        ));
+        let mut cram = Exchange::new(Mechanism::CramMd5, &password("u", "p")).unwrap();
+        assert!(matches!(
+            cram.on_challenge(""),
+            Err(SaslError::UnexpectedChallenge { .. })
+        ));
+        cram.on_challenge(&b64("<1.2@host>")).unwrap();
+        assert!(matches!(
+            cram.on_challenge(&b64("<3.4@host>")),
+            Err(SaslError::UnexpectedChallenge { .. })
+        ));
+    }
+
+    #[test]
+    fn xoauth2_error_challenge_is_kept_and_answered_with_an_empty_response() {
+        let mut ex = Exchange::new(Mechanism::XOAuth2, &token("u@gmail.com", "expired")).unwrap();
+        assert_eq!(ex.server_error(), None);
+        // Google's documented failure.
+        let challenge = "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==";
+        let wire = ex.on_challenge(challenge).unwrap();
+        assert_eq!(wire.text, "");
+        assert_eq!(wire.redacted, "");
+        assert_eq!(
+            ex.server_error(),
+            Some(&OAuthError {
+                status: "401".to_owned(),
+                schemes: Some("Bearer".to_owned()),
+                scope: Some("https://mail.google.com/".to_owned()),
+                openid_configuration: None,
+            })
+        );
+        assert!(matches!(
+            ex.on_challenge(challenge),
+            Err(SaslError::UnexpectedChallenge { .. })
+        ));
+    }
+
+    #[test]
+    fn oauthbearer_error_challenge_is_kept_and_answered_with_0x01() {
+        let mut ex =
+            Exchange::new(Mechanism::OAuthBearer, &token("user@example.com", "bad")).unwrap();
+        // RFC 7628 §4.3.
+        let challenge = "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3BlbmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5pZC1jb25maWd1cmF0aW9uIn0=";
+        let wire = ex.on_challenge(challenge).unwrap();
+        assert_eq!(wire.text, "AQ==");
+        let error = ex.server_error().unwrap();
+        assert_eq!(error.status, "invalid_token");
+        assert_eq!(error.scope.as_deref(), Some("example_scope"));
+        assert_eq!(
+            error.openid_configuration.as_deref(),
+            Some("https://example.com/.well-known/openid-configuration")
+        );
+        assert_eq!(error.schemes, None);
+    }
+
+    #[test]
+    fn a_numeric_status_is_accepted() {
+        let mut ex = Exchange::new(Mechanism::XOAuth2, &token("u", "t")).unwrap();
+        ex.on_challenge(&b64(r#"{"status":401}"#)).unwrap();
+        assert_eq!(ex.server_error().unwrap().status, "401");
+    }
+
+    #[test]
+    fn malformed_base64_is_an_error_for_every_mechanism() {
+        for mechanism in Mechanism::ALL {
+            let creds = match mechanism.credential_kind() {
+                CredentialKind::Password => password("u", "p"),
+                CredentialKind::OAuth2 => token("u", "t"),
+            };
+            for bad in ["not base64!", "QUJD=", "QQ", "====", "\u{e9}t\u{e9}"] {
+                let mut ex = Exchange::new(mechanism, &creds).unwrap();
+                assert!(
+                    matches!(
+                        ex.on_challenge(bad),
+                        Err(SaslError::Base64 { mechanism: m, ref challenge }) if m == mechanism && challenge == bad
+                    ),
+                    "{mechanism} {bad:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_json_challenges_are_errors_and_leave_no_server_error() {
+        for mechanism in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
+            for bad in [
+                "{",
+                "[]",
+                r#""401""#,
+                "{}",
+                r#"{"status":null}"#,
+                "\u{1}",
+                "{\"status\":\"4",
+            ] {
+                let mut ex = Exchange::new(mechanism, &token("u", "t")).unwrap();
+                let result = ex.on_challenge(&b64(bad));
+                assert!(
+                    matches!(result, Err(SaslError::MalformedServerError { mechanism: m, .. }) if m == mechanism),
+                    "{mechanism} {bad:?}: {result:?}"
+                );
+                assert_eq!(ex.server_error(), None);
+            }
+            // Bytes that are not even UTF-8.
+            let mut ex = Exchange::new(mechanism, &token("u", "t")).unwrap();
+            assert!(matches!(
+                ex.on_challenge(&STANDARD.encode([0xff, 0xfe, 0x00])),
+                Err(SaslError::MalformedServerError { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn surrounding_whitespace_in_a_challenge_is_ignored() {
+        let mut ex = Exchange::new(Mechanism::Login, &password("alice", "p")).unwrap();
+        assert_eq!(
+            decode(&ex.on_challenge(" VXNlcm5hbWU6 \r\n").unwrap().text),
+            "alice"
+        );
+    }
+
+    // --- Construction -------------------------------------------------------------
+
+    #[test]
+    fn exchange_refuses_credentials_the_mechanism_cannot_carry() {
+        for mechanism in [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5] {
+            assert!(matches!(
+                Exchange::new(mechanism, &token("u", "t")),
+                Err(SaslError::Unsuitable {
+                    credentials: CredentialKind::OAuth2,
+                    ..
+                })
+            ));
+        }
+        for mechanism in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
+            assert!(matches!(
+                Exchange::new(mechanism, &password("u", "p")),
+                Err(SaslError::Unsuitable {
+                    credentials: CredentialKind::Password,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn exchange_refuses_separators_inside_credentials() {
+        let cases = [
+            (Mechanism::Plain, password("u", "p\0q"), "password"),
+            (Mechanism::Plain, password("u\0v", "p"), "username"),
+            (Mechanism::XOAuth2, token("u", "t\u{1}auth=x"), "token"),
+            (Mechanism::OAuthBearer, token("u\u{1}", "t"), "username"),
+        ];
+        for (mechanism, creds, expected) in cases {
+            match Exchange::new(mechanism, &creds) {
+                Err(e @ SaslError::InvalidCredentials { field, .. }) => {
+                    assert_eq!(field, expected);
+                    assert!(!e.to_string().contains("p\0q"), "{e}");
+                }
+                other => panic!("{mechanism}: {other:?}"),
+            }
+        }
+        // LOGIN sends each string on its own, so NUL is the server's business.
+        assert!(Exchange::new(Mechanism::Login, &password("u", "p\0q")).is_ok());
+    }
+
+    #[test]
+    fn initial_responses_only_for_client_first_mechanisms() {
+        for mechanism in Mechanism::ALL {
+            let creds = match mechanism.credential_kind() {
+                CredentialKind::Password => password("u", "p"),
+                CredentialKind::OAuth2 => token("u", "t"),
+            };
+            let ex = Exchange::new(mechanism, &creds).unwrap();
+            assert_eq!(
+                ex.initial_response().is_some(),
+                mechanism.client_first(),
+                "{mechanism}"
+            );
+            assert_eq!(ex.mechanism(), mechanism);
+        }
+        assert!(Mechanism::Plain.client_first());
+        assert!(!Mechanism::Login.client_first());
+        assert!(!Mechanism::CramMd5.client_first());
     }
 
     // --- Names and capabilities ----------------------------------------------------
@@ -618,8 +1318,101 @@ mod tests {
         );
     }
 
+    // --- Redaction -----------------------------------------------------------------
+
     const USER: &str = "redaction-user@example.com";
     const SECRET: &str = "Sup3r-Secret-Value/unique+0123456789";
+
+    /// Every base64 run that encodes part of `SECRET` whatever its alignment in a
+    /// longer message: the whole encoding and the fully-secret middle of the
+    /// encodings at offsets 1 and 2.
+    fn secret_fragments() -> Vec<String> {
+        let mut fragments = vec![SECRET.to_owned(), b64(SECRET)];
+        for offset in 0..3 {
+            let mut bytes = vec![b'x'; offset];
+            bytes.extend_from_slice(SECRET.as_bytes());
+            let encoded = STANDARD.encode(&bytes);
+            let inner = &encoded[4..encoded.len() - 4];
+            assert!(inner.len() >= 16);
+            fragments.push(inner.to_owned());
+        }
+        fragments
+    }
+
+    /// Runs `mechanism` to the end with challenges that make it send everything it
+    /// can, returning every response.
+    fn full_exchange(mechanism: Mechanism) -> (Exchange, Credentials, Vec<Wire>) {
+        let creds = match mechanism.credential_kind() {
+            CredentialKind::Password => password(USER, SECRET),
+            CredentialKind::OAuth2 => token(USER, SECRET),
+        };
+        let mut ex = Exchange::new(mechanism, &creds)
+            .unwrap()
+            .with_server("h", 1);
+        let mut wires: Vec<Wire> = ex.initial_response().into_iter().collect();
+        let challenges: &[&str] = match mechanism {
+            Mechanism::Plain => &[""],
+            Mechanism::Login => &["Username:", "Password:"],
+            Mechanism::CramMd5 => &["<1896.697170952@postoffice.reston.mci.net>"],
+            Mechanism::XOAuth2 | Mechanism::OAuthBearer => &["", r#"{"status":"401"}"#],
+        };
+        for challenge in challenges {
+            wires.push(ex.on_challenge(&b64(challenge)).unwrap());
+        }
+        (ex, creds, wires)
+    }
+
+    #[test]
+    fn nothing_shown_ever_contains_the_secret_or_its_base64() {
+        let fragments = secret_fragments();
+        for mechanism in Mechanism::ALL {
+            let (ex, creds, wires) = full_exchange(mechanism);
+            let secret_texts: Vec<&str> = wires
+                .iter()
+                .filter(|w| w.redacted == REDACTED_RESPONSE)
+                .map(|w| w.text.as_str())
+                .collect();
+            assert!(!secret_texts.is_empty(), "{mechanism} sent no secret");
+            let mut shown = vec![
+                format!("{creds:?}"),
+                format!("{ex:?}"),
+                creds.secret().to_string(),
+            ];
+            for wire in &wires {
+                shown.push(wire.redacted.clone());
+                shown.push(format!("{wire:?}"));
+            }
+            for text in &shown {
+                for needle in fragments
+                    .iter()
+                    .map(String::as_str)
+                    .chain(secret_texts.iter().copied())
+                {
+                    assert!(
+                        !text.contains(needle),
+                        "{mechanism}: {text:?} shows {needle:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_secret_does_reach_the_wire() {
+        // The redaction test above is only meaningful if the secret is really sent.
+        for mechanism in [
+            Mechanism::Plain,
+            Mechanism::Login,
+            Mechanism::XOAuth2,
+            Mechanism::OAuthBearer,
+        ] {
+            let (_, _, wires) = full_exchange(mechanism);
+            assert!(
+                wires.iter().any(|w| decode(&w.text).contains(SECRET)),
+                "{mechanism}"
+            );
+        }
+    }
 
     #[test]
     fn secret_prints_redacted() {
