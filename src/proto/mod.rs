@@ -9,6 +9,7 @@
 
 pub mod imap;
 pub mod pop3;
+pub mod sasl;
 pub mod smtp;
 
 use serde::Serialize;
