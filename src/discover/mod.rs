@@ -3,6 +3,7 @@
 //! RFC 8314 SRV records, MX-based provider recognition, Mozilla autoconfig, and
 //! host-name guesses (as Thunderbird's account setup does).
 
+pub mod autoconfig;
 pub mod providers;
 
 use serde::Serialize;
