@@ -23,6 +23,7 @@
 //! applies to these fetches too, and trust anchors are those of the probes
 //! ([`tls::root_store`]): the system's plus `--ca-file`.
 
+use std::error::Error as _;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -492,7 +493,7 @@ impl Fetcher {
                 .get(current.clone())
                 .send()
                 .await
-                .map_err(|e| FetchError::Request(error_chain(&e)))?;
+                .map_err(|e| FetchError::Request(request_error(&e)))?;
             let status = response.status().as_u16();
             fetched.status = Some(status);
             if !response.status().is_redirection() {
@@ -554,7 +555,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchErro
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| FetchError::Request(error_chain(&e)))?
+        .map_err(|e| FetchError::Request(request_error(&e)))?
     {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(FetchError::TooLarge);
@@ -562,6 +563,12 @@ async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchErro
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// A reqwest error's causes, without its "error sending request for url (…)"
+/// wrapper: the URL is recorded beside the message.
+fn request_error(e: &reqwest::Error) -> String {
+    e.source().map_or_else(|| e.to_string(), error_chain)
 }
 
 /// An error and its causes, "outer: inner: innermost", without repeats.
@@ -586,7 +593,7 @@ struct ViaResolver {
 
 /// A failed lookup, as an error reqwest can carry.
 #[derive(Debug, Error)]
-#[error("DNS: {0}")]
+#[error("{0}")]
 struct DnsFailure(String);
 
 impl Resolve for ViaResolver {
