@@ -4,6 +4,7 @@
 //! host-name guesses (as Thunderbird's account setup does).
 
 pub mod address;
+pub mod autoconfig;
 pub mod dns;
 pub mod providers;
 

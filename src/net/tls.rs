@@ -57,19 +57,7 @@ impl TlsSetup {
     /// Trust the system's roots (or Mozilla's, bundled, when the system has none)
     /// plus those in `ca_file`.
     pub fn new(ca_file: Option<&Path>) -> Result<Self, SetupError> {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(native.certs);
-        let mut roots_source = if added > 0 {
-            format!("system ({added} roots)")
-        } else {
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            "bundled Mozilla roots (the system has none)".to_owned()
-        };
-        if let Some(path) = ca_file {
-            let n = add_ca_file(&mut roots, path)?;
-            let _ = write!(roots_source, " + {n} from {}", path.display());
-        }
+        let (roots, roots_source) = root_store(ca_file)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
@@ -132,6 +120,26 @@ impl TlsSetup {
             }
         }
     }
+}
+
+/// The trust anchors mailcheck uses everywhere: the system's roots (or Mozilla's,
+/// bundled, when the system has none) plus those in `ca_file`, and where they came
+/// from, in words, for the report.
+pub fn root_store(ca_file: Option<&Path>) -> Result<(RootCertStore, String), SetupError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    let mut roots_source = if added > 0 {
+        format!("system ({added} roots)")
+    } else {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        "bundled Mozilla roots (the system has none)".to_owned()
+    };
+    if let Some(path) = ca_file {
+        let n = add_ca_file(&mut roots, path)?;
+        let _ = write!(roots_source, " + {n} from {}", path.display());
+    }
+    Ok((roots, roots_source))
 }
 
 fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, SetupError> {

@@ -1,0 +1,187 @@
+//! A small HTTP/1.1 responder on 127.0.0.1, over TLS or not, for the autoconfig
+//! fetcher's tests: one request per connection, answered by a route function, with
+//! the misbehaviours a fetcher must survive (huge bodies, endless redirects, silence).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// How to answer one request.
+#[derive(Clone)]
+pub enum Reply {
+    /// A status and a body, with Content-Length.
+    Body(u16, Vec<u8>),
+    /// A redirect (301, 302, 307…) to this Location.
+    Redirect(u16, String),
+    /// 200 with a chunked body of this many bytes, sent 16 KiB at a time (no
+    /// Content-Length, so the client only learns the size by reading).
+    Chunked(usize),
+    /// 200 with a Content-Length of this many bytes, then the bytes.
+    Declared(usize),
+    /// Wait this long, then answer 200 with an empty body.
+    Slow(Duration),
+}
+
+/// What the server saw and did, for assertions.
+#[derive(Default)]
+pub struct Log {
+    /// Request targets (path and query), in order.
+    pub targets: Mutex<Vec<String>>,
+    /// Body bytes written by `Chunked` and `Declared` replies.
+    pub body_bytes: AtomicUsize,
+    /// Set when a `Chunked` or `Declared` reply was written to the end.
+    pub completed: AtomicBool,
+}
+
+/// A running server.
+pub struct HttpServer {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// What it saw.
+    pub log: Arc<Log>,
+}
+
+type Route = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
+
+impl HttpServer {
+    /// Starts a server answering each request target with `route`, over TLS when
+    /// `tls` is given.
+    pub async fn start(
+        tls: Option<Arc<rustls::ServerConfig>>,
+        route: impl Fn(&str) -> Reply + Send + Sync + 'static,
+    ) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Log::default());
+        let route: Route = Arc::new(route);
+        let server_log = log.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (tls, route, log) = (tls.clone(), route.clone(), server_log.clone());
+                tokio::spawn(async move {
+                    let _ = serve(tcp, tls, route, log).await;
+                });
+            }
+        });
+        HttpServer { port, log }
+    }
+
+    /// The request targets seen so far.
+    pub fn targets(&self) -> Vec<String> {
+        self.log.targets.lock().unwrap().clone()
+    }
+}
+
+async fn serve(
+    tcp: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    route: Route,
+    log: Arc<Log>,
+) -> std::io::Result<()> {
+    match tls {
+        Some(config) => {
+            let stream = tokio_rustls::TlsAcceptor::from(config).accept(tcp).await?;
+            answer(stream, &route, &log).await
+        }
+        None => answer(tcp, &route, &log).await,
+    }
+}
+
+async fn answer(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    route: &Route,
+    log: &Log,
+) -> std::io::Result<()> {
+    let target = read_head(&mut stream).await?;
+    log.targets.lock().unwrap().push(target.clone());
+    match route(&target) {
+        Reply::Body(status, body) => {
+            head(
+                &mut stream,
+                status,
+                &format!("Content-Length: {}", body.len()),
+            )
+            .await?;
+            stream.write_all(&body).await?;
+        }
+        Reply::Redirect(status, location) => {
+            let extra = format!("Location: {location}\r\nContent-Length: 0");
+            head(&mut stream, status, &extra).await?;
+        }
+        Reply::Chunked(total) => {
+            head(&mut stream, 200, "Transfer-Encoding: chunked").await?;
+            stream_body(&mut stream, total, true, log).await?;
+        }
+        Reply::Declared(total) => {
+            head(&mut stream, 200, &format!("Content-Length: {total}")).await?;
+            stream_body(&mut stream, total, false, log).await?;
+        }
+        Reply::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            head(&mut stream, 200, "Content-Length: 0").await?;
+        }
+    }
+    stream.flush().await?;
+    stream.shutdown().await
+}
+
+async fn head(
+    stream: &mut (impl AsyncWrite + Unpin),
+    status: u16,
+    extra: &str,
+) -> std::io::Result<()> {
+    let text = format!(
+        "HTTP/1.1 {status} Test\r\nContent-Type: text/xml\r\nConnection: close\r\n{extra}\r\n\r\n"
+    );
+    stream.write_all(text.as_bytes()).await
+}
+
+async fn stream_body(
+    stream: &mut (impl AsyncWrite + Unpin),
+    total: usize,
+    chunked: bool,
+    log: &Log,
+) -> std::io::Result<()> {
+    const PIECE: usize = 16 * 1024;
+    let piece = vec![b'x'; PIECE];
+    let mut sent = 0;
+    while sent < total {
+        let n = PIECE.min(total - sent);
+        if chunked {
+            stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
+        }
+        stream.write_all(&piece[..n]).await?;
+        if chunked {
+            stream.write_all(b"\r\n").await?;
+        }
+        sent += n;
+        log.body_bytes.fetch_add(n, Ordering::SeqCst);
+    }
+    if chunked {
+        stream.write_all(b"0\r\n\r\n").await?;
+    }
+    stream.flush().await?;
+    log.completed.store(true, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Reads the request head (bounded) and returns the request target.
+async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+        if stream.read(&mut byte).await? == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head);
+    Ok(text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned())
+}
