@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared, join_all};
 
-use crate::config::Config;
+use std::sync::Arc;
+
+use crate::config::{Config, SettingsConfig};
+use crate::discover::autoconfig::Fetcher;
+use crate::discover::run::{self, Discovery, Sources};
 use crate::model::{Combination, Phase, Protocol, Security};
 use crate::net::driver::Limits;
+use crate::net::resolve::Families;
 use crate::net::resolve::{Resolution, Resolver};
 use crate::net::tls::TlsSetup;
 use crate::probe::{self, Env, Target};
@@ -75,17 +80,25 @@ pub struct Planned {
     pub inferred: bool,
 }
 
-/// The rows for the configured hosts, in report order.
+/// The rows for the hosts, in report order: `--only`, or the default matrix plus
+/// any other combination discovery proposed for the chosen hosts (e.g. a
+/// provider's non-standard port).
 #[must_use]
-pub fn plan(config: &Config) -> Vec<Planned> {
+pub fn plan(config: &Config, hosts: &Hosts, discovered: &[Combination]) -> Vec<Planned> {
     let rows: Vec<(Combination, bool)> = if config.only.is_empty() {
-        DEFAULT_MATRIX.to_vec()
+        let mut rows = DEFAULT_MATRIX.to_vec();
+        for c in discovered {
+            if !rows.iter().any(|(r, _)| r == c) {
+                rows.push((*c, false));
+            }
+        }
+        rows
     } else {
         config.only.iter().map(|c| (*c, false)).collect()
     };
     rows.into_iter()
         .filter_map(|(c, inferred)| {
-            let host = config.host_for(c.protocol)?;
+            let host = hosts.get(c.protocol)?;
             Some(Planned {
                 target: Target {
                     protocol: c.protocol,
@@ -99,26 +112,129 @@ pub fn plan(config: &Config) -> Vec<Planned> {
         .collect()
 }
 
+/// The host probed for each protocol: from the flags, else from discovery.
+#[derive(Debug, Clone, Default)]
+pub struct Hosts {
+    /// POP3.
+    pub pop3: Option<String>,
+    /// IMAP.
+    pub imap: Option<String>,
+    /// SMTP.
+    pub smtp: Option<String>,
+}
+
+impl Hosts {
+    /// The host for `protocol`.
+    #[must_use]
+    pub fn get(&self, protocol: Protocol) -> Option<&str> {
+        match protocol {
+            Protocol::Pop3 => self.pop3.as_deref(),
+            Protocol::Imap => self.imap.as_deref(),
+            Protocol::Smtp => self.smtp.as_deref(),
+        }
+    }
+}
+
+/// Flags first; discovery's most trusted candidate for the rest.
+fn choose_hosts(config: &Config, discovery: Option<&Discovery>) -> Hosts {
+    let pick = |p: Protocol| {
+        config
+            .host_for(p)
+            .or_else(|| discovery.and_then(|d| d.host_for(p)))
+            .map(str::to_owned)
+    };
+    Hosts {
+        pop3: pick(Protocol::Pop3),
+        imap: pick(Protocol::Imap),
+        smtp: pick(Protocol::Smtp),
+    }
+}
+
+/// Combinations discovery proposed for the chosen hosts.
+fn discovered_combinations(discovery: Option<&Discovery>, hosts: &Hosts) -> Vec<Combination> {
+    discovery
+        .map(|d| {
+            d.candidates
+                .iter()
+                .filter(|c| hosts.get(c.setting.protocol) == Some(c.setting.host.as_str()))
+                .map(|c| Combination::new(c.setting.protocol, c.setting.port, c.setting.security))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Discovery for `mailcheck settings`: the provider table alone when offline,
+/// every source otherwise.
+pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
+    if config.offline {
+        return Ok(run::offline(config.address.clone()));
+    }
+    let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
+    let fetcher = Fetcher::new(resolver.clone(), config.ca_file.as_deref(), config.timeout)?;
+    let sources = Sources {
+        resolver: &resolver,
+        fetcher: &fetcher,
+        families: Families::Any,
+    };
+    Ok(run::online(config.address.clone(), &sources).await)
+}
+
 /// Runs the whole check and builds the report.
 pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let started_at = now_rfc3339();
     let started = Instant::now();
+    let deadline_at = config.deadline.map(|d| tokio::time::Instant::now() + d);
     let tls = TlsSetup::new(config.ca_file.as_deref())?;
-    let resolver = Resolver::new(config.dns_server, config.timeout)?;
+    let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
     let env = Env {
         tls,
         timeout: config.timeout,
         limits: Limits::default(),
         slow_greeting: slow_greeting_threshold(config.timeout),
     };
-    let planned = plan(config);
+    let mut cut_short = None;
+    let discovery = match &config.address {
+        Some(address) if !config.all_hosts_given() => {
+            let fetcher = Fetcher::with_families(
+                resolver.clone(),
+                config.families,
+                config.ca_file.as_deref(),
+                config.timeout,
+            )?;
+            let sources = Sources {
+                resolver: &resolver,
+                fetcher: &fetcher,
+                families: config.families,
+            };
+            let found = run::online(address.clone(), &sources);
+            let found = match deadline_at {
+                Some(at) => tokio::time::timeout_at(at, found).await.ok(),
+                None => Some(found.await),
+            };
+            if found.is_none() {
+                cut_short = Some("deadline".to_owned());
+            }
+            found
+        }
+        _ => None,
+    };
+    let hosts = choose_hosts(config, discovery.as_ref());
+    let planned = if cut_short.is_some() {
+        Vec::new()
+    } else {
+        plan(
+            config,
+            &hosts,
+            &discovered_combinations(discovery.as_ref(), &hosts),
+        )
+    };
     let tried: Vec<&Planned> = planned.iter().filter(|p| !p.inferred).collect();
     let mut reports: Vec<ProbeReport> = tried.iter().map(|p| p.target.blank_report()).collect();
-    let cut_short = {
+    let cut_short = cut_short.or({
         let all = run_all(&env, &resolver, config, &tried, started, &mut reports);
         let deadline = async {
-            match config.deadline {
-                Some(d) => tokio::time::sleep(d).await,
+            match deadline_at {
+                Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
         };
@@ -133,7 +249,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
             () = deadline => Some("deadline".to_owned()),
             () = interrupted => Some("interrupted".to_owned()),
         }
-    };
+    });
     if let Some(why) = &cut_short {
         let now_ms = started.elapsed().as_millis() as u64;
         for r in &mut reports {
@@ -141,13 +257,18 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         }
     }
     let probes = assemble(&planned, reports);
-    let summary = summarise(&probes);
+    let summary = summarise(
+        &probes,
+        config.expects_incoming(),
+        config.expects_outgoing(),
+    );
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         inputs: inputs(config),
+        discovery,
         cut_short,
         probes,
         summary,
@@ -314,7 +435,9 @@ pub fn infer_plain(target: &Target, basis: Option<&ProbeReport>) -> ProbeReport 
     report
 }
 
-fn summarise(probes: &[ProbeReport]) -> Summary {
+/// What works per direction. A direction is judged when it was probed or
+/// expected (an address implies both).
+fn summarise(probes: &[ProbeReport], expect_incoming: bool, expect_outgoing: bool) -> Summary {
     let works = |r: &&ProbeReport| {
         !r.inferred && r.security.is_secure() && matches!(r.status, Status::Ok | Status::Warning)
     };
@@ -332,9 +455,16 @@ fn summarise(probes: &[ProbeReport]) -> Summary {
         .filter(|r| !r.protocol.is_incoming())
         .map(name)
         .collect();
-    let probed = |incoming: bool| probes.iter().any(|r| r.protocol.is_incoming() == incoming);
-    let ok = (!probed(true) || !secure_incoming.is_empty())
-        && (!probed(false) || !secure_outgoing.is_empty());
+    let judged = |incoming: bool| {
+        let expected = if incoming {
+            expect_incoming
+        } else {
+            expect_outgoing
+        };
+        expected || probes.iter().any(|r| r.protocol.is_incoming() == incoming)
+    };
+    let ok = (!judged(true) || !secure_incoming.is_empty())
+        && (!judged(false) || !secure_outgoing.is_empty());
     Summary {
         secure_incoming,
         secure_outgoing,
@@ -345,7 +475,7 @@ fn summarise(probes: &[ProbeReport]) -> Summary {
 
 fn inputs(config: &Config) -> Inputs {
     Inputs {
-        address: config.address.clone(),
+        address: config.address.as_ref().map(|a| a.input.clone()),
         pop3_host: config.pop3_host.clone(),
         imap_host: config.imap_host.clone(),
         smtp_host: config.smtp_host.clone(),
@@ -458,21 +588,27 @@ mod tests {
         let mut imap = tls_row(Status::Ok, None, true);
         let mut smtp = tls_row(Status::Ok, None, true);
         smtp.protocol = Protocol::Smtp;
-        assert_eq!(summarise(&[imap.clone(), smtp.clone()]).exit_code, EXIT_OK);
         assert_eq!(
-            summarise(&[imap.clone()]).exit_code,
+            summarise(&[imap.clone(), smtp.clone()], false, false).exit_code,
+            EXIT_OK
+        );
+        assert_eq!(
+            summarise(&[imap.clone()], false, false).exit_code,
             EXIT_OK,
             "SMTP not probed"
         );
         smtp.status = Status::Failed;
         assert_eq!(
-            summarise(&[imap.clone(), smtp.clone()]).exit_code,
+            summarise(&[imap.clone(), smtp.clone()], false, false).exit_code,
             EXIT_CRITICAL
         );
         // Plain never counts as secure, however well it works.
         imap.security = Security::Plain;
         smtp.status = Status::Ok;
-        assert_eq!(summarise(&[imap, smtp]).exit_code, EXIT_CRITICAL);
+        assert_eq!(
+            summarise(&[imap, smtp], false, false).exit_code,
+            EXIT_CRITICAL
+        );
     }
 
     #[test]

@@ -16,8 +16,48 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Probe every POP3/IMAP/SMTP combination on the given hosts and explain each result.
+    /// Find the servers of an address (or take the given hosts), probe every
+    /// POP3/IMAP/SMTP combination and explain each result.
     Probe(ProbeArgs),
+    /// Show the settings published for an address (provider table, SRV, MX,
+    /// autoconfig), without probing.
+    Settings(SettingsArgs),
+}
+
+/// Arguments of `mailcheck settings`.
+#[derive(Debug, clap::Args)]
+pub struct SettingsArgs {
+    /// The email address.
+    pub address: String,
+
+    /// Use the built-in provider table only; never touch the network.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file (for autoconfig over HTTPS).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Timeout for each lookup, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    pub timeout: String,
+
+    /// Print the settings as JSON (schema in docs/schema/).
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 }
 
 /// `--color` values.
@@ -35,10 +75,10 @@ pub enum ColorChoice {
 #[derive(Debug, clap::Args)]
 #[allow(clippy::struct_excessive_bools)]
 pub struct ProbeArgs {
-    /// The email address the settings are for (optional until discovery exists).
+    /// The email address: its servers are discovered unless host options name them.
     pub address: Option<String>,
 
-    /// Host for all three protocols.
+    /// Host for all three protocols (skips discovery).
     #[arg(long, value_name = "HOST")]
     pub host: Option<String>,
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::cli::{ColorChoice, ProbeArgs};
+use crate::cli::{ColorChoice, ProbeArgs, SettingsArgs};
+use crate::discover::address::{self, Address};
 use crate::model::{Combination, Protocol, Security};
 use crate::net::resolve::Families;
 
@@ -32,7 +33,7 @@ pub enum Format {
 #[allow(clippy::struct_excessive_bools)]
 pub struct Config {
     /// The address, if given.
-    pub address: Option<String>,
+    pub address: Option<Address>,
     /// POP3 host.
     pub pop3_host: Option<String>,
     /// IMAP host.
@@ -60,6 +61,25 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether every protocol has a host flag (discovery then has nothing to add).
+    #[must_use]
+    pub fn all_hosts_given(&self) -> bool {
+        Protocol::ALL.iter().all(|p| self.host_for(*p).is_some())
+    }
+
+    /// Whether incoming mail must work for the run to pass: an address implies
+    /// both directions; otherwise only the directions given hosts.
+    #[must_use]
+    pub fn expects_incoming(&self) -> bool {
+        self.address.is_some() || self.pop3_host.is_some() || self.imap_host.is_some()
+    }
+
+    /// As [`Config::expects_incoming`], for sending.
+    #[must_use]
+    pub fn expects_outgoing(&self) -> bool {
+        self.address.is_some() || self.smtp_host.is_some()
+    }
+
     /// The host configured for `protocol`, if that protocol is probed.
     #[must_use]
     pub fn host_for(&self, protocol: Protocol) -> Option<&str> {
@@ -88,15 +108,18 @@ impl TryFrom<ProbeArgs> for Config {
         let pop3_host = host(args.pop3_host.clone(), "--pop3-host")?;
         let imap_host = host(args.imap_host.clone(), "--imap-host")?;
         let smtp_host = host(args.smtp_host.clone(), "--smtp-host")?;
-        if pop3_host.is_none() && imap_host.is_none() && smtp_host.is_none() {
+        let address = args
+            .address
+            .as_deref()
+            .map(address::parse)
+            .transpose()
+            .map_err(|e| UsageError(e.to_string()))?;
+        if address.is_none() && pop3_host.is_none() && imap_host.is_none() && smtp_host.is_none() {
             return Err(UsageError(
-                "no server to probe: give --host HOST (or --pop3-host, --imap-host, --smtp-host); \
-                 finding servers from the address alone is not supported yet"
+                "nothing to probe: give an address (alice@example.com) to find its servers, \
+                 or name them with --host HOST (or --pop3-host, --imap-host, --smtp-host)"
                     .into(),
             ));
-        }
-        if let Some(a) = &args.address {
-            validate_address(a)?;
         }
         let only = args
             .only
@@ -104,7 +127,7 @@ impl TryFrom<ProbeArgs> for Config {
             .map(|s| parse_spec(s))
             .collect::<Result<Vec<_>, _>>()?;
         let config = Config {
-            address: args.address,
+            address,
             pop3_host,
             imap_host,
             smtp_host,
@@ -135,7 +158,7 @@ impl TryFrom<ProbeArgs> for Config {
             verbose: args.verbose,
         };
         for c in &config.only {
-            if config.host_for(c.protocol).is_none() {
+            if config.host_for(c.protocol).is_none() && config.address.is_none() {
                 return Err(UsageError(format!(
                     "--only {c}: no {} host given; add --host or --{}-host",
                     c.protocol,
@@ -144,6 +167,54 @@ impl TryFrom<ProbeArgs> for Config {
             }
         }
         Ok(config)
+    }
+}
+
+/// Everything `mailcheck settings` needs, validated.
+#[derive(Debug, Clone)]
+pub struct SettingsConfig {
+    /// The address.
+    pub address: Address,
+    /// Provider table only, no network.
+    pub offline: bool,
+    /// DNS server to use instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Extra trust anchors (autoconfig over HTTPS).
+    pub ca_file: Option<PathBuf>,
+    /// Per-lookup timeout.
+    pub timeout: Duration,
+    /// Output format.
+    pub format: Format,
+    /// Whether to colour the output.
+    pub color: bool,
+}
+
+impl TryFrom<SettingsArgs> for SettingsConfig {
+    type Error = UsageError;
+
+    fn try_from(args: SettingsArgs) -> Result<Self, UsageError> {
+        if args.offline && args.dns_server.is_some() {
+            return Err(UsageError(
+                "--offline and --dns-server contradict each other: --offline uses no network at all".into(),
+            ));
+        }
+        Ok(SettingsConfig {
+            address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
+            offline: args.offline,
+            dns_server: args
+                .dns_server
+                .as_deref()
+                .map(parse_dns_server)
+                .transpose()?,
+            ca_file: args.ca_file.map(check_file).transpose()?,
+            timeout: parse_secs(&args.timeout, "--timeout")?,
+            format: if args.json {
+                Format::Json
+            } else {
+                Format::Human
+            },
+            color: use_color(args.color),
+        })
     }
 }
 
@@ -156,19 +227,6 @@ fn use_color(choice: ColorChoice) -> bool {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 && std::io::stdout().is_terminal()
         }
-    }
-}
-
-fn validate_address(a: &str) -> Result<(), UsageError> {
-    match a.rsplit_once('@') {
-        Some((local, domain))
-            if !local.is_empty() && !domain.is_empty() && !a.contains(char::is_whitespace) =>
-        {
-            validate_host(domain, "the address's domain").map(|_| ())
-        }
-        _ => Err(UsageError(format!(
-            "{a:?} is not an email address; expected something like alice@example.com"
-        ))),
     }
 }
 
@@ -361,13 +419,5 @@ mod tests {
                 .0
                 .contains("--timeout")
         );
-    }
-
-    #[test]
-    fn addresses_are_checked() {
-        assert!(validate_address("alice@example.com").is_ok());
-        assert!(validate_address("alice").is_err());
-        assert!(validate_address("@example.com").is_err());
-        assert!(validate_address("a b@example.com").is_err());
     }
 }

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use mailcheck::check::{self, EXIT_UNKNOWN};
 use mailcheck::cli::{Cli, Command};
-use mailcheck::config::{Config, Format};
+use mailcheck::config::{Config, Format, SettingsConfig};
 use mailcheck::output;
+use mailcheck::report::SettingsReport;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,13 +32,34 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let Command::Probe(args) = cli.command;
-    let config = Config::try_from(args)?;
+    match cli.command {
+        Command::Probe(args) => probe(&Config::try_from(args)?),
+        Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
+    }
+}
+
+fn settings(config: &SettingsConfig) -> anyhow::Result<i32> {
     colored::control::set_override(config.color);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let report = runtime.block_on(check::run(&config))?;
+    let discovery = runtime.block_on(check::settings(config))?;
+    let found = !discovery.candidates.is_empty();
+    let mut out = std::io::stdout().lock();
+    match config.format {
+        Format::Json => output::json::render_settings(&SettingsReport::new(discovery), &mut out)?,
+        Format::Human => output::settings::render(&discovery, &mut out)?,
+    }
+    out.flush()?;
+    Ok(if found { 0 } else { check::EXIT_CRITICAL })
+}
+
+fn probe(config: &Config) -> anyhow::Result<i32> {
+    colored::control::set_override(config.color);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(check::run(config))?;
     let mut out = std::io::stdout().lock();
     match config.format {
         Format::Json => output::json::render(&report, &mut out)?,

@@ -9,11 +9,36 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::cert::ChainReport;
+use crate::discover::run::Discovery;
 use crate::model::{Phase, Protocol, Security};
 use crate::proto::Session;
 
 /// Version of the JSON document; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The output of `mailcheck settings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsReport {
+    /// See [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// mailcheck's own version.
+    pub mailcheck_version: String,
+    /// What discovery found.
+    #[serde(flatten)]
+    pub discovery: Discovery,
+}
+
+impl SettingsReport {
+    /// Wraps a discovery with the version fields.
+    #[must_use]
+    pub fn new(discovery: Discovery) -> Self {
+        SettingsReport {
+            schema_version: SCHEMA_VERSION,
+            mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
+            discovery,
+        }
+    }
+}
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +53,8 @@ pub struct Report {
     pub duration_ms: u64,
     /// What was asked for.
     pub inputs: Inputs,
+    /// Where the servers came from, when they were discovered from the address.
+    pub discovery: Option<Discovery>,
     /// Set when the run was cut short ("deadline" or "interrupted").
     pub cut_short: Option<String>,
     /// One entry per combination, in plan order.

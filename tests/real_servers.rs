@@ -457,7 +457,7 @@ fn verbose_shows_the_transcript_with_tls_marked() {
 #[test]
 fn usage_errors_exit_3_with_a_clear_message() {
     for (args, needle) in [
-        (vec![], "no server to probe"),
+        (vec![], "nothing to probe"),
         (vec!["--host", "mail example.com"], "is not a host name"),
         (
             vec!["--host", "x.test", "--only", "pop3:995"],

@@ -572,7 +572,15 @@ fn request_error(e: &reqwest::Error) -> String {
 }
 
 /// An error and its causes, "outer: inner: innermost", without repeats.
-fn error_chain(e: &dyn std::error::Error) -> String {
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    // A failed lookup says everything in mailcheck's own words.
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(dns) = s.downcast_ref::<DnsFailure>() {
+            return format!("DNS: {dns}");
+        }
+        source = s.source();
+    }
     let mut parts: Vec<String> = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

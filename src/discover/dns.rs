@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 
-use super::{Setting, SourceKind, SourceReport};
+use super::{NotOffered, Setting, SourceKind, SourceReport};
 use crate::model::{Protocol, Security};
 use crate::net::resolve::{Families, Resolver};
 
@@ -33,8 +33,13 @@ pub async fn srv(resolver: &Resolver, domain: &str) -> Vec<SourceReport> {
             match result {
                 Err(f) => report.outcome = f.message,
                 Ok(records) if records.iter().any(|r| r.target == ".") => {
-                    report.outcome = String::from("service deliberately not offered (target \".\", RFC 2782)");
-                    report.not_offered = Some(*protocol);
+                    report.outcome =
+                        String::from("service deliberately not offered (target \".\", RFC 2782)");
+                    report.not_offered = Some(NotOffered {
+                        protocol: *protocol,
+                        security: *security,
+                        service: (*service).to_owned(),
+                    });
                 }
                 Ok(records) => {
                     report.settings = records

@@ -7,6 +7,7 @@ pub mod address;
 pub mod autoconfig;
 pub mod dns;
 pub mod providers;
+pub mod run;
 
 use serde::Serialize;
 
@@ -47,6 +48,7 @@ pub enum AuthMethod {
     /// Password, challenge-response (CRAM-MD5 and the like).
     PasswordEncrypted,
     /// OAuth2 bearer token (XOAUTH2/OAUTHBEARER).
+    #[serde(rename = "oauth2")]
     OAuth2,
     /// Anything else a source named (NTLM, GSSAPI, client certificate, none).
     Other,
@@ -69,6 +71,17 @@ pub struct Setting {
     pub auth: Option<AuthMethod>,
 }
 
+/// A service a domain deliberately does not offer (an SRV target of ".").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotOffered {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Security mode of the service (`_pop3._tcp` is STARTTLS, `_pop3s._tcp` TLS).
+    pub security: Security,
+    /// The SRV service name, e.g. `_pop3._tcp`.
+    pub service: String,
+}
+
 /// What one source was asked and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceReport {
@@ -80,8 +93,11 @@ pub struct SourceReport {
     pub outcome: String,
     /// The settings it proposed.
     pub settings: Vec<Setting>,
-    /// SRV only: the protocol the domain says it deliberately does not offer.
-    pub not_offered: Option<Protocol>,
+    /// SRV only: the service the domain says it deliberately does not offer
+    /// (target "."), e.g. POP3 with STARTTLS for `_pop3._tcp`.
+    pub not_offered: Option<NotOffered>,
+    /// Autoconfig only: the settings came over plain HTTP (they could be forged).
+    pub plain_http: bool,
     /// How long it took.
     pub duration_ms: u64,
 }
@@ -96,6 +112,7 @@ impl SourceReport {
             outcome: String::new(),
             settings: Vec::new(),
             not_offered: None,
+            plain_http: false,
             duration_ms: 0,
         }
     }

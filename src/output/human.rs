@@ -10,6 +10,12 @@ use crate::report::{Code, ProbeReport, Report, Status};
 
 /// Writes the report for a person; `verbose` adds every transcript.
 pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+    if let Some(d) = &report.discovery {
+        super::settings::header(d, out)?;
+        super::settings::sources(d, out)?;
+        super::settings::notes(d, out)?;
+        writeln!(out)?;
+    }
     let mut host: Option<&str> = None;
     writeln!(
         out,

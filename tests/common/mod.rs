@@ -283,7 +283,9 @@ pub fn config(args: &[&str]) -> Config {
     let mut argv = vec!["mailcheck", "probe"];
     argv.extend_from_slice(args);
     let cli = Cli::try_parse_from(argv).expect("arguments parse");
-    let Command::Probe(p) = cli.command;
+    let Command::Probe(p) = cli.command else {
+        unreachable!("argv starts with `probe`")
+    };
     Config::try_from(p).expect("arguments validate")
 }
 

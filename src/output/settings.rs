@@ -1,0 +1,175 @@
+//! The settings renderer: what a provider and the other discovery sources publish
+//! for an address, with where each setting came from.
+
+use std::io::{self, Write};
+
+use colored::Colorize;
+
+use crate::discover::run::{Candidate, Discovery};
+use crate::discover::{AuthMethod, SourceKind, UsernameForm};
+
+/// Writes the discovered settings for a person.
+pub fn render(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+    header(d, out)?;
+    let incoming: Vec<&Candidate> = d
+        .candidates
+        .iter()
+        .filter(|c| c.setting.protocol.is_incoming())
+        .collect();
+    let outgoing: Vec<&Candidate> = d
+        .candidates
+        .iter()
+        .filter(|c| !c.setting.protocol.is_incoming())
+        .collect();
+    section("Incoming mail (IMAP, POP3)", &incoming, d, out)?;
+    section("Outgoing mail (SMTP)", &outgoing, d, out)?;
+    notes(d, out)?;
+    sources(d, out)
+}
+
+/// The lines that say who the provider is and where that was learned; shared
+/// with the probe report.
+pub fn header(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+    let a = &d.address;
+    let shown = if a.is_international() {
+        format!("{} ({})", a.input, a.ascii())
+    } else {
+        a.input.clone()
+    };
+    match &d.provider {
+        Some(p) => {
+            let how = match p.via {
+                SourceKind::Mx => "recognised from the domain's MX hosts",
+                _ => "built-in provider table",
+            };
+            writeln!(
+                out,
+                "{} {}: {} ({how}, checked {})",
+                "Address".bold(),
+                shown,
+                p.name.bold(),
+                p.checked
+            )?;
+        }
+        None => writeln!(out, "{} {shown}: not a known provider", "Address".bold())?,
+    }
+    Ok(())
+}
+
+fn section(
+    title: &str,
+    rows: &[&Candidate],
+    d: &Discovery,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    writeln!(out, "\n{}", title.bold())?;
+    if rows.is_empty() {
+        writeln!(out, "  nothing found")?;
+        return Ok(());
+    }
+    for c in rows {
+        let s = &c.setting;
+        let from: Vec<&str> = c.sources.iter().map(|k| short_source(*k)).collect();
+        writeln!(
+            out,
+            "  {:<4} {:<28} {:>5}  {:<8}  from {}",
+            s.protocol.to_string(),
+            truncate(&s.host, 28),
+            s.port,
+            s.security.to_string(),
+            from.join(", ")
+        )?;
+        let user = match s.username {
+            Some(UsernameForm::LocalPart) => d.address.local.clone(),
+            Some(UsernameForm::Address) | None => d.address.ascii(),
+        };
+        let auth = s.auth.map_or("not stated", auth_words);
+        writeln!(out, "       username: {user}   authentication: {auth}")?;
+    }
+    let incoming = rows
+        .first()
+        .is_some_and(|c| c.setting.protocol.is_incoming());
+    for n in d
+        .not_offered
+        .iter()
+        .filter(|n| n.protocol.is_incoming() == incoming)
+    {
+        writeln!(
+            out,
+            "  {} with {} is deliberately not offered (SRV {} has target \".\")",
+            n.protocol, n.security, n.service
+        )?;
+    }
+    Ok(())
+}
+
+/// The provider's notes and the sources' disagreements; shared with the probe report.
+pub fn notes(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+    let provider_notes = d.provider.iter().flat_map(|p| &p.notes);
+    let mut any = false;
+    for n in provider_notes {
+        if !any {
+            writeln!(out, "\n{}", "Good to know".bold())?;
+            any = true;
+        }
+        writeln!(out, "  - {}", n.text)?;
+    }
+    if !d.disagreements.is_empty() {
+        writeln!(out, "\n{}", "Sources disagree".bold().yellow())?;
+        for line in &d.disagreements {
+            writeln!(out, "  - {line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Every source consulted, what it said and how long it took; shared with the
+/// probe report.
+pub fn sources(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+    let title = if d.offline {
+        "Sources (offline: provider table only)"
+    } else {
+        "Sources consulted"
+    };
+    writeln!(out, "\n{}", title.bold())?;
+    for r in &d.sources {
+        writeln!(
+            out,
+            "  {:<10} {} ({} ms)",
+            short_source(r.kind),
+            truncate(&r.query, 50),
+            r.duration_ms
+        )?;
+        writeln!(out, "             {}", truncate(&r.outcome, 66))?;
+    }
+    Ok(())
+}
+
+fn short_source(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Provider => "provider",
+        SourceKind::Srv => "SRV",
+        SourceKind::Mx => "MX",
+        SourceKind::Autoconfig => "autoconfig",
+        SourceKind::Guess => "guess",
+    }
+}
+
+fn auth_words(a: AuthMethod) -> &'static str {
+    match a {
+        AuthMethod::PasswordCleartext => "normal password",
+        AuthMethod::PasswordEncrypted => "encrypted password",
+        AuthMethod::OAuth2 => "OAuth2",
+        AuthMethod::Other => "other",
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,257 @@
+//! End-to-end discovery: `mailcheck settings` and `mailcheck probe ADDRESS` against
+//! the real test DNS server (dnsmasq, zone mailcheck.test) and the built-in
+//! provider table. Nothing here talks to a real provider: the test zone answers
+//! every name, and dnsmasq forwards nothing.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::servers::Servers;
+use serde_json::Value;
+
+fn mailcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("mailcheck runs")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn assert_valid(schema_file: &str, doc: &Value) {
+    let path = format!("{}/docs/schema/{schema_file}", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
+}
+
+#[test]
+fn offline_settings_come_from_the_provider_table_alone() {
+    let out = mailcheck(&["settings", "alice@gmail.com", "--offline", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_valid("settings.schema.json", &doc);
+    assert_eq!(doc["provider"]["id"], "gmail");
+    assert_eq!(doc["offline"], true);
+    assert_eq!(
+        doc["sources"].as_array().unwrap().len(),
+        1,
+        "no network source consulted"
+    );
+    let imap = doc["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["protocol"] == "imap")
+        .unwrap();
+    assert_eq!(
+        (
+            imap["host"].as_str(),
+            imap["port"].as_u64(),
+            imap["security"].as_str()
+        ),
+        (Some("imap.gmail.com"), Some(993), Some("tls"))
+    );
+}
+
+#[test]
+fn offline_settings_for_an_unknown_domain_say_so() {
+    let out = mailcheck(&["settings", "jörg@bücher.example", "--offline"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("xn--bcher-kva.example"),
+        "both forms of an IDN are shown: {text}"
+    );
+    assert!(text.contains("not a known provider"), "{text}");
+}
+
+#[test]
+fn bad_addresses_are_usage_errors() {
+    for (arg, needle) in [
+        ("alice", "expected something like alice@example.com"),
+        ("a@exa_mple.com", "not a valid domain name"),
+    ] {
+        let out = mailcheck(&["settings", arg, "--offline"]);
+        assert_eq!(out.status.code(), Some(3), "{arg}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{arg}"
+        );
+    }
+}
+
+#[test]
+fn srv_records_are_discovered_with_their_sources() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "settings",
+        "alice@mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    let doc = json(&out);
+    assert_valid("settings.schema.json", &doc);
+    assert_eq!(out.status.code(), Some(0));
+    let find = |proto: &str, port: u64| {
+        doc["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["protocol"] == proto && c["port"] == port)
+            .cloned()
+    };
+    let imaps = find("imap", 993).expect("_imaps._tcp found");
+    assert_eq!(imaps["host"], "mail.mailcheck.test");
+    assert_eq!(imaps["security"], "tls");
+    let sources: Vec<&str> = imaps["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["srv", "guess"], "SRV first, confirmed by a guess");
+    assert_eq!(find("smtp", 587).unwrap()["security"], "starttls");
+    // _pop3._tcp has target ".": POP3 with STARTTLS is deliberately not offered.
+    assert_eq!(
+        doc["not_offered"],
+        serde_json::json!([{"protocol": "pop3", "security": "starttls", "service": "_pop3._tcp"}])
+    );
+    // Every source was consulted and timed.
+    let kinds: Vec<&str> = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["provider", "srv", "mx", "autoconfig", "guess"] {
+        assert!(kinds.contains(&kind), "{kind} consulted: {kinds:?}");
+    }
+}
+
+#[test]
+fn a_hosted_domain_is_recognised_from_its_mx() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "settings",
+        "bob@hosted.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    let doc = json(&out);
+    assert_valid("settings.schema.json", &doc);
+    assert_eq!(doc["provider"]["via"], "mx");
+    assert_eq!(
+        doc["provider"]["id"], "google_workspace",
+        "{}",
+        doc["provider"]
+    );
+    assert!(
+        doc["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["host"] == "imap.gmail.com")
+    );
+}
+
+#[test]
+fn probe_finds_the_servers_from_the_address() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "probe",
+        "alice@mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--json",
+        "--timeout",
+        "5",
+    ]);
+    let doc = json(&out);
+    assert_valid("probe-report.schema.json", &doc);
+    assert_eq!(out.status.code(), Some(0), "{}", doc["summary"]);
+    assert_eq!(
+        doc["discovery"]["address"]["domain_ascii"],
+        "mailcheck.test"
+    );
+    let hosts: Vec<&str> = doc["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["host"].as_str().unwrap())
+        .collect();
+    assert!(
+        hosts.iter().all(|h| *h == "mail.mailcheck.test"),
+        "{hosts:?}"
+    );
+    assert_eq!(hosts.len(), 16, "the default matrix on the discovered host");
+
+    // A host flag overrides discovery for its protocol only.
+    let out = mailcheck(&[
+        "probe",
+        "alice@mailcheck.test",
+        "--smtp-host",
+        "127.0.0.2",
+        "--only",
+        "smtp:465:tls,imap:993:tls",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--json",
+    ]);
+    let doc = json(&out);
+    let host = |proto: &str| {
+        doc["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["protocol"] == proto)
+            .unwrap()["host"]
+            .clone()
+    };
+    assert_eq!(host("smtp"), "127.0.0.2");
+    assert_eq!(host("imap"), "mail.mailcheck.test");
+}
+
+#[test]
+fn a_domain_without_servers_fails_clearly() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "probe",
+        "alice@nowhere.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    let doc = json(&out);
+    assert_valid("probe-report.schema.json", &doc);
+    assert_eq!(doc["probes"], serde_json::json!([]));
+    assert_eq!(out.status.code(), Some(2), "nothing found is not a success");
+}
