@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, SettingsConfig};
 use crate::discover::autoconfig::Fetcher;
+use crate::discover::providers;
 use crate::discover::run::{self, Discovery, Sources};
 use crate::model::{Combination, Phase, Protocol, Security};
 use crate::net::driver::Limits;
@@ -150,6 +151,33 @@ fn choose_hosts(config: &Config, discovery: Option<&Discovery>) -> Hosts {
     }
 }
 
+/// A host name a provider retired (e.g. pop3.live.com) still works sometimes and
+/// then stops; say which names replace it.
+fn retired_notes(hosts: &Hosts) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in Protocol::ALL {
+        let Some(r) = hosts.get(p).and_then(providers::retired_host) else {
+            continue;
+        };
+        let current: Vec<String> = r
+            .replacements
+            .iter()
+            .map(|s| format!("{}:{} {}", s.host, s.port, s.security))
+            .collect();
+        let note = format!(
+            "{} is a retired {} name for {}; use {} instead",
+            r.host,
+            r.protocol,
+            r.provider.name,
+            current.join(" or ")
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    notes
+}
+
 /// Combinations discovery proposed for the chosen hosts.
 fn discovered_combinations(discovery: Option<&Discovery>, hosts: &Hosts) -> Vec<Combination> {
     discovery
@@ -268,6 +296,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         inputs: inputs(config),
+        notes: retired_notes(&hosts),
         discovery,
         cut_short,
         probes,
@@ -608,6 +637,27 @@ mod tests {
         assert_eq!(
             summarise(&[imap, smtp], false, false).exit_code,
             EXIT_CRITICAL
+        );
+    }
+
+    #[test]
+    fn retired_host_names_are_pointed_out() {
+        let hosts = Hosts {
+            pop3: Some("pop3.live.com".into()),
+            imap: Some("imap.example.com".into()),
+            smtp: Some("smtp-mail.outlook.com".into()),
+        };
+        let notes = retired_notes(&hosts);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with("pop3.live.com is a retired POP3 name for Outlook.com"),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[0].contains("outlook.office365.com:995 SSL/TLS"),
+            "{}",
+            notes[0]
         );
     }
 

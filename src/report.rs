@@ -53,6 +53,8 @@ pub struct Report {
     pub duration_ms: u64,
     /// What was asked for.
     pub inputs: Inputs,
+    /// Run-level notes in words (e.g. a retired host name in use).
+    pub notes: Vec<String>,
     /// Where the servers came from, when they were discovered from the address.
     pub discovery: Option<Discovery>,
     /// Set when the run was cut short ("deadline" or "interrupted").

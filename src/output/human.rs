@@ -16,6 +16,16 @@ pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Resul
         super::settings::notes(d, out)?;
         writeln!(out)?;
     }
+    for note in &report.notes {
+        for (i, line) in wrap(note, 72).into_iter().enumerate() {
+            let lead = if i == 0 {
+                format!("{} ", "Note:".yellow().bold())
+            } else {
+                " ".repeat(6)
+            };
+            writeln!(out, "{lead}{line}")?;
+        }
+    }
     let mut host: Option<&str> = None;
     writeln!(
         out,
