@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Find the servers of an address (or take the given hosts), probe every
     /// POP3/IMAP/SMTP combination and explain each result.
-    Probe(ProbeArgs),
+    Probe(Box<ProbeArgs>),
     /// Show the settings published for an address (provider table, SRV, MX,
     /// autoconfig), without probing.
     Settings(SettingsArgs),
@@ -139,4 +139,50 @@ pub struct ProbeArgs {
     /// Show the protocol transcript of every combination.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Username for the login test (default: the address, or its local part where
+    /// the provider says so; the other form is tried once if the first fails).
+    #[arg(long, value_name = "NAME", help_heading = "Login test")]
+    pub user: Option<String>,
+
+    /// Read the password from the first line of FILE (or set MAILCHECK_PASSWORD).
+    #[arg(long, value_name = "FILE", help_heading = "Login test")]
+    pub password_file: Option<PathBuf>,
+
+    /// Take the password from the first line this command prints (like msmtp's
+    /// passwordeval), e.g. "pass show mail/alice".
+    #[arg(long, value_name = "CMD", help_heading = "Login test")]
+    pub password_cmd: Option<String>,
+
+    /// Ask for the password with a hidden prompt (needs a terminal).
+    #[arg(long, help_heading = "Login test")]
+    pub ask_password: bool,
+
+    /// Read an OAuth2 bearer token from FILE (or set MAILCHECK_OAUTH2_TOKEN).
+    #[arg(long, value_name = "FILE", help_heading = "Login test")]
+    pub oauth2_token_file: Option<PathBuf>,
+
+    /// Take an OAuth2 bearer token from this command's output (a token helper).
+    #[arg(long, value_name = "CMD", help_heading = "Login test")]
+    pub oauth2_token_cmd: Option<String>,
+
+    /// Use this SASL mechanism instead of the strongest one offered
+    /// (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER).
+    #[arg(long, value_name = "MECH", help_heading = "Login test")]
+    pub auth_mech: Option<String>,
+
+    /// Allow sending credentials over plaintext or unverified TLS (the report then
+    /// marks the password as exposed).
+    #[arg(long, help_heading = "Login test")]
+    pub allow_insecure_auth: bool,
+
+    /// After an SMTP login, try MAIL FROM and RCPT TO with the address, then RSET:
+    /// nothing is sent.
+    #[arg(long, help_heading = "Login test")]
+    pub send_test: bool,
+
+    /// With --send-test: really send one small, clearly labelled test message to
+    /// the address itself.
+    #[arg(long, requires = "send_test", help_heading = "Login test")]
+    pub deliver: bool,
 }

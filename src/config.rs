@@ -5,12 +5,15 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::cli::{ColorChoice, ProbeArgs, SettingsArgs};
+use crate::credentials::{self, Found, SecretSources};
 use crate::discover::address::{self, Address};
+use crate::proto::sasl::Mechanism;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::resolve::Families;
 
@@ -58,6 +61,27 @@ pub struct Config {
     pub color: bool,
     /// Whether to print transcripts.
     pub verbose: bool,
+    /// The login test, when credentials were given.
+    pub auth: Option<AuthConfig>,
+}
+
+/// The login test, as asked for.
+#[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct AuthConfig {
+    /// `--user`, when given (then no other username form is tried).
+    pub user: Option<String>,
+    /// The secret and its kind; the username is decided once discovery has said
+    /// which form the provider wants.
+    pub secret: Arc<Found>,
+    /// `--auth-mech`.
+    pub forced: Option<Mechanism>,
+    /// `--allow-insecure-auth`.
+    pub allow_insecure: bool,
+    /// `--send-test`.
+    pub send_test: bool,
+    /// `--deliver`.
+    pub deliver: bool,
 }
 
 impl Config {
@@ -91,6 +115,58 @@ impl Config {
     }
 }
 
+/// The login test's settings, reading the secret from the one source given.
+fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
+    let sources = SecretSources {
+        password_file: args.password_file.clone(),
+        password_cmd: args.password_cmd.clone(),
+        ask_password: args.ask_password,
+        token_file: args.oauth2_token_file.clone(),
+        token_cmd: args.oauth2_token_cmd.clone(),
+    };
+    let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.send_test;
+    let Some(found) = credentials::obtain(&sources)? else {
+        if uses_login || args.allow_insecure_auth {
+            return Err(UsageError(format!(
+                "the login test needs a password or token: set {} or {}, or use --password-file, \
+                 --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd",
+                credentials::PASSWORD_ENV,
+                credentials::TOKEN_ENV
+            )));
+        }
+        return Ok(None);
+    };
+    if args.user.is_none() && args.address.is_none() {
+        return Err(UsageError(
+            "credentials given but no username: give the address (alice@example.com) or --user".into(),
+        ));
+    }
+    if args.send_test && args.address.is_none() {
+        return Err(UsageError(
+            "--send-test needs the address: it is both the sender and the recipient".into(),
+        ));
+    }
+    let forced = args
+        .auth_mech
+        .as_deref()
+        .map(|m| {
+            m.parse::<Mechanism>().map_err(|_| {
+                UsageError(format!(
+                    "--auth-mech {m:?} is not a mechanism mailcheck speaks; expected PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(Some(AuthConfig {
+        user: args.user.clone(),
+        secret: Arc::new(found),
+        forced,
+        allow_insecure: args.allow_insecure_auth,
+        send_test: args.send_test,
+        deliver: args.deliver,
+    }))
+}
+
 impl TryFrom<ProbeArgs> for Config {
     type Error = UsageError;
 
@@ -121,13 +197,13 @@ impl TryFrom<ProbeArgs> for Config {
                     .into(),
             ));
         }
+        let auth = auth_config(&args)?;
         let only = args
             .only
             .iter()
             .map(|s| parse_spec(s))
             .collect::<Result<Vec<_>, _>>()?;
         let config = Config {
-            address,
             pop3_host,
             imap_host,
             smtp_host,
@@ -156,6 +232,8 @@ impl TryFrom<ProbeArgs> for Config {
             },
             color: use_color(args.color),
             verbose: args.verbose,
+            auth,
+            address,
         };
         for c in &config.only {
             if config.host_for(c.protocol).is_none() && config.address.is_none() {

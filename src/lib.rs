@@ -8,6 +8,7 @@ pub mod cert;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod discover;
 pub mod model;
 pub mod net;

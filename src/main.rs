@@ -33,7 +33,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Probe(args) => probe(&Config::try_from(args)?),
+        Command::Probe(args) => probe(&Config::try_from(*args)?),
         Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
     }
 }

@@ -286,7 +286,7 @@ pub fn config(args: &[&str]) -> Config {
     let Command::Probe(p) = cli.command else {
         unreachable!("argv starts with `probe`")
     };
-    Config::try_from(p).expect("arguments validate")
+    Config::try_from(*p).expect("arguments validate")
 }
 
 /// Runs the whole check in-process.
