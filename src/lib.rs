@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod explain;
 pub mod model;
 pub mod net;
 pub mod output;
