@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod discover;
+pub mod explain;
 pub mod model;
 pub mod net;
 pub mod output;
