@@ -7,6 +7,7 @@
 //! upgrade when asked. Everything the server said that matters is kept in the
 //! dialogue's [`Session`], which the probe turns into observations.
 
+mod auth;
 pub mod imap;
 pub mod pop3;
 pub mod sasl;
@@ -136,7 +137,12 @@ pub trait Dialogue {
     /// Log in (and for SMTP optionally test sending) once the capabilities in
     /// force are known. Called before the dialogue starts; without it the
     /// dialogue never authenticates.
-    fn set_auth(&mut self, plan: AuthPlan);
+    ///
+    /// The default ignores the plan; it exists for dialogues that never log in
+    /// (the driver's test doubles). POP3, IMAP and SMTP all implement it.
+    fn set_auth(&mut self, plan: AuthPlan) {
+        let _ = plan;
+    }
 }
 
 /// Outcome of asking for STARTTLS/STLS.
