@@ -11,8 +11,8 @@
 //! again).
 //!
 //! With an [`AuthPlan`] the dialogue logs in once the capabilities in force are
-//! known (RFC 4954, in [`login`]) and, when asked, tests the envelope after a
-//! successful login (RFC 5321 §3.3, in [`send`]).
+//! known (RFC 4954, in `smtp/login.rs`) and, when asked, tests the envelope after a
+//! successful login (RFC 5321 §3.3, in `smtp/send.rs`).
 
 use std::fmt;
 
