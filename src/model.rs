@@ -142,6 +142,10 @@ pub enum Phase {
     StartTls,
     /// Asking for capabilities again over TLS.
     CapabilitiesAfterTls,
+    /// Logging in (AUTH, AUTHENTICATE, LOGIN, USER/PASS).
+    Auth,
+    /// SMTP only: MAIL FROM / RCPT TO / RSET (or DATA), after login.
+    SendTest,
     /// Saying goodbye (QUIT, LOGOUT).
     Quit,
 }
@@ -158,6 +162,8 @@ impl Phase {
             Phase::Capabilities => "capabilities",
             Phase::StartTls => "starttls",
             Phase::CapabilitiesAfterTls => "capabilities_after_tls",
+            Phase::Auth => "auth",
+            Phase::SendTest => "send_test",
             Phase::Quit => "quit",
         }
     }

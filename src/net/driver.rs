@@ -204,6 +204,11 @@ impl Driver {
                     trace.begin(next);
                     self.send(&cmd, next, trace).await?;
                 }
+                Step::SendSecret { wire, shown } => {
+                    let next = dialogue.phase();
+                    trace.begin(next);
+                    self.send_shown(&wire, &shown, next, trace).await?;
+                }
                 Step::StartTls => {
                     trace.end(true, None);
                     return Ok(End::StartTls);
@@ -223,8 +228,20 @@ impl Driver {
         phase: Phase,
         trace: &mut Trace<'_>,
     ) -> Result<(), DriveError> {
+        self.send_shown(cmd, cmd.trim_end_matches(['\r', '\n']), phase, trace)
+            .await
+    }
+
+    /// Writes `cmd` while the transcript records `shown` (credentials redacted).
+    async fn send_shown(
+        &mut self,
+        cmd: &str,
+        shown: &str,
+        phase: Phase,
+        trace: &mut Trace<'_>,
+    ) -> Result<(), DriveError> {
         self.deadline = tokio::time::Instant::now() + self.timeout;
-        trace.line("client", cmd.trim_end_matches(['\r', '\n']));
+        trace.line("client", shown);
         let deadline = self.deadline;
         let stream = self.stream_mut();
         let write = async {

@@ -1,4 +1,4 @@
-//! The IMAP dialogue: greeting, CAPABILITY, optional STARTTLS, LOGOUT.
+//! The IMAP dialogue: greeting, CAPABILITY, optional STARTTLS, optional login, LOGOUT.
 //!
 //! Follows RFC 9051 (`IMAP4rev2`) and RFC 3501 (`IMAP4rev1`), which agree on everything
 //! used here: the greeting is an untagged OK, PREAUTH or BYE (§7.1), possibly
@@ -8,11 +8,22 @@
 //! untagged BYE and then the tagged OK). After STARTTLS every capability learned in
 //! plaintext is discarded and asked for again (§6.2.1, RFC 2595 §3.1). Keywords are
 //! case-insensitive (§9).
+//!
+//! With an [`AuthPlan`] the dialogue logs in once the capabilities in force are
+//! known: `AUTHENTICATE` with the strongest fitting SASL mechanism (§6.2.2; the
+//! initial response on the command line only when SASL-IR is advertised, RFC 4959
+//! §3; challenges as `+ ` continuations, `*` to cancel), or else `LOGIN` with quoted
+//! strings (§6.2.3) when the credentials are a password, never when LOGINDISABLED
+//! is advertised (§6.2.3, §7.2.2). Capabilities in the tagged OK after a login are
+//! ignored: the dialogue logs out next.
 
 use std::fmt;
 
+mod login;
+
+use super::auth::{self, Login};
 use super::{
-    Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
+    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
     unexpected,
 };
 use crate::model::{Phase, Protocol, Security};
@@ -106,6 +117,16 @@ enum State {
     },
     /// STARTTLS was accepted; the TLS handshake is the driver's, no line may arrive.
     Handshake,
+    /// AUTHENTICATE (`sasl`) or LOGIN was sent: challenges (SASL only) until the
+    /// tagged OK, NO or BAD.
+    Auth {
+        tag: u32,
+        sasl: bool,
+    },
+    /// The exchange was abandoned with `*`; waiting for the tagged BAD (§6.2.2).
+    AuthCancel {
+        tag: u32,
+    },
     /// Waiting for LOGOUT's BYE and tagged reply. When the driver abandoned the
     /// dialogue, tagged replies to earlier commands may still come first.
     Logout {
@@ -128,6 +149,8 @@ pub struct Imap {
     preauth: bool,
     /// Untagged lines ignored while waiting for the current tagged reply.
     untagged: usize,
+    /// The login, when an [`AuthPlan`] was given.
+    login: Option<Login>,
     session: Session,
 }
 
@@ -143,16 +166,31 @@ impl Imap {
             upgraded: false,
             preauth: false,
             untagged: 0,
+            login: None,
             session: Session::default(),
         }
     }
 
     /// The next command with a fresh tag, as a wire string and its tag number.
     fn command(&mut self, verb: Verb) -> (String, u32) {
+        let tag = self.fresh_tag();
+        (Command { tag, verb }.to_string(), tag)
+    }
+
+    /// The tag number for the next command; untagged data counts anew.
+    fn fresh_tag(&mut self) -> u32 {
         let tag = self.next_tag;
         self.next_tag = self.next_tag.saturating_add(1);
         self.untagged = 0;
-        (Command { tag, verb }.to_string(), tag)
+        tag
+    }
+
+    /// LOGOUT, recording why there was no login if one was planned.
+    fn logout(&mut self) -> Step {
+        if let Some(login) = &mut self.login {
+            login.skip(auth::reason_to_skip(&self.session));
+        }
+        self.send(Verb::Logout)
     }
 
     fn send(&mut self, verb: Verb) -> Step {
@@ -262,7 +300,7 @@ impl Imap {
 
     fn after_capabilities(&mut self) -> Step {
         if !self.wants_starttls() {
-            return self.send(Verb::Logout);
+            return self.log_in();
         }
         if self.preauth {
             // STARTTLS is only valid before authentication (§6.2.1): a PREAUTH
@@ -270,13 +308,13 @@ impl Imap {
             // greeting as the refusal.
             let greeting = self.session.greeting.clone().unwrap_or_default();
             self.session.starttls = StartTlsState::Refused(greeting);
-            return self.send(Verb::Logout);
+            return self.logout();
         }
         if self.advertises_starttls() {
             self.send(Verb::StartTls)
         } else {
             self.session.starttls = StartTlsState::NotAdvertised;
-            self.send(Verb::Logout)
+            self.logout()
         }
     }
 
@@ -293,7 +331,7 @@ impl Imap {
             }
             Status::Failed => {
                 self.session.starttls = StartTlsState::Refused(line.to_owned());
-                Ok(Some(self.send(Verb::Logout)))
+                Ok(Some(self.logout()))
             }
         }
     }
@@ -373,20 +411,27 @@ impl Dialogue for Imap {
             State::Capability { .. } => Phase::Capabilities,
             State::StartTls { .. } => Phase::StartTls,
             State::Handshake => Phase::Tls,
+            State::Auth { .. } | State::AuthCancel { .. } => Phase::Auth,
             State::Logout { .. } | State::Done => Phase::Quit,
         }
     }
 
     fn on_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
-        match self.state {
+        let step = match self.state {
             State::Greeting => self.on_greeting(line),
             State::Capability { tag } => self.on_capability(tag, line),
             State::StartTls { tag } => self.on_starttls(tag, line),
+            State::Auth { tag, sasl } => self.on_auth(tag, sasl, line),
+            State::AuthCancel { tag } => self.on_auth_cancel(tag, line),
             State::Logout { tag, abandoned } => self.on_logout(tag, abandoned, line),
             // Nothing may arrive before the TLS handshake (plaintext injected after
             // the STARTTLS OK would be read as if it came over TLS), nor after the end.
             State::Handshake | State::Done => Err(unexpected(self.phase(), line)),
+        };
+        if let Some(login) = &self.login {
+            self.session.auth = Some(login.outcome().clone());
         }
+        step
     }
 
     fn after_tls(&mut self) -> Step {
@@ -406,6 +451,12 @@ impl Dialogue for Imap {
 
     fn session(&self) -> &Session {
         &self.session
+    }
+
+    fn set_auth(&mut self, plan: AuthPlan) {
+        let login = Login::new(plan);
+        self.session.auth = Some(login.outcome().clone());
+        self.login = Some(login);
     }
 }
 
@@ -777,5 +828,322 @@ mod tests {
         let line = "\u{e9}\u{1F4E7} OK";
         assert_eq!(d.on_line(line), Err(unexpected(Phase::Capabilities, line)));
         assert_eq!(capability_code("[\u{e9}"), None);
+    }
+
+    // --- Login ---------------------------------------------------------------------
+
+    use crate::proto::auth::testing::{
+        PASSWORD, TOKEN, assert_secret_hidden, password_plan, token_plan, wires,
+    };
+    use crate::proto::sasl::Credentials;
+    use crate::proto::{AuthOutcome, AuthPlan};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    /// TLS greeting without SASL-IR: the initial response waits for `+ `.
+    const NO_IR: &str = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN] ready";
+    const FAILED: &str = "a1 NO [AUTHENTICATIONFAILED] Authentication failed.";
+
+    fn with_plan(security: Security, plan: AuthPlan) -> Imap {
+        let mut d = Imap::new(security);
+        d.set_auth(plan);
+        d
+    }
+
+    fn outcome(d: &Imap) -> &AuthOutcome {
+        d.session().auth.as_ref().expect("a plan was given")
+    }
+
+    fn plain_ir(user: &str) -> String {
+        STANDARD.encode(format!("\0{user}\0{PASSWORD}"))
+    }
+
+    fn reason(d: &Imap) -> String {
+        outcome(d).not_attempted.clone().expect("not attempted")
+    }
+
+    #[test]
+    fn authenticate_plain_with_sasl_ir() {
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        let ok = "a1 OK [CAPABILITY IMAP4rev1 X-POSTLOGIN] Logged in";
+        let steps = run(&mut d, &[DOVECOT, ok, LOGOUT_BYE, "a2 OK"]).unwrap();
+        assert_eq!(
+            steps,
+            [
+                Step::SendSecret {
+                    wire: format!("a1 AUTHENTICATE PLAIN {}\r\n", plain_ir("alice")),
+                    shown: "a1 AUTHENTICATE PLAIN [credentials redacted]".to_owned()
+                },
+                send("a2 LOGOUT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(o.ok);
+        assert_eq!(o.offered, ["PLAIN"]);
+        assert_eq!(o.attempts[0].reply, ok);
+        // The post-login capabilities are not taken for the pre-login ones.
+        assert!(!d.session().capabilities.contains(&"X-POSTLOGIN".to_owned()));
+    }
+
+    #[test]
+    fn authenticate_without_sasl_ir_waits_for_the_continuation() {
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        let script = [
+            NO_IR,
+            "+ ",
+            "* CAPABILITY IMAP4rev1 IDLE",
+            "a1 OK done",
+            "a2 OK",
+        ];
+        let steps = run(&mut d, &script).unwrap();
+        assert_eq!(
+            steps,
+            [
+                send("a1 AUTHENTICATE PLAIN\r\n"),
+                Step::SendSecret {
+                    wire: format!("{}\r\n", plain_ir("alice")),
+                    shown: "[credentials redacted]".to_owned()
+                },
+                send("a2 LOGOUT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_secret_hidden(&steps, PASSWORD);
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn failure_then_retry_with_the_other_username_succeeds() {
+        let mut plan = password_plan("alice");
+        plan.alt_username = Some("alice@example.com".to_owned());
+        let mut d = with_plan(Security::Tls, plan);
+        let steps = run(&mut d, &[DOVECOT, FAILED, "a2 OK Logged in", "a3 OK"]).unwrap();
+        let sent = wires(&steps);
+        assert_eq!(
+            sent[0],
+            format!("a1 AUTHENTICATE PLAIN {}\r\n", plain_ir("alice"))
+        );
+        assert_eq!(
+            sent[1],
+            format!(
+                "a2 AUTHENTICATE PLAIN {}\r\n",
+                plain_ir("alice@example.com")
+            )
+        );
+        assert_eq!(steps[2..], [send("a3 LOGOUT\r\n"), Step::Done]);
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(o.ok);
+        assert_eq!(o.attempts.len(), 2);
+        assert_eq!(o.attempts[0].reply, FAILED);
+        assert_eq!(o.attempts[1].username, "alice@example.com");
+    }
+
+    #[test]
+    fn failing_twice_makes_exactly_two_attempts_then_logs_out() {
+        let mut plan = password_plan("alice");
+        plan.alt_username = Some("alice@example.com".to_owned());
+        let mut d = with_plan(Security::Tls, plan);
+        let steps = run(&mut d, &[DOVECOT, FAILED, "a2 NO again"]).unwrap();
+        assert_eq!(wires(&steps).len(), 2);
+        assert_eq!(steps.last(), Some(&send("a3 LOGOUT\r\n")));
+        assert_eq!(d.phase(), Phase::Quit);
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(!o.ok);
+        assert_eq!(o.attempts.len(), 2);
+    }
+
+    #[test]
+    fn bye_after_a_failure_ends_the_session_without_an_error() {
+        let mut plan = password_plan("alice");
+        plan.alt_username = Some("alice@example.com".to_owned());
+        let mut d = with_plan(Security::Tls, plan);
+        let bye = "* BYE Too many invalid authentication attempts";
+        let steps = run(&mut d, &[DOVECOT, FAILED, bye]).unwrap();
+        assert_eq!(steps.last(), Some(&Step::Done));
+        let o = outcome(&d);
+        assert_eq!(o.attempts.len(), 2);
+        assert_eq!(o.attempts[1].reply, bye);
+    }
+
+    #[test]
+    fn no_fitting_mechanism_is_not_attempted() {
+        let mut d = with_plan(Security::Tls, token_plan("alice@example.com"));
+        let steps = run(&mut d, &[DOVECOT, "a1 OK"]).unwrap();
+        assert_eq!(steps, [send("a1 LOGOUT\r\n"), Step::Done]);
+        assert!(outcome(&d).attempts.is_empty());
+        assert!(reason(&d).contains("OAuth2"), "{}", reason(&d));
+    }
+
+    #[test]
+    fn logindisabled_forbids_login_when_it_is_all_that_would_fit() {
+        let greeting = "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED AUTH=GSSAPI] ready";
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        let steps = run(&mut d, &[greeting]).unwrap();
+        assert_eq!(steps, [send("a1 LOGOUT\r\n")]);
+        assert!(
+            reason(&d).starts_with("the server advertises LOGINDISABLED"),
+            "{}",
+            reason(&d)
+        );
+        assert!(reason(&d).contains("GSSAPI"));
+    }
+
+    #[test]
+    fn logindisabled_still_allows_authenticate_plain() {
+        let greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGINDISABLED AUTH=PLAIN] ready";
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        let steps = run(&mut d, &[greeting, "a1 OK"]).unwrap();
+        assert!(
+            matches!(&steps[0], Step::SendSecret { shown, .. } if shown.starts_with("a1 AUTHENTICATE PLAIN"))
+        );
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn login_fallback_quotes_and_escapes() {
+        let password = format!("{PASSWORD}\\\"x");
+        let mut plan = password_plan("al\"ice");
+        plan.credentials = Credentials::Password {
+            username: "al\"ice".to_owned(),
+            password: crate::proto::sasl::Secret::new(password.clone()),
+        };
+        let mut d = with_plan(Security::Tls, plan);
+        let greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=GSSAPI] ready";
+        let steps = run(&mut d, &[greeting, "a1 OK LOGIN completed", "a2 OK"]).unwrap();
+        assert_eq!(
+            steps[0],
+            Step::SendSecret {
+                wire: format!("a1 LOGIN \"al\\\"ice\" \"{PASSWORD}\\\\\\\"x\"\r\n"),
+                shown: "a1 LOGIN \"al\\\"ice\" [credentials redacted]".to_owned()
+            }
+        );
+        assert_secret_hidden(&steps, &password);
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(o.ok);
+        assert_eq!(o.attempts[0].mechanism, "IMAP LOGIN");
+    }
+
+    #[test]
+    fn login_refuses_line_breaks() {
+        let mut plan = password_plan("alice");
+        plan.credentials = Credentials::Password {
+            username: "alice".to_owned(),
+            password: crate::proto::sasl::Secret::new("p\r\na2 DELETE INBOX"),
+        };
+        let mut d = with_plan(Security::Tls, plan);
+        let steps = run(&mut d, &["* OK [CAPABILITY IMAP4rev1] hi"]).unwrap();
+        assert_eq!(steps, [send("a1 LOGOUT\r\n")]);
+        assert!(reason(&d).contains("CR, LF or NUL"), "{}", reason(&d));
+    }
+
+    #[test]
+    fn cram_md5_challenge_and_response() {
+        let mut plan = password_plan("tim");
+        plan.credentials = Credentials::Password {
+            username: "tim".to_owned(),
+            password: crate::proto::sasl::Secret::new("tanstaaftanstaaf"),
+        };
+        plan.forced = Some(crate::proto::sasl::Mechanism::CramMd5);
+        let mut d = with_plan(Security::Tls, plan);
+        let greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN AUTH=CRAM-MD5] hi";
+        let challenge = "+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
+        let steps = run(&mut d, &[greeting, challenge, "a1 OK"]).unwrap();
+        assert_eq!(steps[0], send("a1 AUTHENTICATE CRAM-MD5\r\n"));
+        assert_eq!(
+            wires(&steps),
+            ["dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"]
+        );
+        assert_secret_hidden(&steps, "tanstaaftanstaaf");
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn xoauth2_error_challenge_is_answered_and_recorded() {
+        let greeting = "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=PLAIN] Gimap ready";
+        let error = "+ eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==";
+        let failed = "a1 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)";
+        let mut d = with_plan(Security::Tls, token_plan("alice@gmail.com"));
+        let steps = run(&mut d, &[greeting, error, failed, "a2 OK"]).unwrap();
+        assert_eq!(
+            steps[1],
+            Step::SendSecret {
+                wire: "\r\n".to_owned(),
+                shown: String::new()
+            }
+        );
+        assert_eq!(steps[2], send("a2 LOGOUT\r\n"));
+        assert_secret_hidden(&steps, TOKEN);
+        let attempt = &outcome(&d).attempts[0];
+        assert_eq!(attempt.mechanism, "XOAUTH2");
+        assert_eq!(attempt.reply, failed);
+        assert_eq!(attempt.oauth_error.as_ref().unwrap().status, "400");
+    }
+
+    #[test]
+    fn endless_challenges_are_cancelled() {
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        let greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=LOGIN] hi";
+        let mut steps = run(&mut d, &[greeting]).unwrap();
+        for _ in 0..=crate::proto::auth::MAX_CHALLENGES {
+            let step = d.on_line("+ UGFzc3dvcmQ6").unwrap().unwrap();
+            steps.push(step.clone());
+            if step == send("*\r\n") {
+                break;
+            }
+        }
+        assert_eq!(steps.last(), Some(&send("*\r\n")));
+        assert_eq!(d.phase(), Phase::Auth);
+        let bad = "a1 BAD Authentication canceled";
+        assert_eq!(d.on_line(bad), Ok(Some(send("a2 LOGOUT\r\n"))));
+        assert_secret_hidden(&steps, PASSWORD);
+        let attempt = &outcome(&d).attempts[0];
+        assert!(
+            attempt.reply.starts_with("(mailcheck gave up"),
+            "{attempt:?}"
+        );
+        assert!(attempt.reply.ends_with(bad));
+    }
+
+    #[test]
+    fn login_after_starttls_keeps_counting_tags() {
+        let mut d = with_plan(Security::StartTls, password_plan("alice"));
+        let script = [
+            DOVECOT,
+            "a1 OK Begin TLS",
+            "* CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN",
+            "a2 OK",
+            "a3 OK Logged in",
+            "a4 OK",
+        ];
+        let steps = run(&mut d, &script).unwrap();
+        assert!(
+            matches!(&steps[3], Step::SendSecret { wire, .. } if wire.starts_with("a3 AUTHENTICATE PLAIN "))
+        );
+        assert_eq!(steps[4..], [send("a4 LOGOUT\r\n"), Step::Done]);
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn no_login_when_preauth_or_starttls_failed() {
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        run(&mut d, &["* PREAUTH [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi"]).unwrap();
+        assert!(reason(&d).contains("PREAUTH"), "{}", reason(&d));
+
+        let mut d = with_plan(Security::StartTls, password_plan("alice"));
+        let steps = run(&mut d, &["* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hi"]).unwrap();
+        assert_eq!(steps, [send("a1 LOGOUT\r\n")]);
+        assert!(reason(&d).contains("STARTTLS"), "{}", reason(&d));
+    }
+
+    #[test]
+    fn continuation_to_login_is_unexpected() {
+        let mut d = with_plan(Security::Tls, password_plan("alice"));
+        run(&mut d, &["* OK [CAPABILITY IMAP4rev1] hi"]).unwrap();
+        assert_eq!(d.on_line("+ more"), Err(unexpected(Phase::Auth, "+ more")));
     }
 }

@@ -7,6 +7,7 @@
 //! upgrade when asked. Everything the server said that matters is kept in the
 //! dialogue's [`Session`], which the probe turns into observations.
 
+mod auth;
 pub mod imap;
 pub mod pop3;
 pub mod sasl;
@@ -27,6 +28,88 @@ pub enum Step {
     StartTls,
     /// The dialogue is over; close the connection.
     Done,
+    /// Write `wire` (it carries credentials), then read the reply. Transcripts and
+    /// anything else that is shown use `shown`, which never contains the secret
+    /// or any encoding of it.
+    SendSecret {
+        /// What goes on the wire, CRLF included.
+        wire: String,
+        /// What a transcript may show, without CRLF.
+        shown: String,
+    },
+}
+
+/// What to do once the capabilities are known, when the probe decided that this
+/// connection may carry credentials (verified TLS, or the user's explicit opt-in).
+#[derive(Debug, Clone)]
+pub struct AuthPlan {
+    /// Username and password or token.
+    pub credentials: sasl::Credentials,
+    /// The other username form (local part vs full address), tried once if the
+    /// first login fails, as Thunderbird does. `None`: no retry.
+    pub alt_username: Option<String>,
+    /// `--auth-mech`: the mechanism to use instead of the strongest offered.
+    pub forced: Option<sasl::Mechanism>,
+    /// SMTP only: after a successful login, test the envelope.
+    pub send_test: Option<SendTest>,
+    /// Host and port, for OAUTHBEARER's optional fields.
+    pub server: (String, u16),
+}
+
+/// SMTP envelope test after login: MAIL FROM, RCPT TO, then RSET, or DATA with
+/// `message` when the user asked for delivery.
+#[derive(Debug, Clone)]
+pub struct SendTest {
+    /// Envelope sender (the user's address).
+    pub from: String,
+    /// Envelope recipient (the user's own address).
+    pub to: String,
+    /// The full message (headers and body, CRLF line ends, not yet dot-stuffed)
+    /// when `--deliver` was given; `None` sends nothing (RSET after RCPT).
+    pub message: Option<String>,
+}
+
+/// One login attempt and what the server answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthAttempt {
+    /// Username used (never the secret).
+    pub username: String,
+    /// Mechanism or command: "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
+    /// "OAUTHBEARER", "USER/PASS" (POP3), "IMAP LOGIN".
+    pub mechanism: String,
+    /// Whether the server accepted it.
+    pub ok: bool,
+    /// The server's final reply to it, verbatim (multi-line joined with "\n").
+    pub reply: String,
+    /// XOAUTH2/OAUTHBEARER: the server's JSON error challenge, parsed.
+    pub oauth_error: Option<sasl::OAuthError>,
+}
+
+/// What happened to the login.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthOutcome {
+    /// Attempts made, in order (at most two: the retry uses the other username form).
+    pub attempts: Vec<AuthAttempt>,
+    /// Whether one of them succeeded.
+    pub ok: bool,
+    /// When no attempt was made, why (e.g. "LOGINDISABLED", "no mechanism fits
+    /// the credentials: server offers …").
+    pub not_attempted: Option<String>,
+    /// What the server offered, as it named it.
+    pub offered: Vec<String>,
+}
+
+/// What the SMTP send test found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendOutcome {
+    /// Reply to MAIL FROM.
+    pub mail_from: Option<String>,
+    /// Reply to RCPT TO.
+    pub rcpt_to: Option<String>,
+    /// Whether the server would take the message (MAIL and RCPT accepted).
+    pub accepted: bool,
+    /// Reply to the end of DATA, when a message was delivered.
+    pub data: Option<String>,
 }
 
 /// A pure protocol state machine.
@@ -50,6 +133,16 @@ pub trait Dialogue {
 
     /// What the server said so far.
     fn session(&self) -> &Session;
+
+    /// Log in (and for SMTP optionally test sending) once the capabilities in
+    /// force are known. Called before the dialogue starts; without it the
+    /// dialogue never authenticates.
+    ///
+    /// The default ignores the plan; it exists for dialogues that never log in
+    /// (the driver's test doubles). POP3, IMAP and SMTP all implement it.
+    fn set_auth(&mut self, plan: AuthPlan) {
+        let _ = plan;
+    }
 }
 
 /// Outcome of asking for STARTTLS/STLS.
@@ -91,6 +184,10 @@ pub struct Session {
     pub starttls: StartTlsState,
     /// The server's reply to QUIT/LOGOUT, if it sent one.
     pub quit_reply: Option<String>,
+    /// The login, when an [`AuthPlan`] was given.
+    pub auth: Option<AuthOutcome>,
+    /// The SMTP send test, when one was asked for.
+    pub send: Option<SendOutcome>,
 }
 
 /// A reply that breaks the protocol: the session cannot go on.

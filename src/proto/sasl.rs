@@ -548,8 +548,9 @@ pub enum SaslError {
 /// allows it, then answers each server challenge with
 /// [`on_challenge`](Self::on_challenge) until the server's final OK or NO.
 ///
-/// `Debug` shows the mechanism and progress, never the secret.
-#[derive(Debug)]
+/// `Debug` shows the mechanism and progress, never the secret. `Clone` lets the
+/// dialogues that hold an exchange stay `Clone`.
+#[derive(Debug, Clone)]
 pub struct Exchange {
     mechanism: Mechanism,
     username: String,

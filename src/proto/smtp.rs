@@ -1,4 +1,5 @@
-//! The SMTP dialogue: greeting, EHLO (or HELO), optional STARTTLS, QUIT.
+//! The SMTP dialogue: greeting, EHLO (or HELO), optional STARTTLS, optional login
+//! and send test, QUIT.
 //!
 //! Follows RFC 5321: replies are a three-digit code, then `-` on every line but the
 //! last and a space (or nothing) on the last, all lines with the same code (§4.2,
@@ -8,12 +9,20 @@
 //! QUIT (§4.1.1.10). STARTTLS follows RFC 3207 §4 (220 to go ahead, 454 when TLS is
 //! unavailable) and §4.2 (everything learned before TLS is discarded and EHLO is sent
 //! again).
+//!
+//! With an [`AuthPlan`] the dialogue logs in once the capabilities in force are
+//! known (RFC 4954, in `smtp/login.rs`) and, when asked, tests the envelope after a
+//! successful login (RFC 5321 §3.3, in `smtp/send.rs`).
 
 use std::fmt;
 
+mod login;
+mod send;
+
+use super::auth::{self, Login};
 use super::{
-    Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
-    identify_greeting, unexpected,
+    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Session, StartTlsState, Step,
+    expect_greeting, identify_greeting, unexpected,
 };
 use crate::model::{Phase, Protocol, Security};
 
@@ -116,6 +125,20 @@ enum State {
     StartTls,
     /// STARTTLS was accepted; the TLS handshake is the driver's, no line may arrive.
     Handshake,
+    /// AUTH was sent: 334 challenges until 235 or a failure (RFC 4954 §4, §6).
+    Auth,
+    /// The exchange was abandoned with `*`; waiting for the 501 (RFC 4954 §4).
+    AuthCancel,
+    /// MAIL FROM was sent (RFC 5321 §4.1.1.2).
+    Mail,
+    /// RCPT TO was sent (§4.1.1.3).
+    Rcpt,
+    /// DATA was sent; waiting for 354 (§4.1.1.4).
+    Data,
+    /// The message and its final dot were sent; waiting for the verdict.
+    Message,
+    /// RSET was sent (§4.1.1.5).
+    Rset,
     /// Waiting for the QUIT reply; `skip` replies to earlier commands come first
     /// (the driver abandoned the dialogue mid-way).
     Quit {
@@ -134,6 +157,10 @@ pub struct Smtp {
     /// Whether the STARTTLS upgrade happened.
     upgraded: bool,
     reader: ReplyReader,
+    /// The login, when an [`AuthPlan`] was given.
+    login: Option<Login>,
+    /// The envelope test to run after a successful login.
+    send_test: Option<SendTest>,
     session: Session,
 }
 
@@ -149,6 +176,8 @@ impl Smtp {
             state: State::Greeting,
             upgraded: false,
             reader: ReplyReader::default(),
+            login: None,
+            send_test: None,
             session: Session::default(),
         }
     }
@@ -164,6 +193,9 @@ impl Smtp {
     }
 
     fn quit(&mut self) -> Step {
+        if let Some(login) = &mut self.login {
+            login.skip(auth::reason_to_skip(&self.session));
+        }
         self.send(Command::Quit.to_string(), State::Quit { skip: 0 })
     }
 
@@ -239,7 +271,7 @@ impl Smtp {
 
     fn after_capabilities(&mut self) -> Step {
         if self.security != Security::StartTls || self.upgraded {
-            return self.quit();
+            return self.log_in();
         }
         if self.advertises_starttls() {
             self.send(Command::StartTls.to_string(), State::StartTls)
@@ -270,6 +302,36 @@ impl Smtp {
         Some(Step::Done)
     }
 
+    /// One line in: the reply it completes, handled by the state awaiting it.
+    fn step(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
+        match self.state {
+            // Nothing may arrive before the TLS handshake (RFC 3207 §4.2: plaintext
+            // injected after the 220 must not be taken as coming over TLS), nor
+            // after the end.
+            State::Handshake | State::Done => return Err(unexpected(self.phase(), line)),
+            State::Greeting if self.reader.is_empty() => Smtp::check_greeting(line)?,
+            _ => {}
+        }
+        let Some(reply) = self.reader.push(line, self.phase())? else {
+            return Ok(None);
+        };
+        match self.state {
+            State::Greeting => self.on_greeting(&reply).map(Some),
+            State::Ehlo => self.on_ehlo(&reply).map(Some),
+            State::Helo => self.on_helo(&reply).map(Some),
+            State::StartTls => Ok(Some(self.on_starttls(&reply))),
+            State::Auth => Ok(Some(self.on_auth(&reply))),
+            State::AuthCancel => self.on_auth_cancel(&reply).map(Some),
+            State::Mail => Ok(Some(self.on_mail(&reply))),
+            State::Rcpt => Ok(Some(self.on_rcpt(&reply))),
+            State::Data => Ok(Some(self.on_data(&reply))),
+            State::Message => Ok(Some(self.on_message(&reply))),
+            State::Rset => Ok(Some(self.quit())),
+            State::Quit { skip } => Ok(self.on_quit(skip, &reply)),
+            State::Handshake | State::Done => Err(unexpected(self.phase(), line)),
+        }
+    }
+
     /// The first greeting line must look like SMTP. FTP servers greet with 220 too;
     /// a greeting that mentions FTP but also (E)SMTP, such as a mail host called
     /// `ftp.example.com`, is still taken as SMTP.
@@ -289,30 +351,20 @@ impl Dialogue for Smtp {
             State::Ehlo | State::Helo => Phase::Capabilities,
             State::StartTls => Phase::StartTls,
             State::Handshake => Phase::Tls,
+            State::Auth | State::AuthCancel => Phase::Auth,
+            State::Mail | State::Rcpt | State::Data | State::Message | State::Rset => {
+                Phase::SendTest
+            }
             State::Quit { .. } | State::Done => Phase::Quit,
         }
     }
 
     fn on_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
-        match self.state {
-            // Nothing may arrive before the TLS handshake (RFC 3207 §4.2: plaintext
-            // injected after the 220 must not be taken as coming over TLS), nor
-            // after the end.
-            State::Handshake | State::Done => return Err(unexpected(self.phase(), line)),
-            State::Greeting if self.reader.is_empty() => Smtp::check_greeting(line)?,
-            _ => {}
+        let step = self.step(line);
+        if let Some(login) = &self.login {
+            self.session.auth = Some(login.outcome().clone());
         }
-        let Some(reply) = self.reader.push(line, self.phase())? else {
-            return Ok(None);
-        };
-        match self.state {
-            State::Greeting => self.on_greeting(&reply).map(Some),
-            State::Ehlo => self.on_ehlo(&reply).map(Some),
-            State::Helo => self.on_helo(&reply).map(Some),
-            State::StartTls => Ok(Some(self.on_starttls(&reply))),
-            State::Quit { skip } => Ok(self.on_quit(skip, &reply)),
-            State::Handshake | State::Done => Err(unexpected(self.phase(), line)),
-        }
+        step
     }
 
     fn after_tls(&mut self) -> Step {
@@ -324,7 +376,17 @@ impl Dialogue for Smtp {
 
     fn quit_command(&mut self) -> String {
         let skip = match self.state {
-            State::Greeting | State::Ehlo | State::Helo | State::StartTls => 1,
+            State::Greeting
+            | State::Ehlo
+            | State::Helo
+            | State::StartTls
+            | State::Auth
+            | State::AuthCancel
+            | State::Mail
+            | State::Rcpt
+            | State::Data
+            | State::Message
+            | State::Rset => 1,
             State::Quit { skip } => skip,
             State::Handshake | State::Done => 0,
         };
@@ -334,6 +396,13 @@ impl Dialogue for Smtp {
 
     fn session(&self) -> &Session {
         &self.session
+    }
+
+    fn set_auth(&mut self, plan: AuthPlan) {
+        self.send_test.clone_from(&plan.send_test);
+        let login = Login::new(plan);
+        self.session.auth = Some(login.outcome().clone());
+        self.login = Some(login);
     }
 }
 
@@ -714,5 +783,500 @@ mod tests {
         assert_eq!(parse_line("250 CHUNKING"), Some((250, true)));
         assert_eq!(parse_line("999"), Some((999, true)));
         assert_eq!(parse_line("\u{1F4E7}"), None);
+    }
+
+    // --- Login and send test -------------------------------------------------------
+
+    use crate::proto::auth::testing::{
+        PASSWORD, TOKEN, assert_secret_hidden, password_plan, token_plan, wires,
+    };
+    use crate::proto::sasl::{Credentials, Mechanism, Secret};
+    use crate::proto::{AuthOutcome, AuthPlan, SendOutcome};
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    const OK_235: &str = "235 2.7.0 Authentication successful";
+    const ALICE: &str = "alice@example.com";
+
+    fn with_plan(plan: AuthPlan) -> Smtp {
+        let mut d = smtp(Security::Tls);
+        d.set_auth(plan);
+        d
+    }
+
+    fn outcome(d: &Smtp) -> &AuthOutcome {
+        d.session().auth.as_ref().expect("a plan was given")
+    }
+
+    fn reason(d: &Smtp) -> String {
+        outcome(d).not_attempted.clone().expect("not attempted")
+    }
+
+    fn plain_ir(user: &str) -> String {
+        STANDARD.encode(format!("\0{user}\0{PASSWORD}"))
+    }
+
+    fn b64(s: &str) -> String {
+        STANDARD.encode(s)
+    }
+
+    /// Greeting and an EHLO reply whose only extension is `auth`.
+    fn offering(auth: &'static str) -> Vec<&'static str> {
+        vec![GREETING, "250-host", "250-PIPELINING", auth]
+    }
+
+    fn send_test_plan(message: Option<&str>) -> AuthPlan {
+        let mut plan = password_plan(ALICE);
+        plan.send_test = Some(SendTest {
+            from: ALICE.to_owned(),
+            to: ALICE.to_owned(),
+            message: message.map(str::to_owned),
+        });
+        plan
+    }
+
+    #[test]
+    fn plain_with_initial_response_logs_in() {
+        let mut d = with_plan(password_plan(ALICE));
+        let lines = transcript(&[&[GREETING], &postfix_ehlo(false), &[OK_235, BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps,
+            [
+                send(EHLO),
+                Step::SendSecret {
+                    wire: format!("AUTH PLAIN {}\r\n", plain_ir(ALICE)),
+                    shown: "AUTH PLAIN [credentials redacted]".to_owned()
+                },
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(o.ok);
+        assert_eq!(o.offered, ["PLAIN", "LOGIN"]);
+        assert_eq!(o.attempts[0].reply, OK_235);
+        assert_eq!(d.session().send, None);
+    }
+
+    #[test]
+    fn login_mechanism_answers_334_prompts() {
+        let mut d = with_plan(password_plan(ALICE));
+        let lines = transcript(&[
+            &offering("250 AUTH LOGIN"),
+            &["334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6", OK_235, BYE],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps[1], send("AUTH LOGIN\r\n"));
+        assert_eq!(
+            wires(&steps),
+            [
+                format!("{}\r\n", b64(ALICE)),
+                format!("{}\r\n", b64(PASSWORD))
+            ]
+        );
+        assert!(
+            matches!(&steps[3], Step::SendSecret { shown, .. } if shown == "[credentials redacted]")
+        );
+        assert_eq!(steps[4..], [send("QUIT\r\n"), Step::Done]);
+        assert_secret_hidden(&steps, PASSWORD);
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn phases_auth_then_send_test_then_quit() {
+        let mut d = with_plan(send_test_plan(None));
+        run(&mut d, &offering("250 AUTH PLAIN")).unwrap();
+        assert_eq!(d.phase(), Phase::Auth);
+        run(&mut d, &[OK_235]).unwrap();
+        assert_eq!(d.phase(), Phase::SendTest);
+        run(&mut d, &["250 ok", "250 ok", "250 ok"]).unwrap();
+        assert_eq!(d.phase(), Phase::Quit);
+    }
+
+    #[test]
+    fn failure_then_retry_with_the_other_username_succeeds() {
+        let mut plan = password_plan("alice");
+        plan.alt_username = Some(ALICE.to_owned());
+        let mut d = with_plan(plan);
+        let failed = "535 5.7.8 Error: authentication failed: authentication failure";
+        let lines = transcript(&[&offering("250 AUTH PLAIN"), &[failed, OK_235, BYE]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            wires(&steps),
+            [
+                format!("AUTH PLAIN {}\r\n", plain_ir("alice")),
+                format!("AUTH PLAIN {}\r\n", plain_ir(ALICE))
+            ]
+        );
+        assert_eq!(steps[3..], [send("QUIT\r\n"), Step::Done]);
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert!(o.ok);
+        let tried: Vec<_> = o
+            .attempts
+            .iter()
+            .map(|a| (a.username.as_str(), a.ok))
+            .collect();
+        assert_eq!(tried, [("alice", false), (ALICE, true)]);
+        assert_eq!(o.attempts[0].reply, failed);
+    }
+
+    #[test]
+    fn failing_twice_makes_exactly_two_attempts_then_quits() {
+        let mut plan = send_test_plan(Some("Subject: x\r\n\r\nhi\r\n"));
+        plan.alt_username = Some("alice".to_owned());
+        let mut d = with_plan(plan);
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN"),
+            &["535 5.7.8 no", "535 5.7.8 no"],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(wires(&steps).len(), 2);
+        assert_eq!(steps.last(), Some(&send("QUIT\r\n")));
+        assert_eq!(d.phase(), Phase::Quit);
+        assert_secret_hidden(&steps, PASSWORD);
+        assert_eq!(outcome(&d).attempts.len(), 2);
+        assert!(!outcome(&d).ok);
+        // No send test after a failed login.
+        assert_eq!(d.session().send, None);
+    }
+
+    #[test]
+    fn basic_auth_disabled_reply_is_kept_verbatim() {
+        let mut d = with_plan(password_plan(ALICE));
+        let reply = [
+            "535-5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+            "535 5.7.139 [BN9PR03CA0123.namprd03.prod.outlook.com 2024-05-01T10:00:00.000Z]",
+        ];
+        let lines = transcript(&[
+            &offering("250 AUTH LOGIN XOAUTH2"),
+            &["334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6"],
+            &reply,
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps.last(), Some(&send("QUIT\r\n")));
+        assert_secret_hidden(&steps, PASSWORD);
+        let attempt = &outcome(&d).attempts[0];
+        assert!(!attempt.ok);
+        assert_eq!(attempt.reply, reply.join("\n"));
+    }
+
+    #[test]
+    fn no_auth_advertised_or_nothing_fitting_is_not_attempted() {
+        let mut d = with_plan(password_plan(ALICE));
+        let steps = run(&mut d, &[GREETING, "250-host", "250 8BITMIME", BYE]).unwrap();
+        assert_eq!(steps, [send(EHLO), send("QUIT\r\n"), Step::Done]);
+        assert!(
+            reason(&d).contains("does not advertise AUTH"),
+            "{}",
+            reason(&d)
+        );
+
+        let mut d = with_plan(password_plan(ALICE));
+        run(&mut d, &[GREETING, "502 no EHLO", "250 host"]).unwrap();
+        assert!(
+            reason(&d).contains("does not advertise AUTH"),
+            "{}",
+            reason(&d)
+        );
+
+        let mut d = with_plan(token_plan(ALICE));
+        let steps = run(&mut d, &offering("250 AUTH PLAIN LOGIN")).unwrap();
+        assert_eq!(steps.last(), Some(&send("QUIT\r\n")));
+        assert!(reason(&d).contains("PLAIN, LOGIN"), "{}", reason(&d));
+        assert!(outcome(&d).attempts.is_empty());
+    }
+
+    #[test]
+    fn old_auth_equals_form_is_understood() {
+        let mut d = with_plan(password_plan(ALICE));
+        let steps = run(&mut d, &offering("250 AUTH=LOGIN PLAIN")).unwrap();
+        assert!(
+            matches!(&steps[1], Step::SendSecret { shown, .. } if shown == "AUTH PLAIN [credentials redacted]")
+        );
+    }
+
+    /// `{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`
+    const XOAUTH2_ERROR: &str = "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==";
+
+    #[test]
+    fn xoauth2_error_challenge_is_answered_and_recorded() {
+        let mut d = with_plan(token_plan(ALICE));
+        let failed = [
+            "535-5.7.8 Username and Password not accepted. For more information, go to",
+            "535 5.7.8  https://support.google.com/mail/?p=BadCredentials",
+        ];
+        let lines = transcript(&[
+            &offering("250 AUTH LOGIN PLAIN XOAUTH2"),
+            &[XOAUTH2_ERROR],
+            &failed,
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert!(
+            matches!(&steps[1], Step::SendSecret { shown, .. } if shown == "AUTH XOAUTH2 [credentials redacted]")
+        );
+        assert_eq!(
+            steps[2],
+            Step::SendSecret {
+                wire: "\r\n".to_owned(),
+                shown: String::new()
+            }
+        );
+        assert_eq!(steps[3], send("QUIT\r\n"));
+        assert_secret_hidden(&steps, TOKEN);
+        let attempt = &outcome(&d).attempts[0];
+        assert_eq!(attempt.reply, failed.join("\n"));
+        let error = attempt.oauth_error.as_ref().unwrap();
+        assert_eq!(error.status, "401");
+        assert_eq!(error.schemes.as_deref(), Some("bearer"));
+    }
+
+    #[test]
+    fn a_long_token_waits_for_the_empty_challenge() {
+        let long = "t".repeat(600);
+        let mut plan = token_plan(ALICE);
+        plan.credentials = Credentials::OAuth2 {
+            username: ALICE.to_owned(),
+            token: Secret::new(long.clone()),
+        };
+        let mut d = with_plan(plan);
+        let lines = transcript(&[&offering("250 AUTH XOAUTH2"), &["334 ", OK_235]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps[1], send("AUTH XOAUTH2\r\n"));
+        assert!(wires(&steps)[0].len() > 512);
+        assert_secret_hidden(&steps, &long);
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn cram_md5_challenge_and_response() {
+        let mut plan = password_plan("tim");
+        plan.credentials = Credentials::Password {
+            username: "tim".to_owned(),
+            password: Secret::new("tanstaaftanstaaf"),
+        };
+        plan.forced = Some(Mechanism::CramMd5);
+        let mut d = with_plan(plan);
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN CRAM-MD5"),
+            &[
+                "334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+                OK_235,
+            ],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps[1], send("AUTH CRAM-MD5\r\n"));
+        assert_eq!(
+            wires(&steps),
+            ["dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n"]
+        );
+        assert_secret_hidden(&steps, "tanstaaftanstaaf");
+        assert!(outcome(&d).ok);
+    }
+
+    #[test]
+    fn endless_challenges_are_cancelled() {
+        let mut plan = password_plan(ALICE);
+        plan.alt_username = Some("alice".to_owned());
+        let mut d = with_plan(plan);
+        let mut steps = run(&mut d, &offering("250 AUTH LOGIN")).unwrap();
+        for _ in 0..=crate::proto::auth::MAX_CHALLENGES {
+            let step = d.on_line("334 UGFzc3dvcmQ6").unwrap().unwrap();
+            steps.push(step.clone());
+            if step == send("*\r\n") {
+                break;
+            }
+        }
+        assert_eq!(steps.last(), Some(&send("*\r\n")));
+        let aborted = "501 5.7.0 Authentication aborted";
+        assert_eq!(d.on_line(aborted), Ok(Some(send("QUIT\r\n"))));
+        assert_secret_hidden(&steps, PASSWORD);
+        let o = outcome(&d);
+        assert_eq!(o.attempts.len(), 1);
+        assert!(o.attempts[0].reply.starts_with("(mailcheck gave up"));
+        assert!(o.attempts[0].reply.ends_with(aborted));
+
+        // A challenge in answer to the cancel breaks the protocol.
+        let mut d = with_plan(password_plan(ALICE));
+        run(&mut d, &offering("250 AUTH PLAIN")).unwrap();
+        run(&mut d, &["334 ", "334 ", "334 "]).unwrap_err();
+    }
+
+    #[test]
+    fn send_test_checks_the_envelope_and_resets() {
+        let mut d = with_plan(send_test_plan(None));
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN"),
+            &[OK_235, "250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok", BYE],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps[2..],
+            [
+                send("MAIL FROM:<alice@example.com>\r\n"),
+                send("RCPT TO:<alice@example.com>\r\n"),
+                send("RSET\r\n"),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_secret_hidden(&steps, PASSWORD);
+        assert_eq!(
+            d.session().send,
+            Some(SendOutcome {
+                mail_from: Some("250 2.1.0 Ok".to_owned()),
+                rcpt_to: Some("250 2.1.5 Ok".to_owned()),
+                accepted: true,
+                data: None,
+            })
+        );
+    }
+
+    #[test]
+    fn send_test_delivers_a_dot_stuffed_message() {
+        let message = "Subject: test\r\n\r\n.hidden\r\n..two\nbare lf\r\nend";
+        let mut d = with_plan(send_test_plan(Some(message)));
+        let queued = "250 2.0.0 Ok: queued as 4F1A2B";
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN"),
+            &[
+                OK_235,
+                "250 ok",
+                "250 ok",
+                "354 End data with <CR><LF>.<CR><LF>",
+                queued,
+                BYE,
+            ],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps[4..],
+            [
+                send("DATA\r\n"),
+                send("Subject: test\r\n\r\n..hidden\r\n...two\r\nbare lf\r\nend\r\n.\r\n"),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        assert_secret_hidden(&steps, PASSWORD);
+        let sent = d.session().send.as_ref().unwrap();
+        assert!(sent.accepted);
+        assert_eq!(sent.data.as_deref(), Some(queued));
+    }
+
+    #[test]
+    fn refused_envelope_never_reaches_data() {
+        let mut d = with_plan(send_test_plan(Some("hi\r\n")));
+        let refused = "553 5.7.1 <alice@example.com>: Sender address rejected: not owned by user";
+        let lines = transcript(&[&offering("250 AUTH PLAIN"), &[OK_235, refused, "250 ok"]]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps[2..],
+            [
+                send("MAIL FROM:<alice@example.com>\r\n"),
+                send("RSET\r\n"),
+                send("QUIT\r\n")
+            ]
+        );
+        let sent = d.session().send.as_ref().unwrap();
+        assert!(!sent.accepted);
+        assert_eq!(sent.mail_from.as_deref(), Some(refused));
+        assert_eq!(sent.rcpt_to, None);
+
+        let mut d = with_plan(send_test_plan(Some("hi\r\n")));
+        let relay = "554 5.7.1 Relay access denied";
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN"),
+            &[OK_235, "250 ok", relay, "250 ok"],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert!(!steps.contains(&send("DATA\r\n")));
+        assert_eq!(steps.last(), Some(&send("QUIT\r\n")));
+        assert_eq!(
+            d.session().send.as_ref().unwrap().rcpt_to.as_deref(),
+            Some(relay)
+        );
+    }
+
+    #[test]
+    fn data_refused_is_recorded_then_reset() {
+        let mut d = with_plan(send_test_plan(Some("hi\r\n")));
+        let refused = "554 5.5.1 Error: no valid recipients";
+        let lines = transcript(&[
+            &offering("250 AUTH PLAIN"),
+            &[OK_235, "250 ok", "250 ok", refused],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(steps.last(), Some(&send("RSET\r\n")));
+        assert_eq!(
+            d.session().send.as_ref().unwrap().data.as_deref(),
+            Some(refused)
+        );
+    }
+
+    #[test]
+    fn addresses_that_could_inject_commands_are_not_sent() {
+        let mut plan = send_test_plan(None);
+        if let Some(test) = &mut plan.send_test {
+            test.to = "bob@example.com>\r\nRCPT TO:<victim@example.org".to_owned();
+        }
+        let mut d = with_plan(plan);
+        let steps = run(
+            &mut d,
+            &transcript(&[&offering("250 AUTH PLAIN"), &[OK_235]]),
+        )
+        .unwrap();
+        assert_eq!(steps.last(), Some(&send("QUIT\r\n")));
+        let sent = d.session().send.as_ref().unwrap();
+        assert!(!sent.accepted);
+        assert!(
+            sent.mail_from
+                .as_deref()
+                .unwrap()
+                .starts_with("(mailcheck did not send")
+        );
+    }
+
+    #[test]
+    fn login_waits_for_the_ehlo_after_starttls() {
+        let mut d = smtp(Security::StartTls);
+        d.set_auth(password_plan(ALICE));
+        let lines = transcript(&[
+            &[GREETING],
+            &postfix_ehlo(true),
+            &["220 2.0.0 Ready to start TLS"],
+            &postfix_ehlo(false),
+            &[OK_235],
+        ]);
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps[..4],
+            [send(EHLO), send("STARTTLS\r\n"), Step::StartTls, send(EHLO)]
+        );
+        assert!(matches!(steps[4], Step::SendSecret { .. }));
+        assert!(outcome(&d).ok);
+
+        let mut d = smtp(Security::StartTls);
+        d.set_auth(password_plan(ALICE));
+        run(
+            &mut d,
+            &transcript(&[&[GREETING], &postfix_ehlo(true), &["454 4.7.0 no TLS"]]),
+        )
+        .unwrap();
+        assert!(reason(&d).contains("STARTTLS"), "{}", reason(&d));
+    }
+
+    #[test]
+    fn data_block_normalises_line_ends_and_stuffs_dots() {
+        assert_eq!(send::data_block(""), ".\r\n");
+        assert_eq!(send::data_block("a\r\n"), "a\r\n.\r\n");
+        assert_eq!(send::data_block("."), "..\r\n.\r\n");
+        // A smuggled end of data with bare line ends stays inside the message.
+        assert_eq!(
+            send::data_block("a\n.\nMAIL FROM:<x>\r.\r\nb"),
+            "a\r\n..\r\nMAIL FROM:<x>\r\n..\r\nb\r\n.\r\n"
+        );
     }
 }
