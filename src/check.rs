@@ -14,6 +14,7 @@ use crate::config::{Config, SettingsConfig};
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::providers;
 use crate::discover::run::{self, Discovery, Sources};
+use crate::login::{self, Login, LoginResult};
 use crate::model::{Combination, Phase, Protocol, Security};
 use crate::net::driver::Limits;
 use crate::net::resolve::Families;
@@ -207,6 +208,40 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
     Ok(run::online(config.address.clone(), &sources).await)
 }
 
+/// Discovery from the address, unless every host was named; bounded by the
+/// run's deadline (`Some("deadline")` when it ran out).
+async fn discover(
+    config: &Config,
+    resolver: &Arc<Resolver>,
+    deadline_at: Option<tokio::time::Instant>,
+) -> anyhow::Result<(Option<Discovery>, Option<String>)> {
+    let Some(address) = config
+        .address
+        .as_ref()
+        .filter(|_| !config.all_hosts_given())
+    else {
+        return Ok((None, None));
+    };
+    let fetcher = Fetcher::with_families(
+        resolver.clone(),
+        config.families,
+        config.ca_file.as_deref(),
+        config.timeout,
+    )?;
+    let sources = Sources {
+        resolver,
+        fetcher: &fetcher,
+        families: config.families,
+    };
+    let found = run::online(address.clone(), &sources);
+    let found = match deadline_at {
+        Some(at) => tokio::time::timeout_at(at, found).await.ok(),
+        None => Some(found.await),
+    };
+    let cut = found.is_none().then(|| "deadline".to_owned());
+    Ok((found, cut))
+}
+
 /// Runs the whole check and builds the report.
 pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let started_at = now_rfc3339();
@@ -220,32 +255,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         limits: Limits::default(),
         slow_greeting: slow_greeting_threshold(config.timeout),
     };
-    let mut cut_short = None;
-    let discovery = match &config.address {
-        Some(address) if !config.all_hosts_given() => {
-            let fetcher = Fetcher::with_families(
-                resolver.clone(),
-                config.families,
-                config.ca_file.as_deref(),
-                config.timeout,
-            )?;
-            let sources = Sources {
-                resolver: &resolver,
-                fetcher: &fetcher,
-                families: config.families,
-            };
-            let found = run::online(address.clone(), &sources);
-            let found = match deadline_at {
-                Some(at) => tokio::time::timeout_at(at, found).await.ok(),
-                None => Some(found.await),
-            };
-            if found.is_none() {
-                cut_short = Some("deadline".to_owned());
-            }
-            found
-        }
-        _ => None,
-    };
+    let (discovery, cut_short) = discover(config, &resolver, deadline_at).await?;
     let hosts = choose_hosts(config, discovery.as_ref());
     let planned = if cut_short.is_some() {
         Vec::new()
@@ -285,11 +295,28 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         }
     }
     let probes = assemble(&planned, reports);
-    let summary = summarise(
+    let logins = match (&config.auth, &cut_short) {
+        (Some(auth), None) => {
+            let ctx = login::Context {
+                env: &env,
+                resolver: &resolver,
+                families: config.families,
+                auth,
+                address: config.address.as_ref(),
+                discovery: discovery.as_ref(),
+            };
+            login::run(&ctx, &probes).await
+        }
+        _ => Vec::new(),
+    };
+    let mut summary = summarise(
         &probes,
         config.expects_incoming(),
         config.expects_outgoing(),
     );
+    if config.auth.is_some() {
+        require_logins(&mut summary, &logins);
+    }
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -298,6 +325,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         inputs: inputs(config),
         notes: retired_notes(&hosts),
         discovery,
+        logins,
         cut_short,
         probes,
         summary,
@@ -495,11 +523,32 @@ fn summarise(probes: &[ProbeReport], expect_incoming: bool, expect_outgoing: boo
     let ok = (!judged(true) || !secure_incoming.is_empty())
         && (!judged(false) || !secure_outgoing.is_empty());
     Summary {
+        logins_ok: None,
         secure_incoming,
         secure_outgoing,
         ok,
         exit_code: if ok { EXIT_OK } else { EXIT_CRITICAL },
     }
+}
+
+/// With credentials, a direction works only where a login in it succeeded.
+fn require_logins(summary: &mut Summary, logins: &[Login]) {
+    let ok_in = |incoming: bool| {
+        logins
+            .iter()
+            .any(|l| l.protocol.is_incoming() == incoming && l.result == LoginResult::Ok)
+    };
+    if !ok_in(true) {
+        summary.secure_incoming.clear();
+    }
+    if !ok_in(false) {
+        summary.secure_outgoing.clear();
+    }
+    summary.logins_ok = Some(logins.iter().all(|l| l.result == LoginResult::Ok));
+    let any_in = logins.iter().any(|l| l.protocol.is_incoming());
+    let any_out = logins.iter().any(|l| !l.protocol.is_incoming());
+    summary.ok = summary.ok && (!any_in || ok_in(true)) && (!any_out || ok_in(false));
+    summary.exit_code = if summary.ok { EXIT_OK } else { EXIT_CRITICAL };
 }
 
 fn inputs(config: &Config) -> Inputs {

@@ -13,9 +13,9 @@ use thiserror::Error;
 use crate::cli::{ColorChoice, ProbeArgs, SettingsArgs};
 use crate::credentials::{self, Found, SecretSources};
 use crate::discover::address::{self, Address};
-use crate::proto::sasl::Mechanism;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::resolve::Families;
+use crate::proto::sasl::Mechanism;
 
 /// A usage error: what was wrong and what was expected.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -138,7 +138,8 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
     };
     if args.user.is_none() && args.address.is_none() {
         return Err(UsageError(
-            "credentials given but no username: give the address (alice@example.com) or --user".into(),
+            "credentials given but no username: give the address (alice@example.com) or --user"
+                .into(),
         ));
     }
     if args.send_test && args.address.is_none() {

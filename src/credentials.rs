@@ -33,7 +33,7 @@ pub struct SecretSources {
 }
 
 /// What kind of secret was found, and the secret.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Found {
     /// A password.
     Password(Secret),

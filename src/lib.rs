@@ -11,6 +11,7 @@ pub mod config;
 pub mod credentials;
 pub mod discover;
 pub mod explain;
+pub mod login;
 pub mod model;
 pub mod net;
 pub mod output;

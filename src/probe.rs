@@ -16,7 +16,7 @@ use crate::net::connect::{self, Attempt};
 use crate::net::driver::{DriveError, Driver, End, Limits, Trace};
 use crate::net::resolve::Resolution;
 use crate::net::tls::{Captured, Handshake, HandshakeError, TlsSetup};
-use crate::proto::{Dialogue, StartTlsState, imap::Imap, pop3::Pop3, smtp::Smtp};
+use crate::proto::{AuthPlan, Dialogue, StartTlsState, imap::Imap, pop3::Pop3, smtp::Smtp};
 use crate::report::{Code, ConnectAttempt, Failure, ProbeReport, Status, TlsReport};
 
 /// What every probe of a run shares.
@@ -69,6 +69,16 @@ impl Target {
     }
 }
 
+/// Credentials for one connection. They reach the dialogue only once the
+/// connection is known to be safe: TLS with a verified certificate and nothing
+/// flagged, or anything at all when the user allowed insecure login.
+pub struct LoginRequest {
+    /// What to log in with, and what to do after.
+    pub plan: AuthPlan,
+    /// `--allow-insecure-auth`.
+    pub allow_insecure: bool,
+}
+
 /// Runs one combination, writing everything into `report`. `resolution` is the
 /// (possibly shared) lookup of the target's host; `clock` is the start of the run.
 pub async fn run(
@@ -78,13 +88,54 @@ pub async fn run(
     clock: Instant,
     report: &mut ProbeReport,
 ) {
+    run_inner(env, target, resolution, clock, report, None).await;
+}
+
+/// As [`run`], logging in when the connection turns out safe enough.
+pub async fn run_login(
+    env: &Env,
+    target: &Target,
+    resolution: impl Future<Output = Resolution>,
+    report: &mut ProbeReport,
+    login: LoginRequest,
+) {
+    run_inner(env, target, resolution, Instant::now(), report, Some(login)).await;
+}
+
+async fn run_inner(
+    env: &Env,
+    target: &Target,
+    resolution: impl Future<Output = Resolution>,
+    clock: Instant,
+    report: &mut ProbeReport,
+    mut login: Option<LoginRequest>,
+) {
     let mut trace = Trace::new(report, clock);
     trace.begin(Phase::Resolve);
     let resolution = resolution.await;
     if let Some(stream) = resolve_and_connect(env, target, &resolution, &mut trace).await {
-        converse(env, target, stream, &mut trace).await;
+        converse(env, target, stream, &mut trace, &mut login).await;
     }
     finish(report, clock);
+}
+
+/// Gives the dialogue the credentials if, and only if, this connection may carry
+/// them now.
+fn hand_over(
+    trace: &Trace<'_>,
+    dialogue: &mut (dyn Dialogue + Send),
+    login: &mut Option<LoginRequest>,
+) {
+    let verified = trace
+        .report
+        .tls
+        .as_ref()
+        .and_then(|t| t.certificate.as_ref())
+        .is_some_and(|c| c.trusted);
+    let safe = verified && trace.report.failure.is_none();
+    if let Some(l) = login.take_if(|l| safe || l.allow_insecure) {
+        dialogue.set_auth(l.plan);
+    }
 }
 
 fn finish(report: &mut ProbeReport, clock: Instant) {
@@ -235,6 +286,7 @@ async fn converse(
     target: &Target,
     (stream, peer, local): Connection,
     trace: &mut Trace<'_>,
+    login: &mut Option<LoginRequest>,
 ) {
     let mut stream = stream;
     if target.security == Security::Tls {
@@ -251,9 +303,12 @@ async fn converse(
         }
     }
     let mut dialogue = dialogue_for(target, &ehlo_literal(peer, local));
+    if target.security != Security::StartTls {
+        hand_over(trace, dialogue.as_mut(), login);
+    }
     let mut driver = Driver::new(stream, env.limits, env.timeout);
     trace.begin(Phase::Greeting);
-    let outcome = drive(env, target, &mut driver, dialogue.as_mut(), trace).await;
+    let outcome = drive(env, target, &mut driver, dialogue.as_mut(), trace, login).await;
     if let Err(e) = outcome {
         trace.end(false, Some(e.message.clone()));
         if e.phase == Phase::Quit {
@@ -283,6 +338,7 @@ async fn drive(
     driver: &mut Driver,
     dialogue: &mut (dyn Dialogue + Send),
     trace: &mut Trace<'_>,
+    login: &mut Option<LoginRequest>,
 ) -> Result<(), DriveError> {
     if driver.run(dialogue, trace).await? == End::Done {
         return Ok(());
@@ -301,6 +357,7 @@ async fn drive(
             trace.line("note", "TLS established");
             record_tls(trace, target, true, hs, injected);
             driver.put_stream(tls);
+            hand_over(trace, dialogue, login);
         }
         Err(mut e) => {
             if let Some(line) = e.plaintext_line.take() {

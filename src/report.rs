@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::cert::ChainReport;
 use crate::discover::run::Discovery;
+use crate::login::Login;
 use crate::model::{Phase, Protocol, Security};
 use crate::proto::Session;
 
@@ -57,6 +58,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Where the servers came from, when they were discovered from the address.
     pub discovery: Option<Discovery>,
+    /// The login tests, when credentials were given: at most one per protocol and host.
+    pub logins: Vec<Login>,
     /// Set when the run was cut short ("deadline" or "interrupted").
     pub cut_short: Option<String>,
     /// One entry per combination, in plan order.
@@ -221,6 +224,8 @@ pub struct Summary {
     pub secure_incoming: Vec<String>,
     /// Secure outgoing combinations (SMTP over TLS or STARTTLS) that worked.
     pub secure_outgoing: Vec<String>,
+    /// With credentials: whether every login test succeeded.
+    pub logins_ok: Option<bool>,
     /// Whether the run meets the exit-code contract (see docs/usage.md).
     pub ok: bool,
     /// The process exit code.
@@ -306,6 +311,21 @@ pub enum Code {
 }
 
 impl Code {
+    /// Whether the code is about the certificate (the TLS session itself worked).
+    #[must_use]
+    pub fn is_certificate(self) -> bool {
+        matches!(
+            self,
+            Code::CertExpired
+                | Code::CertNotYetValid
+                | Code::CertNameMismatch
+                | Code::CertSelfSigned
+                | Code::CertUntrusted
+                | Code::CertIncompleteChain
+                | Code::CertInvalid
+        )
+    }
+
     /// The stable snake-case form.
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
+use crate::login::{Login, LoginResult};
 use crate::model::{Protocol, Security};
 use crate::report::{Code, ProbeReport, Report, Status};
 
@@ -40,6 +41,7 @@ pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Resul
         row(p, out)?;
     }
     problems(report, out)?;
+    logins(report, out)?;
     if verbose {
         transcripts(report, out)?;
     }
@@ -184,8 +186,127 @@ fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+fn logins(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if report.logins.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", "Login test".bold())?;
+    for l in &report.logins {
+        login_head(l, out)?;
+        login_details(l, out)?;
+    }
+    Ok(())
+}
+
+fn login_head(l: &Login, out: &mut impl Write) -> io::Result<()> {
+    let via = l
+        .combination
+        .as_deref()
+        .map(pretty_spec)
+        .unwrap_or_default();
+    let (mark, what) = match l.result {
+        LoginResult::Ok => (
+            "✓".green(),
+            format!(
+                "logged in as {}",
+                l.usernames.last().map_or("?", String::as_str)
+            ),
+        ),
+        LoginResult::Failed => (
+            "✗".red(),
+            format!("refused for {}", l.usernames.join(", then ")),
+        ),
+        LoginResult::NotAttempted => ("–".yellow(), "not attempted".to_owned()),
+    };
+    let head = if via.is_empty() {
+        format!("{} on {}: {what}", l.protocol, l.host)
+    } else {
+        format!("{} on {} via {via}: {what}", l.protocol, l.host)
+    };
+    for (i, line) in wrap(&head, 78).into_iter().enumerate() {
+        let lead = if i == 0 {
+            format!("{mark} ")
+        } else {
+            "  ".to_owned()
+        };
+        writeln!(out, "{lead}{line}")?;
+    }
+    Ok(())
+}
+
+fn login_details(l: &Login, out: &mut impl Write) -> io::Result<()> {
+    let indented = |out: &mut dyn Write, text: &str| -> io::Result<()> {
+        for line in wrap(text, 76) {
+            writeln!(out, "    {line}")?;
+        }
+        Ok(())
+    };
+    let attempts = l
+        .probe
+        .as_ref()
+        .and_then(|p| p.session.as_ref())
+        .and_then(|s| s.auth.as_ref());
+    for a in attempts.into_iter().flat_map(|o| &o.attempts) {
+        indented(
+            out,
+            &format!(
+                "{} with {}: {}",
+                a.username,
+                a.mechanism,
+                a.reply.replace('\n', " / ")
+            ),
+        )?;
+    }
+    if let Some(reason) = &l.reason {
+        indented(out, reason)?;
+    }
+    if let Some(e) = &l.explanation {
+        if let Some(alert) = &e.alert {
+            indented(out, &format!("Server alert: {alert}"))?;
+        }
+        indented(out, &format!("Why: {}", e.cause))?;
+        indented(out, &format!("Fix: {}", e.fix))?;
+    }
+    if l.secret_exposed {
+        writeln!(
+            out,
+            "    {}",
+            "the password travelled without verified encryption (--allow-insecure-auth)"
+                .red()
+                .bold()
+        )?;
+    }
+    if let Some(send) = &l.send {
+        let verdict = if send.accepted {
+            "the server accepts this sender and recipient"
+        } else {
+            "the server refused the envelope"
+        };
+        let sent = if send.data.is_some() {
+            "the test message was sent"
+        } else {
+            "nothing was sent"
+        };
+        let replies: Vec<&str> = [&send.mail_from, &send.rcpt_to, &send.data]
+            .into_iter()
+            .filter_map(|r| r.as_deref())
+            .collect();
+        indented(
+            out,
+            &format!("Send test: {verdict}; {sent} ({})", replies.join(" / ")),
+        )?;
+    }
+    Ok(())
+}
+
 fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    for p in report.probes.iter().filter(|p| !p.transcript.is_empty()) {
+    let login_probes = report.logins.iter().filter_map(|l| l.probe.as_ref());
+    for p in report
+        .probes
+        .iter()
+        .chain(login_probes)
+        .filter(|p| !p.transcript.is_empty())
+    {
         writeln!(
             out,
             "\n{}",

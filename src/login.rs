@@ -1,0 +1,296 @@
+//! The login test: after the matrix, at most one login per protocol and host, over
+//! the best combination that worked with a verified certificate (RFC 8314 order:
+//! implicit TLS, then STARTTLS), so an account is never locked by mailcheck.
+//!
+//! Credentials only travel over TLS whose certificate verified, unless the user
+//! said `--allow-insecure-auth`; then the report marks the secret as exposed.
+
+use serde::Serialize;
+
+use crate::config::AuthConfig;
+use crate::credentials;
+use crate::discover::UsernameForm;
+use crate::discover::address::Address;
+use crate::discover::run::Discovery;
+use crate::explain::{self, Explanation};
+use crate::model::{Phase, Protocol, Security};
+use crate::net::resolve::{Families, Resolver};
+use crate::probe::{self, Env, LoginRequest, Target};
+use crate::proto::{AuthPlan, SendOutcome, SendTest};
+use crate::report::{ProbeReport, Status};
+
+/// One login test: which combination carried it, and what came of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Host.
+    pub host: String,
+    /// The combination used, e.g. "imap:993:tls" (absent when none could be used).
+    pub combination: Option<String>,
+    /// "ok", "failed" or "not_attempted".
+    pub result: LoginResult,
+    /// Why no login was attempted, in words.
+    pub reason: Option<String>,
+    /// True when the secret went over plaintext or unverified TLS (`--allow-insecure-auth`).
+    pub secret_exposed: bool,
+    /// Usernames tried, in order (at most two: the other form is tried once).
+    pub usernames: Vec<String>,
+    /// What the refusal means and what to do, when the login failed.
+    pub explanation: Option<Explanation>,
+    /// The SMTP send test, when asked for.
+    pub send: Option<SendOutcome>,
+    /// The login connection's full record (its transcript has credentials redacted).
+    pub probe: Option<ProbeReport>,
+}
+
+/// How a login test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginResult {
+    /// The server accepted the credentials.
+    Ok,
+    /// The server refused them (or the connection failed during the login).
+    Failed,
+    /// Nothing was sent (no safe combination, no usable mechanism, …).
+    NotAttempted,
+}
+
+/// The combination to log in over, and whether it is insecure.
+fn best(
+    probes: &[ProbeReport],
+    protocol: Protocol,
+    host: &str,
+    allow_insecure: bool,
+) -> Option<(Target, bool)> {
+    let usable = |p: &&ProbeReport| {
+        !p.inferred
+            && p.protocol == protocol
+            && p.host == host
+            && matches!(p.status, Status::Ok | Status::Warning)
+    };
+    let verified = |p: &ProbeReport| {
+        p.tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .is_some_and(|c| c.trusted)
+    };
+    let rank = |p: &ProbeReport| (p.security != Security::Tls, p.port == 25, p.port);
+    let target = |p: &ProbeReport| Target {
+        protocol,
+        host: host.to_owned(),
+        port: p.port,
+        security: p.security,
+    };
+    let secure = probes
+        .iter()
+        .filter(usable)
+        .filter(|p| p.security.is_secure() && verified(p))
+        .min_by_key(|p| rank(p));
+    if let Some(p) = secure {
+        return Some((target(p), false));
+    }
+    if !allow_insecure {
+        return None;
+    }
+    // Unverified TLS still beats no encryption at all; a combination that only
+    // failed on its certificate works otherwise.
+    let insecure_rank = |p: &ProbeReport| (!p.security.is_secure(), rank(p));
+    let works_but_unverified = |p: &&ProbeReport| {
+        !p.inferred
+            && p.protocol == protocol
+            && p.host == host
+            && p.failure.as_ref().is_some_and(|f| f.code.is_certificate())
+    };
+    probes
+        .iter()
+        .filter(|p| usable(p) || works_but_unverified(p))
+        .min_by_key(|p| insecure_rank(p))
+        .map(|p| (target(p), true))
+}
+
+/// Where and how to log in: everything a login test shares.
+pub struct Context<'a> {
+    /// Probe settings.
+    pub env: &'a Env,
+    /// DNS.
+    pub resolver: &'a Resolver,
+    /// `-4` / `-6`.
+    pub families: Families,
+    /// The login settings.
+    pub auth: &'a AuthConfig,
+    /// The address, when given.
+    pub address: Option<&'a Address>,
+    /// Discovery, for the username form.
+    pub discovery: Option<&'a Discovery>,
+}
+
+/// Runs the login tests: one per protocol and host present in `probes`.
+pub async fn run(ctx: &Context<'_>, probes: &[ProbeReport]) -> Vec<Login> {
+    let mut pairs: Vec<(Protocol, String)> = probes
+        .iter()
+        .filter(|p| !p.inferred)
+        .map(|p| (p.protocol, p.host.clone()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    let logins = pairs
+        .iter()
+        .map(|(protocol, host)| login_one(ctx, probes, *protocol, host));
+    futures_util::future::join_all(logins).await
+}
+
+async fn login_one(
+    ctx: &Context<'_>,
+    probes: &[ProbeReport],
+    protocol: Protocol,
+    host: &str,
+) -> Login {
+    let Context {
+        env,
+        resolver,
+        families,
+        auth,
+        address,
+        discovery,
+    } = *ctx;
+    let mut login = Login {
+        protocol,
+        host: host.to_owned(),
+        combination: None,
+        result: LoginResult::NotAttempted,
+        reason: None,
+        secret_exposed: false,
+        usernames: Vec::new(),
+        explanation: None,
+        send: None,
+        probe: None,
+    };
+    let Some((target, insecure)) = best(probes, protocol, host, auth.allow_insecure) else {
+        login.reason = Some(format!(
+            "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
+            if auth.allow_insecure {
+                ""
+            } else {
+                " (--allow-insecure-auth would allow plaintext or unverified TLS)"
+            }
+        ));
+        return login;
+    };
+    login.combination = Some(format!(
+        "{}:{}:{}",
+        protocol.as_str(),
+        target.port,
+        target.security.as_str()
+    ));
+    let (username, alt) = usernames(auth, address, discovery, protocol, host);
+    let plan = AuthPlan {
+        credentials: credentials::credentials(username, auth.secret.as_ref().clone()),
+        alt_username: alt,
+        forced: auth.forced,
+        send_test: (protocol == Protocol::Smtp && auth.send_test)
+            .then(|| send_test(address, auth.deliver))
+            .flatten(),
+        server: (host.to_owned(), target.port),
+    };
+    let mut report = target.blank_report();
+    let lookup = resolver.resolve(host, families);
+    let request = LoginRequest {
+        plan,
+        allow_insecure: auth.allow_insecure,
+    };
+    probe::run_login(env, &target, lookup, &mut report, request).await;
+    let outcome = report.session.as_ref().and_then(|s| s.auth.clone());
+    login.send = report.session.as_ref().and_then(|s| s.send.clone());
+    if let Some(o) = outcome {
+        login.usernames = o.attempts.iter().map(|a| a.username.clone()).collect();
+        login.secret_exposed = insecure && !o.attempts.is_empty();
+        login.result = if o.ok {
+            LoginResult::Ok
+        } else if o.attempts.is_empty() {
+            LoginResult::NotAttempted
+        } else {
+            LoginResult::Failed
+        };
+        login.reason.clone_from(&o.not_attempted);
+        // Sent, but never answered: the connection failed during the login.
+        if let Some(f) = report.failure.as_ref().filter(|f| f.phase == Phase::Auth) {
+            login.result = LoginResult::Failed;
+            login.reason = Some(format!("the login got no answer: {}", f.message));
+        }
+        if let Some(last) = o.attempts.last().filter(|a| !a.ok) {
+            let provider = discovery
+                .and_then(|d| d.provider.as_ref())
+                .map(|p| p.id.as_str());
+            let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
+            login.explanation = Some(explain::explain(protocol, &last.reply, provider, greeting));
+        }
+    } else {
+        login.result = LoginResult::Failed;
+        login.reason = report
+            .failure
+            .as_ref()
+            .map(|f| format!("the login connection failed: {}", f.message));
+    }
+    login.probe = Some(report);
+    login
+}
+
+/// The username to try first and the other form to retry with once. An explicit
+/// `--user` is used as given, without a retry.
+fn usernames(
+    auth: &AuthConfig,
+    address: Option<&Address>,
+    discovery: Option<&Discovery>,
+    protocol: Protocol,
+    host: &str,
+) -> (String, Option<String>) {
+    if let Some(user) = &auth.user {
+        return (user.clone(), None);
+    }
+    let Some(a) = address else {
+        // Config guarantees an address or --user.
+        return (String::new(), None);
+    };
+    let wants_local = discovery
+        .and_then(|d| {
+            d.candidates
+                .iter()
+                .find(|c| c.setting.protocol == protocol && c.setting.host == host)
+        })
+        .and_then(|c| c.setting.username)
+        == Some(UsernameForm::LocalPart);
+    let (full, local) = (a.ascii(), a.local.clone());
+    if wants_local {
+        (local, Some(full))
+    } else {
+        (full, Some(local))
+    }
+}
+
+fn send_test(address: Option<&Address>, deliver: bool) -> Option<SendTest> {
+    let a = address?.ascii();
+    let message = deliver.then(|| test_message(&a));
+    Some(SendTest {
+        from: a.clone(),
+        to: a,
+        message,
+    })
+}
+
+/// A small, clearly labelled message to the user's own address.
+fn test_message(address: &str) -> String {
+    let date = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    let id = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let domain = address.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    format!(
+        "From: <{address}>\r\nTo: <{address}>\r\nSubject: mailcheck test message\r\nDate: {date}\r\n\
+         Message-ID: <mailcheck.{id}@{domain}>\r\nAuto-Submitted: auto-generated\r\n\
+         X-Mailer: mailcheck {}\r\n\r\n\
+         This message was sent by mailcheck --send-test --deliver to check that this\r\n\
+         account can send mail. It can be deleted.\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
