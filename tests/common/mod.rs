@@ -37,6 +37,37 @@ pub enum Act {
     AfterHello(Vec<u8>),
     /// Stay connected and silent for a long time.
     Hang,
+    /// Answer commands by rule until QUIT/LOGOUT: for each line read, the first
+    /// rule whose prefix (case-insensitive) starts the line answers it.
+    Serve(Vec<Rule>),
+}
+
+/// One rule of [`Act::Serve`].
+#[derive(Clone)]
+pub struct Rule {
+    /// What the client's line starts with ("" matches anything).
+    pub prefix: &'static str,
+    /// What to do.
+    pub reply: Reply,
+}
+
+/// The answer of a [`Rule`].
+#[derive(Clone)]
+pub enum Reply {
+    /// Send this text.
+    Text(String),
+    /// Send this text, then switch to TLS (a STARTTLS answer).
+    StartTls(String, Arc<rustls::ServerConfig>),
+    /// Never answer.
+    Hang,
+}
+
+/// A rule that answers `prefix` with `text`.
+pub fn rule(prefix: &'static str, text: &str) -> Rule {
+    Rule {
+        prefix,
+        reply: Reply::Text(text.to_owned()),
+    }
 }
 
 /// `Act::Send` of a text.
@@ -53,6 +84,8 @@ pub struct Scripted {
     pub port: u16,
     /// How many connections it accepted.
     pub connections: Arc<AtomicUsize>,
+    /// Every line clients sent to [`Act::Serve`] rules, over all connections.
+    pub received: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Scripted {
@@ -61,21 +94,30 @@ impl Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
         let count = connections.clone();
+        let log = received.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::SeqCst);
                 let script = script.clone();
+                let log = log.clone();
                 tokio::spawn(async move {
-                    let _ = run_script(tcp, script).await;
+                    let _ = run_script(tcp, script, log).await;
                 });
             }
         });
-        Scripted { port, connections }
+        Scripted {
+            port,
+            connections,
+            received,
+        }
     }
 }
 
-async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>) -> std::io::Result<()> {
+type Log = Arc<std::sync::Mutex<Vec<String>>>;
+
+async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>, log: Log) -> std::io::Result<()> {
     let mut stream: Box<dyn Io> = Box::new(tcp);
     for act in script {
         match act {
@@ -83,7 +125,10 @@ async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>) -> std::io::Re
                 stream.write_all(&bytes).await?;
                 stream.flush().await?;
             }
-            Act::Read => read_line(&mut stream).await?,
+            Act::Read => {
+                read_line(&mut stream).await?;
+            }
+            Act::Serve(rules) => stream = serve(stream, &rules, &log).await?,
             Act::Sleep(d) => tokio::time::sleep(d).await,
             Act::Tls(config) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -119,14 +164,56 @@ pub async fn start_reset(first: &'static [u8]) -> u16 {
     port
 }
 
-async fn read_line(stream: &mut Box<dyn Io>) -> std::io::Result<()> {
+async fn read_line(stream: &mut Box<dyn Io>) -> std::io::Result<Option<String>> {
     let mut byte = [0u8; 1];
+    let mut line = Vec::new();
     for _ in 0..8192 {
-        if stream.read(&mut byte).await? == 0 || byte[0] == b'\n' {
-            return Ok(());
+        if stream.read(&mut byte).await? == 0 {
+            return Ok(None);
+        }
+        if byte[0] == b'\n' {
+            break;
+        }
+        line.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&line)
+        .trim_end_matches('\r')
+        .to_owned();
+    Ok(Some(text))
+}
+
+async fn serve(mut stream: Box<dyn Io>, rules: &[Rule], log: &Log) -> std::io::Result<Box<dyn Io>> {
+    while let Some(line) = read_line(&mut stream).await? {
+        log.lock().unwrap().push(line.clone());
+        let upper = line.to_ascii_uppercase();
+        // IMAP commands carry a tag: match on what follows it too.
+        let untagged = upper
+            .split_once(' ')
+            .map_or("", |(_, rest)| rest)
+            .to_owned();
+        let hit = rules.iter().find(|r| {
+            let p = r.prefix.to_ascii_uppercase();
+            upper.starts_with(&p) || untagged.starts_with(&p)
+        });
+        match hit.map(|r| &r.reply) {
+            Some(Reply::Text(text)) => {
+                stream.write_all(text.as_bytes()).await?;
+                stream.flush().await?;
+            }
+            Some(Reply::StartTls(text, config)) => {
+                stream.write_all(text.as_bytes()).await?;
+                stream.flush().await?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                stream = Box::new(acceptor.accept(stream).await?);
+            }
+            Some(Reply::Hang) => tokio::time::sleep(Duration::from_mins(1)).await,
+            None => stream.write_all(b"500 unknown command\r\n").await?,
+        }
+        if upper.starts_with("QUIT") || untagged.starts_with("LOGOUT") {
+            break;
         }
     }
-    Ok(())
+    Ok(stream)
 }
 
 /// A port on 127.0.0.1 that nothing listens on.

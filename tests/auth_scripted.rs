@@ -1,0 +1,195 @@
+//! Login tests against scripted servers: provider-specific refusals, OAuth2 error
+//! challenges, a server that hangs mid-login and one that offers AUTH before
+//! STARTTLS. The servers count what reaches them.
+
+mod common;
+
+use common::{Act, Leaf, Pki, Reply, Rule, Scripted, rule, send};
+use mailcheck::login::LoginResult;
+use mailcheck::report::Report;
+
+const ADDRESS: &str = "alice@example.test";
+
+/// Runs a login test for `ADDRESS` against the scripted server on 127.0.0.1, the
+/// secret ("password" or "token", value) read from a temporary file.
+async fn login_run(pki: &Pki, spec: &str, secret: (&str, &str), extra: &[&str]) -> Report {
+    let ca = pki.ca_path();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), secret.1).unwrap();
+    let path = file.path().display().to_string();
+    let flag = if secret.0 == "token" {
+        "--oauth2-token-file"
+    } else {
+        "--password-file"
+    };
+    let mut args = vec![
+        ADDRESS,
+        "--host",
+        "127.0.0.1",
+        "--only",
+        spec,
+        "--ca-file",
+        &ca,
+        "--timeout",
+        "2",
+        flag,
+        &path,
+    ];
+    args.extend_from_slice(extra);
+    common::run(&args).await
+}
+
+fn smtp_server(pki: &Pki, auth_rules: Vec<Rule>) -> Vec<Act> {
+    let mut rules = vec![rule(
+        "EHLO",
+        "250-mx.example.test\r\n250-AUTH LOGIN PLAIN XOAUTH2\r\n250 8BITMIME\r\n",
+    )];
+    rules.extend(auth_rules);
+    rules.push(rule("QUIT", "221 bye\r\n"));
+    vec![
+        Act::Tls(pki.server(&Leaf::default())),
+        send("220 mx.example.test Microsoft ESMTP MAIL Service ready\r\n"),
+        Act::Serve(rules),
+    ]
+}
+
+fn auth_lines(server: &Scripted) -> Vec<String> {
+    server
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.starts_with("AUTH"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn microsoft_basic_auth_disabled_is_explained_and_tried_only_twice() {
+    let pki = Pki::new("ca");
+    let refusal = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [AM0PR01CA0001.eurprd01.prod.exchangelabs.com]\r\n";
+    let server = Scripted::start(smtp_server(&pki, vec![rule("AUTH", refusal)])).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(&pki, &spec, ("password", "hunter2-very-secret"), &[]).await;
+    let l = &report.logins[0];
+    assert_eq!(l.result, LoginResult::Failed);
+    assert_eq!(
+        l.usernames,
+        [ADDRESS, "alice"],
+        "the other username form once"
+    );
+    let e = l.explanation.as_ref().unwrap();
+    assert_eq!(e.code, "microsoft_basic_auth_disabled");
+    assert!(e.fix.contains("OAuth2"), "{}", e.fix);
+    // Counted at the server: exactly two logins, never more.
+    assert_eq!(auth_lines(&server).len(), 2, "{:?}", auth_lines(&server));
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("hunter2-very-secret"));
+}
+
+#[tokio::test]
+async fn an_xoauth2_error_challenge_is_read_and_explained() {
+    let pki = Pki::new("ca");
+    // {"status":"401","schemes":"Bearer","scope":"https://mail.google.com/"}
+    let challenge = "334 eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n";
+    let refusal = "535-5.7.8 Username and Password not accepted. For more information, go to\r\n535 5.7.8  https://support.google.com/mail/?p=BadCredentials - gsmtp\r\n";
+    let rules = vec![rule("AUTH XOAUTH2", challenge), rule("", refusal)];
+    let server = Scripted::start(smtp_server(&pki, rules)).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(
+        &pki,
+        &spec,
+        ("token", "ya29.secret-token-value"),
+        &["--user", ADDRESS],
+    )
+    .await;
+    let l = &report.logins[0];
+    assert_eq!(l.result, LoginResult::Failed);
+    assert_eq!(l.usernames, [ADDRESS], "--user: no other form");
+    let attempt = &l
+        .probe
+        .as_ref()
+        .unwrap()
+        .session
+        .as_ref()
+        .unwrap()
+        .auth
+        .as_ref()
+        .unwrap()
+        .attempts[0];
+    assert_eq!(attempt.mechanism, "XOAUTH2");
+    let err = attempt
+        .oauth_error
+        .as_ref()
+        .expect("the JSON error challenge is parsed");
+    assert_eq!(err.status, "401");
+    // The client answered the challenge with an empty line, as Google requires.
+    assert!(server.received.lock().unwrap().iter().any(String::is_empty));
+    assert!(l.explanation.is_some());
+    assert!(
+        !serde_json::to_string(&report)
+            .unwrap()
+            .contains("ya29.secret-token-value")
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
+    let pki = Pki::new("ca");
+    let rules = vec![Rule {
+        prefix: "AUTH",
+        reply: Reply::Hang,
+    }];
+    let server = Scripted::start(smtp_server(&pki, rules)).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let started = std::time::Instant::now();
+    let report = login_run(&pki, &spec, ("password", "pw-123456"), &[]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "bounded"
+    );
+    let l = &report.logins[0];
+    assert_eq!(l.result, LoginResult::Failed);
+    assert!(
+        l.reason.as_deref().unwrap_or("").contains("no answer"),
+        "{:?}",
+        l.reason
+    );
+}
+
+#[tokio::test]
+async fn auth_offered_before_starttls_is_never_used_before_tls() {
+    let pki = Pki::new("ca");
+    let tls = pki.server(&Leaf::default());
+    let rules = vec![
+        rule("EHLO", "250-mx\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n"),
+        Rule {
+            prefix: "STARTTLS",
+            reply: Reply::StartTls("220 go ahead\r\n".into(), tls),
+        },
+        rule("AUTH", "235 2.7.0 Authentication successful\r\n"),
+        rule("QUIT", "221 bye\r\n"),
+    ];
+    let server = Scripted::start(vec![send("220 mx ESMTP\r\n"), Act::Serve(rules)]).await;
+    let spec = format!("smtp:{}:starttls", server.port);
+    let report = login_run(&pki, &spec, ("password", "pw-abcdef"), &[]).await;
+    assert_eq!(
+        report.logins[0].result,
+        LoginResult::Ok,
+        "{:?}",
+        report.logins[0].reason
+    );
+    let lines = server.received.lock().unwrap().clone();
+    let starttls = lines
+        .iter()
+        .position(|l| l == "STARTTLS")
+        .expect("STARTTLS sent");
+    let auth = lines
+        .iter()
+        .position(|l| l.starts_with("AUTH"))
+        .expect("AUTH sent");
+    assert!(
+        starttls < auth,
+        "credentials only after the TLS upgrade: {lines:?}"
+    );
+}
