@@ -309,6 +309,12 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         }
         _ => Vec::new(),
     };
+    let relay_tests = match (&config.address, config.relay_test, &cut_short) {
+        (Some(address), true, None) => {
+            login::relay_tests(&env, &resolver, config.families, address, &probes).await
+        }
+        _ => Vec::new(),
+    };
     let mut summary = summarise(
         &probes,
         config.expects_incoming(),
@@ -326,6 +332,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         notes: retired_notes(&hosts),
         discovery,
         logins,
+        relay_tests,
         cut_short,
         probes,
         summary,

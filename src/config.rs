@@ -63,6 +63,8 @@ pub struct Config {
     pub verbose: bool,
     /// The login test, when credentials were given.
     pub auth: Option<AuthConfig>,
+    /// `--send-test` without credentials: test that SMTP refuses to relay.
+    pub relay_test: bool,
 }
 
 /// The login test, as asked for.
@@ -124,7 +126,7 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_file: args.oauth2_token_file.clone(),
         token_cmd: args.oauth2_token_cmd.clone(),
     };
-    let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.send_test;
+    let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
     let Some(found) = credentials::obtain(&sources)? else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
@@ -233,9 +235,15 @@ impl TryFrom<ProbeArgs> for Config {
             },
             color: use_color(args.color),
             verbose: args.verbose,
+            relay_test: args.send_test && auth.is_none(),
             auth,
             address,
         };
+        if config.relay_test && config.address.is_none() {
+            return Err(UsageError(
+                "--send-test needs the address: it is the sender of the test envelope".into(),
+            ));
+        }
         for c in &config.only {
             if config.host_for(c.protocol).is_none() && config.address.is_none() {
                 return Err(UsageError(format!(

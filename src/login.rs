@@ -294,3 +294,133 @@ fn test_message(address: &str) -> String {
         env!("CARGO_PKG_VERSION")
     )
 }
+
+/// Where an unauthenticated relay test sends its RCPT TO: a reserved domain
+/// (RFC 2606), so even an open relay delivers nothing anywhere (and RSET follows).
+pub const RELAY_RECIPIENT: &str = "mailcheck-relay-test@example.net";
+
+/// An unauthenticated relay test on one SMTP host.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelayTest {
+    /// Host.
+    pub host: String,
+    /// The combination used, e.g. "smtp:25:starttls".
+    pub combination: Option<String>,
+    /// The outside recipient tried.
+    pub recipient: String,
+    /// What came of it.
+    pub result: RelayResult,
+    /// Reply to MAIL FROM.
+    pub mail_from: Option<String>,
+    /// Reply to RCPT TO.
+    pub rcpt_to: Option<String>,
+    /// Why it was not tested, in words.
+    pub reason: Option<String>,
+    /// The connection's full record.
+    pub probe: Option<ProbeReport>,
+}
+
+/// How a relay test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayResult {
+    /// The server refused to relay without a login, as it should.
+    Refused,
+    /// The server accepted an outside recipient without a login: an open relay.
+    OpenRelay,
+    /// No SMTP combination worked, or the envelope never got to RCPT TO.
+    NotTested,
+}
+
+/// Runs one unauthenticated relay test per SMTP host in `probes`, over the
+/// combination that matters for relaying: port 25 first (STARTTLS, then plain).
+pub async fn relay_tests(
+    env: &Env,
+    resolver: &Resolver,
+    families: Families,
+    address: &Address,
+    probes: &[ProbeReport],
+) -> Vec<RelayTest> {
+    let mut hosts: Vec<&str> = probes
+        .iter()
+        .filter(|p| p.protocol == Protocol::Smtp && !p.inferred)
+        .map(|p| p.host.as_str())
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let tests = hosts
+        .into_iter()
+        .map(|host| relay_one(env, resolver, families, address, probes, host));
+    futures_util::future::join_all(tests).await
+}
+
+async fn relay_one(
+    env: &Env,
+    resolver: &Resolver,
+    families: Families,
+    address: &Address,
+    probes: &[ProbeReport],
+    host: &str,
+) -> RelayTest {
+    let mut test = RelayTest {
+        host: host.to_owned(),
+        combination: None,
+        recipient: RELAY_RECIPIENT.to_owned(),
+        result: RelayResult::NotTested,
+        mail_from: None,
+        rcpt_to: None,
+        reason: None,
+        probe: None,
+    };
+    let rank = |p: &ProbeReport| {
+        let mode = match p.security {
+            Security::StartTls => 0,
+            Security::Plain => 1,
+            Security::Tls => 2,
+        };
+        (p.port != 25, mode, p.port)
+    };
+    let Some(best) = probes
+        .iter()
+        .filter(|p| p.protocol == Protocol::Smtp && p.host == host && !p.inferred)
+        .filter(|p| matches!(p.status, Status::Ok | Status::Warning))
+        .min_by_key(|p| rank(p))
+    else {
+        test.reason = Some(format!("no SMTP combination on {host} worked"));
+        return test;
+    };
+    let target = Target {
+        protocol: Protocol::Smtp,
+        host: host.to_owned(),
+        port: best.port,
+        security: best.security,
+    };
+    test.combination = Some(format!("smtp:{}:{}", target.port, target.security.as_str()));
+    let envelope = SendTest {
+        from: address.ascii(),
+        to: RELAY_RECIPIENT.to_owned(),
+        message: None,
+    };
+    let mut report = target.blank_report();
+    let lookup = resolver.resolve(host, families);
+    probe::run_relay_test(env, &target, lookup, &mut report, envelope).await;
+    if let Some(send) = report.session.as_ref().and_then(|s| s.send.clone()) {
+        test.mail_from = send.mail_from;
+        test.rcpt_to.clone_from(&send.rcpt_to);
+        test.result = match &send.rcpt_to {
+            Some(r) if r.starts_with('2') => RelayResult::OpenRelay,
+            Some(_) => RelayResult::Refused,
+            None => RelayResult::NotTested,
+        };
+        if send.rcpt_to.is_none() {
+            test.reason = Some("the server refused the sender, so RCPT TO was not reached".into());
+        }
+    } else {
+        test.reason = report
+            .failure
+            .as_ref()
+            .map(|f| format!("the relay test connection failed: {}", f.message));
+    }
+    test.probe = Some(report);
+    test
+}

@@ -16,7 +16,9 @@ use crate::net::connect::{self, Attempt};
 use crate::net::driver::{DriveError, Driver, End, Limits, Trace};
 use crate::net::resolve::Resolution;
 use crate::net::tls::{Captured, Handshake, HandshakeError, TlsSetup};
-use crate::proto::{AuthPlan, Dialogue, StartTlsState, imap::Imap, pop3::Pop3, smtp::Smtp};
+use crate::proto::{
+    AuthPlan, Dialogue, SendTest, StartTlsState, imap::Imap, pop3::Pop3, smtp::Smtp,
+};
 use crate::report::{Code, ConnectAttempt, Failure, ProbeReport, Status, TlsReport};
 
 /// What every probe of a run shares.
@@ -88,7 +90,28 @@ pub async fn run(
     clock: Instant,
     report: &mut ProbeReport,
 ) {
-    run_inner(env, target, resolution, clock, report, None).await;
+    run_inner(env, target, resolution, clock, report, None, None).await;
+}
+
+/// As [`run`], then (SMTP) try `test`'s envelope without logging in: does the
+/// server relay for anyone? RSET follows; nothing is sent.
+pub async fn run_relay_test(
+    env: &Env,
+    target: &Target,
+    resolution: impl Future<Output = Resolution>,
+    report: &mut ProbeReport,
+    test: SendTest,
+) {
+    run_inner(
+        env,
+        target,
+        resolution,
+        Instant::now(),
+        report,
+        None,
+        Some(test),
+    )
+    .await;
 }
 
 /// As [`run`], logging in when the connection turns out safe enough.
@@ -99,7 +122,16 @@ pub async fn run_login(
     report: &mut ProbeReport,
     login: LoginRequest,
 ) {
-    run_inner(env, target, resolution, Instant::now(), report, Some(login)).await;
+    run_inner(
+        env,
+        target,
+        resolution,
+        Instant::now(),
+        report,
+        Some(login),
+        None,
+    )
+    .await;
 }
 
 async fn run_inner(
@@ -109,12 +141,13 @@ async fn run_inner(
     clock: Instant,
     report: &mut ProbeReport,
     mut login: Option<LoginRequest>,
+    relay: Option<SendTest>,
 ) {
     let mut trace = Trace::new(report, clock);
     trace.begin(Phase::Resolve);
     let resolution = resolution.await;
     if let Some(stream) = resolve_and_connect(env, target, &resolution, &mut trace).await {
-        converse(env, target, stream, &mut trace, &mut login).await;
+        converse(env, target, stream, &mut trace, &mut login, relay).await;
     }
     finish(report, clock);
 }
@@ -287,6 +320,7 @@ async fn converse(
     (stream, peer, local): Connection,
     trace: &mut Trace<'_>,
     login: &mut Option<LoginRequest>,
+    relay: Option<SendTest>,
 ) {
     let mut stream = stream;
     if target.security == Security::Tls {
@@ -303,6 +337,9 @@ async fn converse(
         }
     }
     let mut dialogue = dialogue_for(target, &ehlo_literal(peer, local));
+    if let Some(test) = relay {
+        dialogue.set_relay_test(test);
+    }
     if target.security != Security::StartTls {
         hand_over(trace, dialogue.as_mut(), login);
     }

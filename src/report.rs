@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::cert::ChainReport;
 use crate::discover::run::Discovery;
-use crate::login::Login;
+use crate::login::{Login, RelayTest};
 use crate::model::{Phase, Protocol, Security};
 use crate::proto::Session;
 
@@ -60,6 +60,8 @@ pub struct Report {
     pub discovery: Option<Discovery>,
     /// The login tests, when credentials were given: at most one per protocol and host.
     pub logins: Vec<Login>,
+    /// `--send-test` without credentials: does each SMTP host refuse to relay?
+    pub relay_tests: Vec<RelayTest>,
     /// Set when the run was cut short ("deadline" or "interrupted").
     pub cut_short: Option<String>,
     /// One entry per combination, in plan order.

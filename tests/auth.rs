@@ -333,7 +333,13 @@ fn verbose_transcripts_redact_credentials() {
 #[test]
 fn login_flags_without_a_secret_are_a_usage_error() {
     let out = run(
-        &["alice@example.com", "--host", "127.0.0.1", "--send-test"],
+        &[
+            "alice@example.com",
+            "--host",
+            "127.0.0.1",
+            "--send-test",
+            "--deliver",
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(3));
@@ -341,4 +347,37 @@ fn login_flags_without_a_secret_are_a_usage_error() {
     let out = run(&["--host", "127.0.0.1"], &[("MAILCHECK_PASSWORD", "x")]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no username"));
+}
+
+#[test]
+fn without_credentials_the_send_test_checks_that_postfix_refuses_to_relay() {
+    let s = Servers::get();
+    let base = base_args(&s);
+    let out = run(
+        &with(
+            &base,
+            &[
+                "--only",
+                "smtp:25:starttls,smtp:25:plain",
+                "--send-test",
+                "--json",
+            ],
+        ),
+        &[],
+    );
+    let doc = json(&out);
+    let tests = doc["relay_tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 1, "one per SMTP host");
+    let t = &tests[0];
+    assert_eq!(t["result"], "refused", "{t}");
+    assert_eq!(
+        t["combination"], "smtp:25:starttls",
+        "port 25, STARTTLS first"
+    );
+    assert!(t["rcpt_to"].as_str().unwrap().starts_with("554"), "{t}");
+    assert_eq!(
+        doc["logins"],
+        serde_json::json!([]),
+        "no credentials, no login"
+    );
 }

@@ -193,3 +193,41 @@ async fn auth_offered_before_starttls_is_never_used_before_tls() {
         "credentials only after the TLS upgrade: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn an_open_relay_is_flagged() {
+    let rules = vec![
+        rule("EHLO", "250-mx\r\n250 8BITMIME\r\n"),
+        rule("MAIL", "250 2.1.0 Ok\r\n"),
+        rule("RCPT", "250 2.1.5 Ok\r\n"),
+        rule("RSET", "250 2.0.0 Ok\r\n"),
+        rule("QUIT", "221 bye\r\n"),
+    ];
+    let server = Scripted::start(vec![send("220 mx ESMTP\r\n"), Act::Serve(rules)]).await;
+    let spec = format!("smtp:{}:plain", server.port);
+    let report = common::run(&[
+        ADDRESS,
+        "--host",
+        "127.0.0.1",
+        "--only",
+        &spec,
+        "--send-test",
+        "--timeout",
+        "2",
+    ])
+    .await;
+    let t = &report.relay_tests[0];
+    assert_eq!(t.result, mailcheck::login::RelayResult::OpenRelay);
+    let lines = server.received.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "RCPT TO:<mailcheck-relay-test@example.net>"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "RSET"),
+        "nothing is sent: {lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l == "DATA"));
+}

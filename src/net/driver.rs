@@ -476,6 +476,7 @@ mod tests {
         fn session(&self) -> &Session {
             &self.session
         }
+        fn set_auth(&mut self, _plan: crate::proto::AuthPlan) {}
     }
 
     fn report() -> ProbeReport {
@@ -586,6 +587,7 @@ mod tests {
         fn session(&self) -> &Session {
             &self.0
         }
+        fn set_auth(&mut self, _plan: crate::proto::AuthPlan) {}
     }
 
     async fn drive_swallowing(

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
-use crate::login::{Login, LoginResult};
+use crate::login::{Login, LoginResult, RelayResult};
 use crate::model::{Protocol, Security};
 use crate::report::{Code, ProbeReport, Report, Status};
 
@@ -42,6 +42,7 @@ pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Resul
     }
     problems(report, out)?;
     logins(report, out)?;
+    relay_tests(report, out)?;
     if verbose {
         transcripts(report, out)?;
     }
@@ -299,8 +300,63 @@ fn login_details(l: &Login, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+fn relay_tests(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if report.relay_tests.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", "Relay test (no login)".bold())?;
+    for t in &report.relay_tests {
+        let via = t
+            .combination
+            .as_deref()
+            .map(pretty_spec)
+            .unwrap_or_default();
+        let (mark, what) = match t.result {
+            RelayResult::Refused => (
+                "✓".green(),
+                "refuses to relay without a login, as it should".to_owned(),
+            ),
+            RelayResult::OpenRelay => (
+                "✗".red(),
+                format!(
+                    "OPEN RELAY: accepted mail for {} without a login",
+                    t.recipient
+                )
+                .red()
+                .bold()
+                .to_string(),
+            ),
+            RelayResult::NotTested => ("–".yellow(), "not tested".to_owned()),
+        };
+        for (i, line) in wrap(&format!("SMTP on {} via {via}: {what}", t.host), 78)
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                format!("{mark} ")
+            } else {
+                "  ".to_owned()
+            };
+            writeln!(out, "{lead}{line}")?;
+        }
+        let detail = t
+            .rcpt_to
+            .as_deref()
+            .or(t.reason.as_deref())
+            .unwrap_or_default();
+        for line in wrap(detail, 76) {
+            writeln!(out, "    {line}")?;
+        }
+    }
+    Ok(())
+}
+
 fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    let login_probes = report.logins.iter().filter_map(|l| l.probe.as_ref());
+    let login_probes = report
+        .logins
+        .iter()
+        .filter_map(|l| l.probe.as_ref())
+        .chain(report.relay_tests.iter().filter_map(|t| t.probe.as_ref()));
     for p in report
         .probes
         .iter()

@@ -135,13 +135,16 @@ pub trait Dialogue {
     fn session(&self) -> &Session;
 
     /// Log in (and for SMTP optionally test sending) once the capabilities in
-    /// force are known. Called before the dialogue starts; without it the
-    /// dialogue never authenticates.
-    ///
-    /// The default ignores the plan; it exists for dialogues that never log in
-    /// (the driver's test doubles). POP3, IMAP and SMTP all implement it.
-    fn set_auth(&mut self, plan: AuthPlan) {
-        let _ = plan;
+    /// force are known. Called before the capabilities that precede the login
+    /// arrive (the probe hands it over only once the connection is known safe);
+    /// without it the dialogue never authenticates.
+    fn set_auth(&mut self, plan: AuthPlan);
+
+    /// SMTP only: without logging in, try `test`'s envelope (MAIL FROM, RCPT TO,
+    /// then RSET) to see whether the server relays for anyone. POP3 and IMAP have
+    /// nothing to relay; the default ignores it.
+    fn set_relay_test(&mut self, test: SendTest) {
+        let _ = test;
     }
 }
 

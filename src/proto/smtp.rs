@@ -398,6 +398,10 @@ impl Dialogue for Smtp {
         &self.session
     }
 
+    fn set_relay_test(&mut self, test: SendTest) {
+        self.send_test = Some(test);
+    }
+
     fn set_auth(&mut self, plan: AuthPlan) {
         self.send_test.clone_from(&plan.send_test);
         let login = Login::new(plan);
@@ -833,6 +837,47 @@ mod tests {
             message: message.map(str::to_owned),
         });
         plan
+    }
+
+    #[test]
+    fn a_relay_test_runs_without_logging_in_and_sends_nothing() {
+        let mut d = smtp(Security::Plain);
+        d.set_relay_test(SendTest {
+            from: ALICE.to_owned(),
+            to: "relay-test@example.net".to_owned(),
+            message: None,
+        });
+        let lines = [
+            GREETING,
+            "250-host",
+            "250 PIPELINING",
+            "250 2.1.0 Ok",
+            "554 5.7.1 <relay-test@example.net>: Relay access denied",
+            "250 2.0.0 Ok",
+            BYE,
+        ];
+        let steps = run(&mut d, &lines).unwrap();
+        assert_eq!(
+            steps,
+            [
+                send(EHLO),
+                send(&format!("MAIL FROM:<{ALICE}>\r\n")),
+                send("RCPT TO:<relay-test@example.net>\r\n"),
+                send("RSET\r\n"),
+                send("QUIT\r\n"),
+                Step::Done
+            ]
+        );
+        let outcome = d.session().send.as_ref().unwrap();
+        assert!(!outcome.accepted);
+        assert!(
+            outcome
+                .rcpt_to
+                .as_deref()
+                .unwrap()
+                .contains("Relay access denied")
+        );
+        assert!(d.session().auth.is_none(), "no login without a plan");
     }
 
     #[test]
