@@ -381,3 +381,57 @@ fn without_credentials_the_send_test_checks_that_postfix_refuses_to_relay() {
         "no credentials, no login"
     );
 }
+
+#[test]
+fn deliver_sends_one_labelled_message_to_the_address_itself() {
+    let s = Servers::get();
+    let pw = password(&s);
+    let base = base_args(&s);
+    let maildir = std::path::Path::new(
+        &std::env::var("MAILCHECK_TEST_SERVERS")
+            .unwrap_or_else(|_| "/tmp/mailcheck-test-servers".into()),
+    )
+    .join("mail/mailcheck.test/alice/Maildir");
+    let count = |dir: &str| {
+        std::fs::read_dir(maildir.join(dir))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let before = count("new") + count("cur");
+    let out = run(
+        &with(
+            &base,
+            &[
+                "--only",
+                "smtp:465:tls",
+                "--send-test",
+                "--deliver",
+                "--json",
+            ],
+        ),
+        &[("MAILCHECK_PASSWORD", &pw)],
+    );
+    let doc = json(&out);
+    let send = &login(&doc, "smtp")["send"];
+    assert!(send["data"].as_str().unwrap().starts_with("250"), "{send}");
+    // Local delivery through LMTP takes a moment.
+    let started = std::time::Instant::now();
+    while count("new") + count("cur") == before
+        && started.elapsed() < std::time::Duration::from_secs(10)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        count("new") + count("cur"),
+        before + 1,
+        "exactly one message delivered"
+    );
+    let newest = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
+        .unwrap();
+    let text = std::fs::read_to_string(newest.path()).unwrap();
+    assert!(text.contains("Subject: mailcheck test message"), "{text}");
+    assert!(!text.contains(&pw));
+}
