@@ -392,11 +392,7 @@ fn deliver_sends_one_labelled_message_to_the_address_itself() {
             .unwrap_or_else(|_| "/tmp/mailcheck-test-servers".into()),
     )
     .join("mail/mailcheck.test/alice/Maildir");
-    let count = |dir: &str| {
-        std::fs::read_dir(maildir.join(dir))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    };
+    let count = |dir: &str| std::fs::read_dir(maildir.join(dir)).map_or(0, Iterator::count);
     let before = count("new") + count("cur");
     let out = run(
         &with(
