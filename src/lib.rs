@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod diagnose;
 pub mod discover;
 pub mod explain;
 pub mod login;

@@ -1,0 +1,85 @@
+//! Diagnosis: turns a finished run (the [`Report`](crate::report::Report)) into
+//! findings a help desk can read out and CI can act on, and into the settings to
+//! use, worded for the user's own mail client.
+
+use serde::Serialize;
+
+use crate::model::{Protocol, Security};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Good news worth saying ("IMAP over SSL/TLS works").
+    Ok,
+    /// Worth knowing; nothing to fix.
+    Info,
+    /// Works, but should be fixed (insecure option, certificate expiring soon).
+    Warning,
+    /// Does not work, or is dangerous.
+    Critical,
+}
+
+/// One finding: a stable code, a severity, the cause in one sentence, the fix,
+/// and the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code, documented in docs/findings.md.
+    pub code: String,
+    /// How much it matters.
+    pub severity: Severity,
+    /// The cause, in one plain sentence.
+    pub cause: String,
+    /// What to do.
+    pub fix: String,
+    /// The combinations involved, as "imap:993:tls@host".
+    pub combinations: Vec<String>,
+    /// The server's own words, where they matter.
+    pub evidence: Vec<String>,
+}
+
+/// One recommended setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recommended {
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Security mode.
+    pub security: Security,
+    /// Username to type.
+    pub username: Option<String>,
+    /// Authentication method, in neutral words ("normal password", "OAuth2").
+    pub authentication: String,
+}
+
+/// The settings to type in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recommendation {
+    /// Best working incoming setting (IMAP preferred unless `--prefer pop3`).
+    pub incoming: Option<Recommended>,
+    /// Best working outgoing setting.
+    pub outgoing: Option<Recommended>,
+}
+
+/// Mail clients whose words the recommendation can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Client {
+    /// Mozilla Thunderbird.
+    Thunderbird,
+    /// Microsoft Outlook (classic, desktop).
+    Outlook,
+    /// Apple Mail on macOS.
+    AppleMail,
+    /// The Gmail app on Android (other accounts).
+    AndroidGmail,
+    /// Mail on iPhone and iPad.
+    Ios,
+    /// Claws Mail.
+    Claws,
+    /// Neutral words.
+    Generic,
+}
