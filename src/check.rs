@@ -10,7 +10,7 @@ use futures_util::future::{BoxFuture, Shared, join_all};
 
 use std::sync::Arc;
 
-use crate::config::{Config, SettingsConfig};
+use crate::config::{Config, Requirement, SettingsConfig};
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::providers;
 use crate::discover::run::{self, Discovery, Sources};
@@ -323,6 +323,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     if config.auth.is_some() {
         require_logins(&mut summary, &logins);
     }
+    check_requirements(&mut summary, &config.require, &probes);
     Ok(Report {
         schema_version: SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -530,11 +531,36 @@ fn summarise(probes: &[ProbeReport], expect_incoming: bool, expect_outgoing: boo
     let ok = (!judged(true) || !secure_incoming.is_empty())
         && (!judged(false) || !secure_outgoing.is_empty());
     Summary {
+        unmet_requirements: Vec::new(),
         logins_ok: None,
         secure_incoming,
         secure_outgoing,
         ok,
         exit_code: if ok { EXIT_OK } else { EXIT_CRITICAL },
+    }
+}
+
+/// `--require`: every requirement must hold, else the run is CRITICAL.
+fn check_requirements(summary: &mut Summary, require: &[Requirement], probes: &[ProbeReport]) {
+    let works = |c: &Combination| {
+        probes.iter().any(|p| {
+            !p.inferred
+                && (p.protocol, p.port, p.security) == (c.protocol, c.port, c.security)
+                && matches!(p.status, Status::Ok | Status::Warning)
+        })
+    };
+    summary.unmet_requirements = require
+        .iter()
+        .filter(|r| match r {
+            Requirement::Incoming => summary.secure_incoming.is_empty(),
+            Requirement::Outgoing => summary.secure_outgoing.is_empty(),
+            Requirement::Combination(c) => !works(c),
+        })
+        .map(ToString::to_string)
+        .collect();
+    if !summary.unmet_requirements.is_empty() {
+        summary.ok = false;
+        summary.exit_code = EXIT_CRITICAL;
     }
 }
 

@@ -22,6 +22,14 @@ pub enum Command {
     /// Show the settings published for an address (provider table, SRV, MX,
     /// autoconfig), without probing.
     Settings(SettingsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `mailcheck man > mailcheck.1`.
+    Man,
 }
 
 /// Arguments of `mailcheck settings`.
@@ -58,6 +66,35 @@ pub struct SettingsArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    /// For people.
+    Human,
+    /// Versioned JSON.
+    Json,
+    /// A Nagios plugin status line with performance data.
+    Nagios,
+}
+
+/// `--prefer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Prefer {
+    /// IMAP (keeps mail on the server, in sync across devices).
+    Imap,
+    /// POP3.
+    Pop3,
+}
+
+/// `--export` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Export {
+    /// Mozilla config-v1.1.xml.
+    Autoconfig,
+    /// RFC 6186 / RFC 8314 SRV zone lines.
+    Srv,
 }
 
 /// `--color` values.
@@ -128,9 +165,55 @@ pub struct ProbeArgs {
     #[arg(short = '6')]
     pub ipv6: bool,
 
-    /// Print the report as JSON (schema in docs/schema/).
-    #[arg(long)]
+    /// Print the report as JSON (schema in docs/schema/); same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// Output format: human, json, or nagios (one status line with perfdata, for
+    /// Nagios, Icinga and Checkmk).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<FormatChoice>,
+
+    /// Combinations that must work, else the run is CRITICAL: PROTOCOL:PORT:SECURITY
+    /// specs, or `incoming` / `outgoing` (e.g. --require imap:993:tls,outgoing).
+    #[arg(
+        long,
+        value_name = "SPEC,...",
+        value_delimiter = ',',
+        help_heading = "Checks"
+    )]
+    pub require: Vec<String>,
+
+    /// Certificate expiry warning threshold, in days.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 21,
+        help_heading = "Checks"
+    )]
+    pub warn_days: i64,
+
+    /// Certificate expiry critical threshold, in days.
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 7,
+        help_heading = "Checks"
+    )]
+    pub crit_days: i64,
+
+    /// Recommend POP3 instead of IMAP for incoming mail.
+    #[arg(long, value_enum, value_name = "PROTOCOL", default_value_t = Prefer::Imap, help_heading = "Recommendation")]
+    pub prefer: Prefer,
+
+    /// Word the "use these settings" block in this mail client's own terms.
+    #[arg(long, value_enum, value_name = "CLIENT", default_value_t = crate::diagnose::Client::Generic, help_heading = "Recommendation")]
+    pub client: crate::diagnose::Client,
+
+    /// Instead of the report, print the working settings as a Mozilla autoconfig
+    /// file (config-v1.1.xml) or as RFC 6186 SRV zone lines.
+    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Recommendation")]
+    pub export: Option<Export>,
 
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

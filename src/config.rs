@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::cli::{ColorChoice, ProbeArgs, SettingsArgs};
+use crate::cli::{ColorChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs};
 use crate::credentials::{self, Found, SecretSources};
 use crate::discover::address::{self, Address};
 use crate::model::{Combination, Protocol, Security};
@@ -29,6 +29,29 @@ pub enum Format {
     Human,
     /// For CI, schema-versioned.
     Json,
+    /// One Nagios plugin status line with performance data.
+    Nagios,
+}
+
+/// What `--require` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// At least one secure incoming combination.
+    Incoming,
+    /// At least one secure outgoing combination.
+    Outgoing,
+    /// This combination.
+    Combination(Combination),
+}
+
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requirement::Incoming => f.write_str("incoming"),
+            Requirement::Outgoing => f.write_str("outgoing"),
+            Requirement::Combination(c) => c.fmt(f),
+        }
+    }
 }
 
 /// Everything a run needs, validated.
@@ -65,6 +88,14 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// `--send-test` without credentials: test that SMTP refuses to relay.
     pub relay_test: bool,
+    /// `--require`.
+    pub require: Vec<Requirement>,
+    /// Diagnosis thresholds and preferences.
+    pub diagnose: crate::diagnose::Options,
+    /// `--client`.
+    pub client: crate::diagnose::Client,
+    /// `--export`.
+    pub export: Option<crate::cli::Export>,
 }
 
 /// The login test, as asked for.
@@ -228,13 +259,25 @@ impl TryFrom<ProbeArgs> for Config {
                 (_, true) => Families::V6,
                 _ => Families::Any,
             },
-            format: if args.json {
-                Format::Json
-            } else {
-                Format::Human
+            format: match (args.json, args.format) {
+                (true, _) | (_, Some(FormatChoice::Json)) => Format::Json,
+                (_, Some(FormatChoice::Nagios)) => Format::Nagios,
+                _ => Format::Human,
             },
             color: use_color(args.color),
             verbose: args.verbose,
+            require: args
+                .require
+                .iter()
+                .map(|r| parse_requirement(r))
+                .collect::<Result<_, _>>()?,
+            diagnose: crate::diagnose::Options {
+                warn_days: args.warn_days,
+                crit_days: args.crit_days,
+                prefer_pop3: args.prefer == Prefer::Pop3,
+            },
+            client: args.client,
+            export: args.export,
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,
@@ -338,6 +381,17 @@ pub fn validate_host(h: &str, flag: &str) -> Result<String, UsageError> {
         Err(UsageError(format!(
             "{flag} {h:?} is not a host name or IP address; expected e.g. mail.example.com or 192.0.2.1"
         )))
+    }
+}
+
+/// Parses a `--require` item: `incoming`, `outgoing` or a combination.
+pub fn parse_requirement(s: &str) -> Result<Requirement, UsageError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "incoming" => Ok(Requirement::Incoming),
+        "outgoing" => Ok(Requirement::Outgoing),
+        _ => parse_spec(s).map(Requirement::Combination).map_err(|e| {
+            UsageError(e.0.replace("--only", "--require") + " (or incoming, outgoing)")
+        }),
     }
 }
 

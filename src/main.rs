@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use mailcheck::check::{self, EXIT_UNKNOWN};
 use mailcheck::cli::{Cli, Command};
 use mailcheck::config::{Config, Format, SettingsConfig};
@@ -35,6 +35,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Probe(args) => probe(&Config::try_from(*args)?),
         Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "mailcheck", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(0)
+        }
     }
 }
 
@@ -48,7 +57,7 @@ fn settings(config: &SettingsConfig) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     match config.format {
         Format::Json => output::json::render_settings(&SettingsReport::new(discovery), &mut out)?,
-        Format::Human => output::settings::render(&discovery, &mut out)?,
+        Format::Human | Format::Nagios => output::settings::render(&discovery, &mut out)?,
     }
     out.flush()?;
     Ok(if found { 0 } else { check::EXIT_CRITICAL })
@@ -64,6 +73,13 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
     match config.format {
         Format::Json => output::json::render(&report, &mut out)?,
         Format::Human => output::human::render(&report, config.verbose, &mut out)?,
+        Format::Nagios => output::nagios::render(
+            &report,
+            &output::nagios::summary_text(&report),
+            config.diagnose.warn_days,
+            config.diagnose.crit_days,
+            &mut out,
+        )?,
     }
     out.flush()?;
     Ok(report.summary.exit_code)

@@ -228,6 +228,8 @@ pub struct Summary {
     pub secure_outgoing: Vec<String>,
     /// With credentials: whether every login test succeeded.
     pub logins_ok: Option<bool>,
+    /// `--require` items that did not hold.
+    pub unmet_requirements: Vec<String>,
     /// Whether the run meets the exit-code contract (see docs/usage.md).
     pub ok: bool,
     /// The process exit code.

@@ -386,6 +386,13 @@ fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
 
 fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out)?;
+    for r in &report.summary.unmet_requirements {
+        writeln!(
+            out,
+            "{} {r} does not work (--require)",
+            "Required:".red().bold()
+        )?;
+    }
     if let Some(why) = &report.cut_short {
         writeln!(
             out,

@@ -1,0 +1,119 @@
+//! The Nagios plugin format: one status line with performance data, so mailcheck
+//! drops into Nagios, Icinga and Checkmk as a check plugin. Grammar (Nagios
+//! plugin guidelines): `SERVICE STATUS - text | 'label'=value[UOM];[warn];[crit];[min];[max] …`.
+
+use std::io::{self, Write};
+
+use crate::report::{ProbeReport, Report, Status};
+
+/// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+#[must_use]
+pub fn status_word(exit_code: i32) -> &'static str {
+    match exit_code {
+        0 => "OK",
+        1 => "WARNING",
+        2 => "CRITICAL",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Writes the one-line status with performance data.
+pub fn render(
+    report: &Report,
+    text: &str,
+    warn_days: i64,
+    crit_days: i64,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let status = status_word(report.summary.exit_code);
+    let mut perf = Vec::new();
+    for p in report
+        .probes
+        .iter()
+        .filter(|p| !p.inferred && matches!(p.status, Status::Ok | Status::Warning))
+    {
+        perf.push(format!(
+            "'{}'={:.3}s;;;0",
+            label(p),
+            p.duration_ms as f64 / 1000.0
+        ));
+        let days = p
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .and_then(|c| c.certificates.first())
+            .map(|leaf| leaf.days_left);
+        if let Some(days) = days {
+            // Range "N:" alerts when the value falls below N.
+            perf.push(format!(
+                "'{}_cert_days'={days};{warn_days}:;{crit_days}:;0",
+                label(p)
+            ));
+        }
+    }
+    let text = clean(text);
+    if perf.is_empty() {
+        writeln!(out, "MAILCHECK {status} - {text}")
+    } else {
+        writeln!(out, "MAILCHECK {status} - {text} | {}", perf.join(" "))
+    }
+}
+
+/// The status text: what works, or what does not.
+#[must_use]
+pub fn summary_text(report: &Report) -> String {
+    let s = &report.summary;
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let mut parts = vec![
+        format!("secure incoming: {}", list(&s.secure_incoming)),
+        format!("secure outgoing: {}", list(&s.secure_outgoing)),
+    ];
+    if let Some(why) = &report.cut_short {
+        parts.push(format!("run cut short ({why})"));
+    }
+    parts.join("; ")
+}
+
+/// `imap_993_tls@mail.example.com`, without the characters perfdata labels forbid.
+fn label(p: &ProbeReport) -> String {
+    format!(
+        "{}_{}_{}@{}",
+        p.protocol.as_str(),
+        p.port,
+        p.security.as_str(),
+        p.host
+    )
+    .chars()
+    .filter(|c| !matches!(c, '\'' | '=' | '|'))
+    .collect()
+}
+
+/// The status text may not contain '|' (it starts the performance data) nor a
+/// line break (the first line is what most monitoring systems show).
+fn clean(text: &str) -> String {
+    text.replace('|', "/").replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_words_follow_the_plugin_guidelines() {
+        assert_eq!(status_word(0), "OK");
+        assert_eq!(status_word(1), "WARNING");
+        assert_eq!(status_word(2), "CRITICAL");
+        assert_eq!(status_word(3), "UNKNOWN");
+    }
+
+    #[test]
+    fn text_cannot_break_the_grammar() {
+        assert_eq!(clean("a | b\nc"), "a / b c");
+    }
+}
