@@ -208,6 +208,31 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
     Ok(run::online(config.address.clone(), &sources).await)
 }
 
+/// Runs `work` until it finishes, the deadline passes or Ctrl-C arrives; the
+/// error says which ("deadline", "interrupted").
+async fn until_cut<T>(
+    work: impl Future<Output = T>,
+    deadline_at: Option<tokio::time::Instant>,
+) -> Result<T, String> {
+    let deadline = async {
+        match deadline_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let interrupted = async {
+        // Without a signal handler there is no Ctrl-C to wait for.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        done = work => Ok(done),
+        () = deadline => Err("deadline".to_owned()),
+        () = interrupted => Err("interrupted".to_owned()),
+    }
+}
+
 /// Discovery from the address, unless every host was named; bounded by the
 /// run's deadline (`Some("deadline")` when it ran out).
 async fn discover(
@@ -270,23 +295,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
     let mut reports: Vec<ProbeReport> = tried.iter().map(|p| p.target.blank_report()).collect();
     let cut_short = cut_short.or({
         let all = run_all(&env, &resolver, config, &tried, started, &mut reports);
-        let deadline = async {
-            match deadline_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let interrupted = async {
-            // Without a signal handler there is no Ctrl-C to wait for.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            () = all => None,
-            () = deadline => Some("deadline".to_owned()),
-            () = interrupted => Some("interrupted".to_owned()),
-        }
+        until_cut(all, deadline_at).await.err()
     });
     if let Some(why) = &cut_short {
         let now_ms = started.elapsed().as_millis() as u64;
@@ -295,25 +304,37 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         }
     }
     let probes = assemble(&planned, reports);
-    let logins = match (&config.auth, &cut_short) {
-        (Some(auth), None) => {
-            let ctx = login::Context {
-                env: &env,
-                resolver: &resolver,
-                families: config.families,
-                auth,
-                address: config.address.as_ref(),
-                discovery: discovery.as_ref(),
+    // The logins and relay tests obey the same deadline and Ctrl-C.
+    let (cut_short, (logins, relay_tests)) = if cut_short.is_some() {
+        (cut_short, (Vec::new(), Vec::new()))
+    } else {
+        let follow_up = async {
+            let logins = match &config.auth {
+                Some(auth) => {
+                    let ctx = login::Context {
+                        env: &env,
+                        resolver: &resolver,
+                        families: config.families,
+                        auth,
+                        address: config.address.as_ref(),
+                        discovery: discovery.as_ref(),
+                    };
+                    login::run(&ctx, &probes).await
+                }
+                None => Vec::new(),
             };
-            login::run(&ctx, &probes).await
+            let relay_tests = match (&config.address, config.relay_test) {
+                (Some(address), true) => {
+                    login::relay_tests(&env, &resolver, config.families, address, &probes).await
+                }
+                _ => Vec::new(),
+            };
+            (logins, relay_tests)
+        };
+        match until_cut(follow_up, deadline_at).await {
+            Ok(done) => (None, done),
+            Err(why) => (Some(why), (Vec::new(), Vec::new())),
         }
-        _ => Vec::new(),
-    };
-    let relay_tests = match (&config.address, config.relay_test, &cut_short) {
-        (Some(address), true, None) => {
-            login::relay_tests(&env, &resolver, config.families, address, &probes).await
-        }
-        _ => Vec::new(),
     };
     let mut summary = summarise(
         &probes,
@@ -321,7 +342,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         config.expects_outgoing(),
     );
     if config.auth.is_some() {
-        require_logins(&mut summary, &logins);
+        require_logins(&mut summary, &logins, &probes);
     }
     check_requirements(&mut summary, &config.require, &probes);
     Ok(Report {
@@ -564,23 +585,27 @@ fn check_requirements(summary: &mut Summary, require: &[Requirement], probes: &[
     }
 }
 
-/// With credentials, a direction works only where a login in it succeeded.
-fn require_logins(summary: &mut Summary, logins: &[Login]) {
-    let ok_in = |incoming: bool| {
-        logins
-            .iter()
-            .any(|l| l.protocol.is_incoming() == incoming && l.result == LoginResult::Ok)
+/// With credentials, a combination counts as working only when a login over its
+/// protocol (and host) succeeded.
+fn require_logins(summary: &mut Summary, logins: &[Login], probes: &[ProbeReport]) {
+    if logins.is_empty() {
+        return;
+    }
+    let logged_in = |spec: &String| {
+        probes.iter().any(|p| {
+            format!("{}:{}:{}", p.protocol.as_str(), p.port, p.security.as_str()) == *spec
+                && logins.iter().any(|l| {
+                    l.protocol == p.protocol && l.host == p.host && l.result == LoginResult::Ok
+                })
+        })
     };
-    if !ok_in(true) {
-        summary.secure_incoming.clear();
-    }
-    if !ok_in(false) {
-        summary.secure_outgoing.clear();
-    }
+    summary.secure_incoming.retain(logged_in);
+    summary.secure_outgoing.retain(logged_in);
     summary.logins_ok = Some(logins.iter().all(|l| l.result == LoginResult::Ok));
-    let any_in = logins.iter().any(|l| l.protocol.is_incoming());
-    let any_out = logins.iter().any(|l| !l.protocol.is_incoming());
-    summary.ok = summary.ok && (!any_in || ok_in(true)) && (!any_out || ok_in(false));
+    let judged = |incoming: bool| probes.iter().any(|p| p.protocol.is_incoming() == incoming);
+    summary.ok = summary.ok
+        && (!judged(true) || !summary.secure_incoming.is_empty())
+        && (!judged(false) || !summary.secure_outgoing.is_empty());
     summary.exit_code = if summary.ok { EXIT_OK } else { EXIT_CRITICAL };
 }
 

@@ -135,7 +135,8 @@ fn first_line(text: &str, what: &str) -> Result<Secret, UsageError> {
 /// Runs `cmd` with `sh -c`, waits at most [`COMMAND_TIMEOUT`], and takes the first
 /// line of its output. Its stderr goes to ours (a helper may ask for a PIN there).
 fn run_command(cmd: &str, flag: &str) -> Result<Secret, UsageError> {
-    let fail = |why: String| UsageError(format!("{flag} {cmd:?}: {why}"));
+    // The command itself may hold a client secret: name only the flag.
+    let fail = |why: String| UsageError(format!("{flag}: {why}"));
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -148,11 +149,12 @@ fn run_command(cmd: &str, flag: &str) -> Result<Secret, UsageError> {
         .stdout
         .take()
         .ok_or_else(|| fail("no output pipe".into()))?;
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut out = String::new();
         // A secret is short: read at most 64 KiB.
         let _ = stdout.by_ref().take(64 * 1024).read_to_string(&mut out);
-        out
+        let _ = tx.send(out);
     });
     let started = Instant::now();
     let status = loop {
@@ -172,7 +174,15 @@ fn run_command(cmd: &str, flag: &str) -> Result<Secret, UsageError> {
             Err(e) => return Err(fail(e.to_string())),
         }
     };
-    let out = reader.join().unwrap_or_default();
+    // A background process may keep the pipe open after the command exited:
+    // wait for the output only as long as the time left.
+    let left = COMMAND_TIMEOUT.saturating_sub(started.elapsed());
+    let Ok(out) = rx.recv_timeout(left.max(Duration::from_millis(100))) else {
+        return Err(fail(format!(
+            "its output did not end within {}s (a background process holding it open?)",
+            COMMAND_TIMEOUT.as_secs()
+        )));
+    };
     if !status.success() {
         return Err(fail(format!("it failed ({status})")));
     }

@@ -56,13 +56,14 @@ pub enum LoginResult {
     NotAttempted,
 }
 
-/// The combination to log in over, and whether it is insecure.
+/// The combination to log in over: verified TLS first; with `allow_insecure`,
+/// unverified TLS, then plaintext.
 fn best(
     probes: &[ProbeReport],
     protocol: Protocol,
     host: &str,
     allow_insecure: bool,
-) -> Option<(Target, bool)> {
+) -> Option<Target> {
     let usable = |p: &&ProbeReport| {
         !p.inferred
             && p.protocol == protocol
@@ -88,7 +89,7 @@ fn best(
         .filter(|p| p.security.is_secure() && verified(p))
         .min_by_key(|p| rank(p));
     if let Some(p) = secure {
-        return Some((target(p), false));
+        return Some(target(p));
     }
     if !allow_insecure {
         return None;
@@ -106,7 +107,7 @@ fn best(
         .iter()
         .filter(|p| usable(p) || works_but_unverified(p))
         .min_by_key(|p| insecure_rank(p))
-        .map(|p| (target(p), true))
+        .map(target)
 }
 
 /// Where and how to log in: everything a login test shares.
@@ -166,7 +167,7 @@ async fn login_one(
         send: None,
         probe: None,
     };
-    let Some((target, insecure)) = best(probes, protocol, host, auth.allow_insecure) else {
+    let Some(target) = best(probes, protocol, host, auth.allow_insecure) else {
         login.reason = Some(format!(
             "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
             if auth.allow_insecure {
@@ -200,11 +201,30 @@ async fn login_one(
         allow_insecure: auth.allow_insecure,
     };
     probe::run_login(env, &target, lookup, &mut report, request).await;
+    judge(&mut login, &report, discovery, protocol);
+    login.probe = Some(report);
+    login
+}
+
+/// Reads the login connection's record into the login's result.
+fn judge(
+    login: &mut Login,
+    report: &ProbeReport,
+    discovery: Option<&Discovery>,
+    protocol: Protocol,
+) {
     let outcome = report.session.as_ref().and_then(|s| s.auth.clone());
     login.send = report.session.as_ref().and_then(|s| s.send.clone());
     if let Some(o) = outcome {
         login.usernames = o.attempts.iter().map(|a| a.username.clone()).collect();
-        login.secret_exposed = insecure && !o.attempts.is_empty();
+        // Judged on the login connection itself: was a secret written, and did
+        // that connection's own certificate verify?
+        let verified = report
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .is_some_and(|c| c.trusted);
+        login.secret_exposed = report.secret_sent && !verified;
         login.result = if o.ok {
             LoginResult::Ok
         } else if o.attempts.is_empty() {
@@ -217,6 +237,12 @@ async fn login_one(
         if let Some(f) = report.failure.as_ref().filter(|f| f.phase == Phase::Auth) {
             login.result = LoginResult::Failed;
             login.reason = Some(format!("the login got no answer: {}", f.message));
+        } else if let Some(f) = report.failure.as_ref().filter(|_| !report.secret_sent) {
+            login.result = LoginResult::NotAttempted;
+            login.reason = Some(format!(
+                "the login connection failed before any credentials were sent: {}",
+                f.message
+            ));
         }
         if let Some(last) = o.attempts.last().filter(|a| !a.ok) {
             let provider = discovery
@@ -226,14 +252,17 @@ async fn login_one(
             login.explanation = Some(explain::explain(protocol, &last.reply, provider, greeting));
         }
     } else {
-        login.result = LoginResult::Failed;
-        login.reason = report
-            .failure
-            .as_ref()
-            .map(|f| format!("the login connection failed: {}", f.message));
+        // The credentials were never handed over (the connection failed, or its
+        // certificate did not verify this time).
+        login.result = LoginResult::NotAttempted;
+        login.secret_exposed = report.secret_sent;
+        login.reason = report.failure.as_ref().map(|f| {
+            format!(
+                "the login connection failed before any credentials were sent: {}",
+                f.message
+            )
+        });
     }
-    login.probe = Some(report);
-    login
 }
 
 /// The username to try first and the other form to retry with once. An explicit
@@ -409,7 +438,11 @@ async fn relay_one(
         test.rcpt_to.clone_from(&send.rcpt_to);
         test.result = match &send.rcpt_to {
             Some(r) if r.starts_with('2') => RelayResult::OpenRelay,
-            Some(_) => RelayResult::Refused,
+            Some(r) if r.starts_with('5') => RelayResult::Refused,
+            Some(_) => {
+                test.reason = Some("a temporary refusal (4xx) says nothing about relaying".into());
+                RelayResult::NotTested
+            }
             None => RelayResult::NotTested,
         };
         if send.rcpt_to.is_none() {

@@ -66,6 +66,7 @@ impl Target {
             tls: None,
             session: None,
             transcript: Vec::new(),
+            secret_sent: false,
             duration_ms: 0,
         }
     }

@@ -143,6 +143,8 @@ pub struct ProbeReport {
     pub session: Option<Session>,
     /// The dialogue, line by line (credentials are never in it).
     pub transcript: Vec<TranscriptLine>,
+    /// Whether credentials were written on this connection.
+    pub secret_sent: bool,
     /// Wall time of this combination.
     pub duration_ms: u64,
 }

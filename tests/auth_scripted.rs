@@ -231,3 +231,93 @@ async fn an_open_relay_is_flagged() {
     );
     assert!(!lines.iter().any(|l| l == "DATA"));
 }
+
+fn plain_smtp(auth_reply: Reply) -> Vec<Act> {
+    vec![
+        send("220 mx ESMTP\r\n"),
+        Act::Serve(vec![
+            rule("EHLO", "250-mx\r\n250 AUTH PLAIN\r\n"),
+            Rule {
+                prefix: "AUTH",
+                reply: auth_reply,
+            },
+            rule("MAIL", "250 2.1.0 Ok\r\n"),
+            rule("RCPT", "451 4.7.1 Greylisted, try again later\r\n"),
+            rule("RSET", "250 2.0.0 Ok\r\n"),
+            rule("QUIT", "221 bye\r\n"),
+        ]),
+    ]
+}
+
+#[tokio::test]
+async fn a_password_sent_in_clear_is_marked_exposed_even_without_an_answer() {
+    // Regression: exposure was judged from the matrix and the recorded attempts;
+    // a secret written on a plaintext connection whose server never answers is
+    // exposed all the same.
+    let server = Scripted::start(plain_smtp(Reply::Hang)).await;
+    let spec = format!("smtp:{}:plain", server.port);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "pw-in-clear").unwrap();
+    let path = file.path().display().to_string();
+    let report = common::run(&[
+        ADDRESS,
+        "--host",
+        "127.0.0.1",
+        "--only",
+        &spec,
+        "--password-file",
+        &path,
+        "--allow-insecure-auth",
+        "--timeout",
+        "1",
+    ])
+    .await;
+    let l = &report.logins[0];
+    assert!(l.secret_exposed, "{l:?}");
+    assert_eq!(l.result, LoginResult::Failed);
+}
+
+#[tokio::test]
+async fn the_deadline_also_bounds_the_login_phase() {
+    let pki = Pki::new("ca");
+    let rules = vec![Rule {
+        prefix: "AUTH",
+        reply: Reply::Hang,
+    }];
+    let server = Scripted::start(smtp_server(&pki, rules)).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let started = std::time::Instant::now();
+    let report = login_run(
+        &pki,
+        &spec,
+        ("password", "pw-123456"),
+        &["--timeout", "30", "--deadline", "1.5"],
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.cut_short.as_deref(), Some("deadline"));
+}
+
+#[tokio::test]
+async fn a_temporary_refusal_says_nothing_about_relaying() {
+    let server = Scripted::start(plain_smtp(Reply::Hang)).await;
+    let spec = format!("smtp:{}:plain", server.port);
+    let report = common::run(&[
+        ADDRESS,
+        "--host",
+        "127.0.0.1",
+        "--only",
+        &spec,
+        "--send-test",
+        "--timeout",
+        "2",
+    ])
+    .await;
+    let t = &report.relay_tests[0];
+    assert_eq!(t.result, mailcheck::login::RelayResult::NotTested, "{t:?}");
+    assert!(t.reason.as_deref().unwrap_or("").contains("temporary"));
+}

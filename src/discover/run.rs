@@ -209,10 +209,14 @@ fn base_domain(host: &str) -> Option<String> {
 fn finish(
     address: Address,
     provider: Option<ProviderMatch>,
-    sources: Vec<SourceReport>,
+    mut sources: Vec<SourceReport>,
     offline: bool,
     started: Instant,
 ) -> Discovery {
+    // Host names compare as DNS does: case-insensitively, without the root dot.
+    for s in sources.iter_mut().flat_map(|r| r.settings.iter_mut()) {
+        s.host = s.host.trim_end_matches('.').to_ascii_lowercase();
+    }
     let candidates = merge(&sources);
     let disagreements = disagreements(&sources);
     let not_offered = sources

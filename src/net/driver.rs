@@ -207,6 +207,7 @@ impl Driver {
                 Step::SendSecret { wire, shown } => {
                     let next = dialogue.phase();
                     trace.begin(next);
+                    trace.report.secret_sent = true;
                     self.send_shown(&wire, &shown, next, trace).await?;
                 }
                 Step::StartTls => {

@@ -213,6 +213,7 @@ fn login_head(l: &Login, out: &mut impl Write) -> io::Result<()> {
                 l.usernames.last().map_or("?", String::as_str)
             ),
         ),
+        LoginResult::Failed if l.usernames.is_empty() => ("✗".red(), "failed".to_owned()),
         LoginResult::Failed => (
             "✗".red(),
             format!("refused for {}", l.usernames.join(", then ")),
@@ -328,10 +329,12 @@ fn relay_tests(report: &Report, out: &mut impl Write) -> io::Result<()> {
             ),
             RelayResult::NotTested => ("–".yellow(), "not tested".to_owned()),
         };
-        for (i, line) in wrap(&format!("SMTP on {} via {via}: {what}", t.host), 78)
-            .into_iter()
-            .enumerate()
-        {
+        let head = if via.is_empty() {
+            format!("SMTP on {}: {what}", t.host)
+        } else {
+            format!("SMTP on {} via {via}: {what}", t.host)
+        };
+        for (i, line) in wrap(&head, 78).into_iter().enumerate() {
             let lead = if i == 0 {
                 format!("{mark} ")
             } else {
@@ -414,11 +417,8 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     };
     if probed(true) {
         if report.summary.secure_incoming.is_empty() {
-            writeln!(
-                out,
-                "{} no secure way to read mail works",
-                "Incoming:".bold()
-            )?;
+            let why = nothing_works(report, true, "read");
+            writeln!(out, "{} {why}", "Incoming:".bold())?;
         } else {
             labelled(
                 out,
@@ -429,11 +429,8 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     if probed(false) {
         if report.summary.secure_outgoing.is_empty() {
-            writeln!(
-                out,
-                "{} no secure way to send mail works",
-                "Outgoing:".bold()
-            )?;
+            let why = nothing_works(report, false, "send");
+            writeln!(out, "{} {why}", "Outgoing:".bold())?;
         } else {
             labelled(
                 out,
@@ -443,6 +440,22 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Why a direction has nothing to show: no secure combination, or (with
+/// credentials) no successful login.
+fn nothing_works(report: &Report, incoming: bool, verb: &str) -> String {
+    let secure_worked = report.probes.iter().any(|p| {
+        p.protocol.is_incoming() == incoming
+            && !p.inferred
+            && p.security.is_secure()
+            && matches!(p.status, Status::Ok | Status::Warning)
+    });
+    if secure_worked && !report.logins.is_empty() {
+        format!("secure connections work, but no login to {verb} mail succeeded")
+    } else {
+        format!("no secure way to {verb} mail works")
+    }
 }
 
 /// A bold label and a text wrapped to 80 columns, continuation lines indented.
@@ -497,9 +510,9 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// Greedy word wrap; words longer than `width` (a server's reply without spaces)
+/// Greedy word wrap (shared with the settings renderer); words longer than `width` (a server's reply without spaces)
 /// are cut into pieces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     let pieces = text.split_whitespace().flat_map(|word| {

@@ -21,8 +21,8 @@ pub fn render(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
         .iter()
         .filter(|c| !c.setting.protocol.is_incoming())
         .collect();
-    section("Incoming mail (IMAP, POP3)", &incoming, d, out)?;
-    section("Outgoing mail (SMTP)", &outgoing, d, out)?;
+    section("Incoming mail (IMAP, POP3)", true, &incoming, d, out)?;
+    section("Outgoing mail (SMTP)", false, &outgoing, d, out)?;
     notes(d, out)?;
     sources(d, out)
 }
@@ -42,22 +42,36 @@ pub fn header(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
                 SourceKind::Mx => "recognised from the domain's MX hosts",
                 _ => "built-in provider table",
             };
-            writeln!(
+            para(
                 out,
-                "{} {}: {} ({how}, checked {})",
-                "Address".bold(),
-                shown,
-                p.name.bold(),
-                p.checked
+                "",
+                "  ",
+                &format!("Address {shown}: {} ({how}, checked {})", p.name, p.checked),
             )?;
         }
-        None => writeln!(out, "{} {shown}: not a known provider", "Address".bold())?,
+        None => para(
+            out,
+            "",
+            "  ",
+            &format!("Address {shown}: not a known provider"),
+        )?,
+    }
+    Ok(())
+}
+
+/// Writes `text` wrapped to 80 columns: the first line after `first`, the rest
+/// after `rest`.
+fn para(out: &mut impl Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
+    let width = 80 - first.chars().count().max(rest.chars().count());
+    for (i, line) in super::human::wrap(text, width).into_iter().enumerate() {
+        writeln!(out, "{}{line}", if i == 0 { first } else { rest })?;
     }
     Ok(())
 }
 
 fn section(
     title: &str,
+    incoming: bool,
     rows: &[&Candidate],
     d: &Discovery,
     out: &mut impl Write,
@@ -65,7 +79,6 @@ fn section(
     writeln!(out, "\n{}", title.bold())?;
     if rows.is_empty() {
         writeln!(out, "  nothing found")?;
-        return Ok(());
     }
     for c in rows {
         let s = &c.setting;
@@ -77,28 +90,30 @@ fn section(
             truncate(&s.host, 28),
             s.port,
             s.security.to_string(),
-            from.join(", ")
+            truncate(&from.join(", "), 24)
         )?;
         let user = match s.username {
             Some(UsernameForm::LocalPart) => d.address.local.clone(),
             Some(UsernameForm::Address) | None => d.address.ascii(),
         };
         let auth = s.auth.map_or("not stated", auth_words);
-        writeln!(out, "       username: {user}   authentication: {auth}")?;
+        para(
+            out,
+            "       ",
+            "       ",
+            &format!("username: {user}   authentication: {auth}"),
+        )?;
     }
-    let incoming = rows
-        .first()
-        .is_some_and(|c| c.setting.protocol.is_incoming());
     for n in d
         .not_offered
         .iter()
         .filter(|n| n.protocol.is_incoming() == incoming)
     {
-        writeln!(
-            out,
-            "  {} with {} is deliberately not offered (SRV {} has target \".\")",
+        let text = format!(
+            "{} with {} is deliberately not offered (SRV {} has target \".\")",
             n.protocol, n.security, n.service
-        )?;
+        );
+        para(out, "  ", "    ", &text)?;
     }
     Ok(())
 }
@@ -112,12 +127,12 @@ pub fn notes(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
             writeln!(out, "\n{}", "Good to know".bold())?;
             any = true;
         }
-        writeln!(out, "  - {}", n.text)?;
+        para(out, "  - ", "    ", &n.text)?;
     }
     if !d.disagreements.is_empty() {
         writeln!(out, "\n{}", "Sources disagree".bold().yellow())?;
         for line in &d.disagreements {
-            writeln!(out, "  - {line}")?;
+            para(out, "  - ", "    ", line)?;
         }
     }
     Ok(())
