@@ -21,6 +21,7 @@ use crate::net::resolve::Families;
 use crate::net::resolve::{Resolution, Resolver};
 use crate::net::tls::TlsSetup;
 use crate::probe::{self, Env, Target};
+use crate::progress::Progress;
 use crate::report::{Code, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary};
 
 /// Exit code when at least one secure incoming and one secure outgoing combination work.
@@ -383,11 +384,21 @@ async fn run_all(
             .entry(host)
             .or_insert_with(|| resolver.resolve(host, config.families).boxed().shared());
     }
+    let name = |t: &Target| format!("{}:{}:{}", t.protocol.as_str(), t.port, t.security.as_str());
+    let progress = Progress::new(tried.iter().map(|p| name(&p.target)), config.progress);
     let probes = tried.iter().zip(reports.iter_mut()).map(|(p, report)| {
         let lookup = lookups[p.target.host.as_str()].clone();
-        probe::run(env, &p.target, lookup, clock, report)
+        let progress = &progress;
+        async move {
+            probe::run(env, &p.target, lookup, clock, report).await;
+            progress.done(&name(&p.target));
+        }
     });
-    join_all(probes).await;
+    tokio::select! {
+        _ = join_all(probes) => {}
+        () = progress.show() => {}
+    }
+    progress.clear();
 }
 
 /// Closes a combination the run did not let finish, keeping what it learned: an

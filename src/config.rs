@@ -96,6 +96,8 @@ pub struct Config {
     pub client: crate::diagnose::Client,
     /// `--export`.
     pub export: Option<crate::cli::Export>,
+    /// Show a progress line on stderr (human output; shown only on a terminal).
+    pub progress: bool,
 }
 
 /// The login test, as asked for.
@@ -278,6 +280,7 @@ impl TryFrom<ProbeArgs> for Config {
             },
             client: args.client,
             export: args.export,
+            progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,

@@ -17,5 +17,6 @@ pub mod model;
 pub mod net;
 pub mod output;
 pub mod probe;
+pub mod progress;
 pub mod proto;
 pub mod report;
