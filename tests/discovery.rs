@@ -255,3 +255,72 @@ fn a_domain_without_servers_fails_clearly() {
     assert_eq!(doc["probes"], serde_json::json!([]));
     assert_eq!(out.status.code(), Some(2), "nothing found is not a success");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn autoconfig_is_fetched_over_https_through_the_chosen_dns_server() {
+    let s = Servers::get();
+    let pki = common::Pki::new("autoconfig test CA");
+    let tls = pki.server(&common::Leaf {
+        names: &["autoconfig.auto.mailcheck.test"],
+        ..common::Leaf::default()
+    });
+    let config = r#"<?xml version="1.0"?>
+<clientConfig version="1.1">
+  <emailProvider id="auto.mailcheck.test">
+    <domain>auto.mailcheck.test</domain>
+    <incomingServer type="imap">
+      <hostname>mail.mailcheck.test</hostname><port>993</port><socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username><authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>mail.mailcheck.test</hostname><port>587</port><socketType>STARTTLS</socketType>
+      <username>%EMAILADDRESS%</username><authentication>password-cleartext</authentication>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#;
+    let server = common::http::HttpServer::start_on("127.0.0.3:443", Some(tls), move |_| {
+        common::http::Reply::Body(200, config.as_bytes().to_vec())
+    })
+    .await;
+    let ca = pki.ca_path();
+    let args: Vec<String> = [
+        "settings",
+        "bob@auto.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        &ca,
+        "--json",
+        "--timeout",
+        "3",
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    // The server runs on this test's runtime: run the binary on another thread.
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        mailcheck(&args)
+    })
+    .await
+    .unwrap();
+    let doc = json(&out);
+    assert_valid("settings.schema.json", &doc);
+    let imap = doc["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["protocol"] == "imap")
+        .cloned()
+        .expect("IMAP from autoconfig");
+    assert_eq!(imap["host"], "mail.mailcheck.test");
+    assert_eq!(imap["username"], "local_part");
+    assert_eq!(imap["sources"], serde_json::json!(["autoconfig"]));
+    let targets = server.targets();
+    assert!(
+        targets
+            .iter()
+            .any(|t| t.contains("emailaddress=bob%40auto.mailcheck.test")),
+        "{targets:?}"
+    );
+}

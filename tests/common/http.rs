@@ -53,7 +53,16 @@ impl HttpServer {
         tls: Option<Arc<rustls::ServerConfig>>,
         route: impl Fn(&str) -> Reply + Send + Sync + 'static,
     ) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1:0", tls, route).await
+    }
+
+    /// As [`HttpServer::start`], on a given loopback address and port.
+    pub async fn start_on(
+        addr: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        route: impl Fn(&str) -> Reply + Send + Sync + 'static,
+    ) -> HttpServer {
+        let listener = TcpListener::bind(addr).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(Log::default());
         let route: Route = Arc::new(route);
