@@ -28,11 +28,13 @@ pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Resul
         }
     }
     let mut host: Option<&str> = None;
-    writeln!(
-        out,
-        "{:<5} {:>5}  {:<9} {:<6} {:<40} {:>6}",
-        "PROTO", "PORT", "SECURITY", "RESULT", "DETAIL", "TIME"
-    )?;
+    if !report.probes.is_empty() {
+        writeln!(
+            out,
+            "{:<5} {:>5}  {:<9} {:<6} {:<40} {:>6}",
+            "PROTO", "PORT", "SECURITY", "RESULT", "DETAIL", "TIME"
+        )?;
+    }
     for p in &report.probes {
         if host != Some(p.host.as_str()) {
             writeln!(out, "{}", format!("{}:", p.host).bold())?;
@@ -415,6 +417,17 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(d) = &report.discovery {
+        for (incoming, what) in [(true, "Incoming:"), (false, "Outgoing:")] {
+            if !probed(incoming) && report.cut_short.is_none() {
+                let text = format!(
+                    "no server found for {} (every source above came back empty)",
+                    d.address.domain
+                );
+                labelled(out, what, &text)?;
+            }
+        }
+    }
     if probed(true) {
         if report.summary.secure_incoming.is_empty() {
             let why = nothing_works(report, true, "read");
