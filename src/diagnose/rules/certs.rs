@@ -1,0 +1,254 @@
+//! Rules about certificates: expiry, names, trust (RFC 5280, RFC 9525), a
+//! different certificate on the two ports of one service, and signs that an
+//! antivirus or firewall product intercepts TLS.
+
+use super::{Finding, by_host};
+use crate::cert::{ChainReport, Verdict};
+use crate::diagnose::{Options, Severity};
+use crate::model::Protocol;
+use crate::report::{ProbeReport, Report};
+
+/// Products that intercept TLS by re-signing certificates with their own CA,
+/// as words that appear in that CA's name (issuer O or CN). Multi-word names
+/// are matched as consecutive words, so "eset" does not match "reset".
+const INTERCEPTORS: &[&str] = &[
+    "avast",
+    "avg",
+    "kaspersky",
+    "eset",
+    "bitdefender",
+    "norton",
+    "symantec",
+    "mcafee",
+    "sophos",
+    "fortinet",
+    "fortigate",
+    "palo alto",
+    "zscaler",
+    "cisco umbrella",
+    "check point",
+    "checkpoint",
+    "watchguard",
+    "barracuda",
+    "netskope",
+];
+
+/// The two ports of one service on which the same certificate is expected.
+const PAIRS: &[(Protocol, u16, u16)] = &[
+    (Protocol::Imap, 993, 143),
+    (Protocol::Pop3, 995, 110),
+    (Protocol::Smtp, 465, 587),
+];
+
+pub(super) fn check(report: &Report, opts: &Options, raw: &mut Vec<Finding>) {
+    for (host, ps) in by_host(report) {
+        let chains: Vec<(&ProbeReport, &ChainReport)> = ps
+            .iter()
+            .filter(|p| !p.inferred)
+            .filter_map(|p| Some((*p, p.tls.as_ref()?.certificate.as_ref()?)))
+            .filter(|(_, c)| !c.certificates.is_empty())
+            .collect();
+        for (p, c) in &chains {
+            expiry(host, p, c, opts, raw);
+            trust(host, p, c, raw);
+            interception_by_name(host, p, c, raw);
+        }
+        certificate_differs(host, &chains, raw);
+        issuer_differs(host, &chains, raw);
+    }
+}
+
+fn expiry(host: &str, p: &ProbeReport, c: &ChainReport, opts: &Options, raw: &mut Vec<Finding>) {
+    let Some(soonest) = c.certificates.iter().min_by_key(|i| i.days_left) else {
+        return;
+    };
+    let days = soonest.days_left;
+    let evidence = format!(
+        "{}: not after {} ({days} days)",
+        soonest.subject, soonest.not_after
+    );
+    if c.verdict == Verdict::Expired || days < 0 {
+        raw.push(
+            Finding::new(
+                "cert_expired",
+                Severity::Critical,
+                Some(host),
+                format!("The certificate of {host} has expired, so clients refuse to connect"),
+                "Server: install a renewed certificate. If it expired only just, check this computer's clock.",
+            )
+            .with(p)
+            .because(evidence),
+        );
+    } else if days <= opts.warn_days {
+        let severity = if days <= opts.crit_days {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        raw.push(
+            Finding::new(
+                "cert_expiring",
+                severity,
+                Some(host),
+                format!("The certificate of {host} expires in {days} days"),
+                "Server: renew the certificate now (and check that automatic renewal runs).",
+            )
+            .with(p)
+            .because(evidence),
+        );
+    }
+}
+
+fn trust(host: &str, p: &ProbeReport, c: &ChainReport, raw: &mut Vec<Finding>) {
+    if !c.host_name_matches || c.verdict == Verdict::NameMismatch {
+        let names = c.certificates[0].subject_alt_names.join(", ");
+        raw.push(
+            Finding::new(
+                "cert_name_mismatch",
+                Severity::Critical,
+                Some(host),
+                format!("The certificate of {host} does not name {host}, so clients refuse it"),
+                "Use a server name the certificate names; server: put this name in the certificate.",
+            )
+            .with(p)
+            .because(format!("names: {names}")),
+        );
+    }
+    let (code, fix) = match c.verdict {
+        Verdict::SelfSigned | Verdict::Untrusted => (
+            "cert_untrusted",
+            "Server: use a certificate from a public CA. A private CA: pass it with --ca-file. \
+             Otherwise suspect interception.",
+        ),
+        Verdict::IncompleteChain => (
+            "cert_untrusted",
+            "Server: send the full chain (leaf and intermediate certificates).",
+        ),
+        Verdict::Invalid => (
+            "cert_untrusted",
+            "Server: replace the certificate; the evidence names what the verifier rejected.",
+        ),
+        Verdict::NotYetValid => (
+            "cert_not_yet_valid",
+            "Check this computer's date and time; server: the certificate was installed too early.",
+        ),
+        Verdict::Trusted | Verdict::Expired | Verdict::NameMismatch => return,
+    };
+    raw.push(
+        Finding::new(
+            code,
+            Severity::Critical,
+            Some(host),
+            format!(
+                "{} ({host})",
+                crate::cert::describe(c.verdict).trim_end_matches('.')
+            ),
+            fix,
+        )
+        .with(p)
+        .because(
+            c.verifier_error
+                .clone()
+                .unwrap_or_else(|| format!("issuer: {}", c.certificates[0].issuer)),
+        ),
+    );
+}
+
+/// Whether `name` contains `product` as whole consecutive words.
+fn names_product(name: &str, product: &str) -> bool {
+    let words: Vec<String> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let wanted: Vec<&str> = product.split(' ').collect();
+    words
+        .windows(wanted.len())
+        .any(|w| w.iter().zip(&wanted).all(|(a, b)| a == b))
+}
+
+fn interception_by_name(host: &str, p: &ProbeReport, c: &ChainReport, raw: &mut Vec<Finding>) {
+    for cert in &c.certificates {
+        let Some(product) = INTERCEPTORS
+            .iter()
+            .find(|prod| names_product(&cert.issuer, prod))
+        else {
+            continue;
+        };
+        raw.push(
+            Finding::new(
+                "tls_interception_suspected",
+                Severity::Critical,
+                Some(host),
+                format!("The certificate for {host} was issued by a security product ({product}), which intercepts and re-encrypts mail traffic"),
+                "Turn off the product's mail or TLS scanning (\"mail shield\", \"SSL inspection\") for mail ports, or ask the network's administrator.",
+            )
+            .with(p)
+            .because(format!("issuer: {}", cert.issuer)),
+        );
+        return;
+    }
+}
+
+/// A different leaf on the implicit-TLS and the STARTTLS port of one service.
+fn certificate_differs(
+    host: &str,
+    chains: &[(&ProbeReport, &ChainReport)],
+    raw: &mut Vec<Finding>,
+) {
+    for (protocol, implicit, starttls) in PAIRS {
+        let leaf = |port: u16| {
+            chains
+                .iter()
+                .find(|(p, _)| p.protocol == *protocol && p.port == port)
+                .map(|(p, c)| (*p, c.certificates[0].sha256.as_str()))
+        };
+        let (Some((a, sa)), Some((b, sb))) = (leaf(*implicit), leaf(*starttls)) else {
+            continue;
+        };
+        if sa == sb {
+            continue;
+        }
+        raw.push(
+            Finding::new(
+                "certificate_differs",
+                Severity::Warning,
+                Some(host),
+                format!("{host} shows a different certificate on port {implicit} than on port {starttls}"),
+                "Server: install the same certificate on both ports; if the server has one, suspect something on the path.",
+            )
+            .with(a)
+            .with(b)
+            .because(format!("{implicit}: {sa}"))
+            .because(format!("{starttls}: {sb}")),
+        );
+    }
+}
+
+/// Leaves from different issuers on ports of one host: one port may be intercepted.
+fn issuer_differs(host: &str, chains: &[(&ProbeReport, &ChainReport)], raw: &mut Vec<Finding>) {
+    let issuer = |c: &ChainReport| c.certificates[0].issuer.clone();
+    let Some((first, c0)) = chains.first() else {
+        return;
+    };
+    let odd: Vec<&(&ProbeReport, &ChainReport)> = chains
+        .iter()
+        .filter(|(_, c)| issuer(c) != issuer(c0))
+        .collect();
+    if odd.is_empty() {
+        return;
+    }
+    let mut f = Finding::new(
+        "tls_interception_suspected",
+        Severity::Warning,
+        Some(host),
+        format!("Ports of {host} present certificates from different issuers, as when something on the path intercepts some ports"),
+        "Compare the issuers below; if the server uses one CA, turn off TLS scanning in antivirus or firewall products.",
+    )
+    .with(first)
+    .because(format!("port {}: {}", first.port, issuer(c0)));
+    for (p, c) in odd {
+        f = f.with(p).because(format!("port {}: {}", p.port, issuer(c)));
+    }
+    raw.push(f);
+}
