@@ -184,3 +184,47 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
         },
     }
 }
+
+/// Discovery for alice@example.com with no sources, candidates or provider.
+pub(crate) fn discovery() -> crate::discover::run::Discovery {
+    crate::discover::run::Discovery {
+        address: crate::discover::address::Address {
+            input: "alice@example.com".into(),
+            local: "alice".into(),
+            domain: "example.com".into(),
+            domain_ascii: "example.com".into(),
+        },
+        provider: None,
+        sources: Vec::new(),
+        candidates: Vec::new(),
+        disagreements: Vec::new(),
+        not_offered: Vec::new(),
+        offline: false,
+        duration_ms: 1,
+    }
+}
+
+/// A login test on `spec`'s protocol and host, over that combination.
+pub(crate) fn login(
+    spec: &str,
+    result: crate::login::LoginResult,
+    users: &[&str],
+) -> crate::login::Login {
+    let (protocol, port, security, host) = parse(spec);
+    crate::login::Login {
+        protocol,
+        host,
+        combination: Some(format!(
+            "{}:{port}:{}",
+            protocol.as_str(),
+            security.as_str()
+        )),
+        result,
+        reason: None,
+        secret_exposed: false,
+        usernames: users.iter().map(|u| (*u).to_owned()).collect(),
+        explanation: None,
+        send: None,
+        probe: None,
+    }
+}

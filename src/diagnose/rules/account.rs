@@ -236,3 +236,137 @@ fn relay(report: &Report, raw: &mut Vec<Finding>) {
         raw.push(f);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnose::testing::{HOST, discovery, login, ok, report};
+    use crate::diagnose::{Finding, Options, Severity, findings};
+    use crate::discover::run::ProviderMatch;
+    use crate::discover::{SourceKind, SourceReport, providers::Note};
+    use crate::explain::Explanation;
+    use crate::login::{LoginResult, RelayResult, RelayTest};
+    use crate::report::Report;
+
+    fn find(r: &Report, code: &str) -> Option<Finding> {
+        findings(r, &Options::default())
+            .into_iter()
+            .find(|f| f.code == code)
+    }
+
+    #[test]
+    fn discovery_disagreements_plain_http_and_provider_notes() {
+        let mut d = discovery();
+        d.disagreements
+            .push("SRV says 993, autoconfig says 143".into());
+        let mut http = SourceReport::new(
+            SourceKind::Autoconfig,
+            "http://autoconfig.example.com/mail/config-v1.1.xml".into(),
+        );
+        http.plain_http = true;
+        http.settings = vec![crate::discover::Setting {
+            protocol: crate::model::Protocol::Imap,
+            host: HOST.into(),
+            port: 993,
+            security: crate::model::Security::Tls,
+            username: None,
+            auth: None,
+        }];
+        d.sources.push(http);
+        d.provider = Some(ProviderMatch {
+            id: "outlook".into(),
+            name: "Outlook.com".into(),
+            via: SourceKind::Provider,
+            notes: vec![Note {
+                key: "oauth2_only".into(),
+                text: "Password login is off; use OAuth2.".into(),
+            }],
+            checked: "2025-01-01".into(),
+        });
+        let mut r = report(vec![]);
+        r.discovery = Some(d);
+        let f = find(&r, "sources_disagree").unwrap();
+        assert_eq!(f.evidence, ["SRV says 993, autoconfig says 143"]);
+        assert_eq!(f.host, None);
+        assert!(find(&r, "http_autoconfig").unwrap().evidence[0].starts_with("http://"));
+        let note = find(&r, "provider_note_oauth2_only").unwrap();
+        assert_eq!(note.severity, Severity::Info);
+    }
+
+    #[test]
+    fn a_retired_host_note_becomes_a_finding_with_the_replacement() {
+        let mut r = report(vec![]);
+        r.notes.push(
+            "pop3.live.com is a retired POP3 name for Outlook.com; use outlook.office365.com:995 SSL/TLS instead".into(),
+        );
+        let f = find(&r, "retired_host").unwrap();
+        assert_eq!(f.host.as_deref(), Some("pop3.live.com"));
+        assert!(
+            f.fix.starts_with("Use outlook.office365.com:995"),
+            "{}",
+            f.fix
+        );
+    }
+
+    #[test]
+    fn logins_ok_failed_not_attempted_and_exposed() {
+        let mut r = report(vec![ok("imap:993:tls")]);
+        r.logins
+            .push(login("imap:993:tls", LoginResult::Ok, &["alice"]));
+        let mut bad = login("smtp:465:tls", LoginResult::Failed, &["alice@example.com"]);
+        bad.explanation = Some(Explanation {
+            code: "microsoft_basic_auth_disabled".into(),
+            cause: "Microsoft has turned off password login.".into(),
+            fix: "Use OAuth2.".into(),
+            provider_specific: true,
+            alert: None,
+        });
+        bad.secret_exposed = true;
+        r.logins.push(bad);
+        let mut skipped = login("pop3:995:tls", LoginResult::NotAttempted, &[]);
+        skipped.reason = Some("no POP3 combination worked over TLS".into());
+        r.logins.push(skipped);
+        let ok = find(&r, "login_ok").unwrap();
+        assert_eq!(ok.combinations, [format!("imap:993:tls@{HOST}")]);
+        assert!(ok.cause.contains("as alice"));
+        let failed = find(&r, "login_failed").unwrap();
+        assert_eq!(failed.cause, "Microsoft has turned off password login.");
+        assert_eq!(failed.fix, "Use OAuth2.");
+        assert!(
+            failed
+                .evidence
+                .contains(&"explanation: microsoft_basic_auth_disabled".to_owned())
+        );
+        assert_eq!(
+            find(&r, "secret_exposed").unwrap().severity,
+            Severity::Critical
+        );
+        assert_eq!(
+            find(&r, "login_not_attempted").unwrap().cause,
+            "no POP3 combination worked over TLS"
+        );
+    }
+
+    #[test]
+    fn relay_tests_open_or_refused_and_a_cut_short_run() {
+        let relay = |result, rcpt: &str| RelayTest {
+            host: HOST.into(),
+            combination: Some("smtp:25:starttls".into()),
+            recipient: "x@example.net".into(),
+            result,
+            mail_from: Some("250 ok".into()),
+            rcpt_to: Some(rcpt.into()),
+            reason: None,
+            probe: None,
+        };
+        let mut r = report(vec![]);
+        r.relay_tests
+            .push(relay(RelayResult::OpenRelay, "250 2.1.5 Ok"));
+        assert_eq!(find(&r, "open_relay").unwrap().severity, Severity::Critical);
+        r.relay_tests[0] = relay(RelayResult::Refused, "554 5.7.1 Relay access denied");
+        let f = find(&r, "relay_refused").unwrap();
+        assert_eq!(f.severity, Severity::Ok);
+        assert!(f.evidence[0].contains("554"));
+        r.cut_short = Some("deadline".into());
+        assert!(find(&r, "run_cut_short").is_some());
+    }
+}

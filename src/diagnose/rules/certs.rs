@@ -252,3 +252,118 @@ fn issuer_differs(host: &str, chains: &[(&ProbeReport, &ChainReport)], raw: &mut
     }
     raw.push(f);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cert::Verdict;
+    use crate::diagnose::testing::{ok, report};
+    use crate::diagnose::{Finding, Options, Severity, findings};
+    use crate::report::ProbeReport;
+
+    fn find(probes: Vec<ProbeReport>, code: &str) -> Option<Finding> {
+        findings(&report(probes), &Options::default())
+            .into_iter()
+            .find(|f| f.code == code)
+    }
+
+    fn with_leaf(spec: &str, edit: impl Fn(&mut crate::cert::ChainReport)) -> ProbeReport {
+        let mut p = ok(spec);
+        edit(p.tls.as_mut().unwrap().certificate.as_mut().unwrap());
+        p
+    }
+
+    #[test]
+    fn cert_expiring_warns_then_turns_critical() {
+        let at = |days| with_leaf("imap:993:tls", |c| c.certificates[0].days_left = days);
+        assert!(find(vec![at(22)], "cert_expiring").is_none());
+        assert_eq!(
+            find(vec![at(21)], "cert_expiring").unwrap().severity,
+            Severity::Warning
+        );
+        assert_eq!(
+            find(vec![at(7)], "cert_expiring").unwrap().severity,
+            Severity::Critical
+        );
+        assert!(find(vec![at(-1)], "cert_expiring").is_none());
+        assert!(find(vec![at(-1)], "cert_expired").is_some());
+    }
+
+    #[test]
+    fn cert_expired_from_the_verdict() {
+        let p = with_leaf("smtp:465:tls", |c| c.verdict = Verdict::Expired);
+        assert_eq!(
+            find(vec![p], "cert_expired").unwrap().severity,
+            Severity::Critical
+        );
+    }
+
+    #[test]
+    fn cert_name_mismatch_lists_the_names() {
+        let p = with_leaf("imap:993:tls", |c| {
+            c.host_name_matches = false;
+            c.verdict = Verdict::NameMismatch;
+        });
+        let f = find(vec![p], "cert_name_mismatch").unwrap();
+        assert_eq!(f.evidence, ["names: mail.example.com"]);
+    }
+
+    #[test]
+    fn self_signed_untrusted_and_incomplete_are_cert_untrusted() {
+        for v in [
+            Verdict::SelfSigned,
+            Verdict::Untrusted,
+            Verdict::IncompleteChain,
+        ] {
+            let p = with_leaf("imap:993:tls", |c| c.verdict = v);
+            assert!(find(vec![p], "cert_untrusted").is_some(), "{v:?}");
+        }
+        let p = with_leaf("imap:993:tls", |c| c.verdict = Verdict::NotYetValid);
+        assert!(find(vec![p], "cert_not_yet_valid").is_some());
+        assert!(find(vec![ok("imap:993:tls")], "cert_untrusted").is_none());
+    }
+
+    #[test]
+    fn an_antivirus_issuer_is_interception() {
+        let p = with_leaf("imap:993:tls", |c| {
+            c.certificates[0].issuer = "CN=Avast Web/Mail Shield Root,O=Avast".into();
+        });
+        let f = find(vec![p], "tls_interception_suspected").unwrap();
+        assert_eq!(f.severity, Severity::Critical);
+        assert!(f.cause.contains("avast"));
+        // Word match only: "Preset" does not name ESET.
+        let q = with_leaf("imap:993:tls", |c| {
+            c.certificates[0].issuer = "CN=Preset CA".into()
+        });
+        assert!(find(vec![q], "tls_interception_suspected").is_none());
+    }
+
+    #[test]
+    fn issuers_differing_between_ports_is_suspected_interception() {
+        let other = with_leaf("smtp:465:tls", |c| {
+            c.certificates[0].issuer = "CN=Other".into()
+        });
+        let f = find(
+            vec![ok("imap:993:tls"), other],
+            "tls_interception_suspected",
+        )
+        .unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(f.combinations.len(), 2);
+    }
+
+    #[test]
+    fn certificate_differs_between_993_and_143() {
+        let other = with_leaf("imap:143:starttls", |c| {
+            c.certificates[0].sha256 = "BB".into()
+        });
+        let f = find(vec![ok("imap:993:tls"), other], "certificate_differs").unwrap();
+        assert_eq!(f.evidence, ["993: AA:01", "143: BB"]);
+        assert!(
+            find(
+                vec![ok("imap:993:tls"), ok("imap:143:starttls")],
+                "certificate_differs"
+            )
+            .is_none()
+        );
+    }
+}
