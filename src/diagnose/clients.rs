@@ -236,3 +236,95 @@ fn generic(r: &Recommended) -> Vec<(String, String)> {
         ("Authentication".into(), r.authentication.clone()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(security: Security, port: u16) -> Recommendation {
+        let r = |protocol, port, security| Recommended {
+            protocol,
+            host: "mail.example.com".into(),
+            port,
+            security,
+            username: Some("alice@example.com".into()),
+            authentication: "normal password".into(),
+        };
+        Recommendation {
+            incoming: Some(r(Protocol::Imap, 993, Security::Tls)),
+            outgoing: Some(r(Protocol::Smtp, port, security)),
+        }
+    }
+
+    const ALL: [Client; 7] = [
+        Client::Thunderbird,
+        Client::Outlook,
+        Client::AppleMail,
+        Client::AndroidGmail,
+        Client::Ios,
+        Client::Claws,
+        Client::Generic,
+    ];
+
+    #[test]
+    fn every_client_keeps_lines_within_the_width() {
+        for c in ALL {
+            for line in words(&rec(Security::StartTls, 587), c) {
+                assert!(line.chars().count() <= WIDTH, "{c:?}: {line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_client_uses_its_own_words_for_the_mode() {
+        let has = |c, s: &str| {
+            words(&rec(Security::StartTls, 587), c)
+                .iter()
+                .any(|l| l.contains(s))
+        };
+        assert!(has(Client::Thunderbird, "Connection security: STARTTLS"));
+        assert!(has(
+            Client::Thunderbird,
+            "Authentication method: Normal password"
+        ));
+        assert!(has(Client::Outlook, "Encryption method: STARTTLS"));
+        assert!(has(Client::Outlook, "Outgoing server (SMTP): 587"));
+        assert!(has(
+            Client::Outlook,
+            "Secure Password Authentication (SPA): off"
+        ));
+        assert!(has(
+            Client::AppleMail,
+            "Automatically manage connection settings: off"
+        ));
+        assert!(has(Client::AppleMail, "Use TLS/SSL: on"));
+        assert!(has(Client::AndroidGmail, "Security type: STARTTLS"));
+        assert!(has(
+            Client::Claws,
+            "Use STARTTLS command to start encrypted session"
+        ));
+        assert!(has(Client::Claws, "Use SSL/TLS"));
+    }
+
+    #[test]
+    fn ios_says_use_ssl_on_for_starttls_and_the_port_decides() {
+        let lines = words(&rec(Security::StartTls, 587), Client::Ios);
+        assert!(lines.contains(&"  Use SSL: on".to_owned()), "{lines:#?}");
+        assert!(lines.contains(&"  Server Port: 587".to_owned()));
+    }
+
+    #[test]
+    fn a_missing_direction_is_said_and_long_values_wrap() {
+        let mut r = rec(Security::Tls, 465);
+        r.outgoing = None;
+        r.incoming.as_mut().unwrap().host = format!("{}.example.com", "a".repeat(60));
+        let lines = words(&r, Client::Thunderbird);
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .starts_with("Outgoing mail: no combination")
+        );
+        assert!(lines.contains(&"  Server Name:".to_owned()));
+    }
+}

@@ -147,3 +147,55 @@ pub fn export_srv(rec: &Recommendation, domain: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> Recommendation {
+        Recommendation {
+            incoming: Some(Recommended {
+                protocol: Protocol::Imap,
+                host: "imap.example.com".into(),
+                port: 993,
+                security: Security::Tls,
+                username: Some("alice".into()),
+                authentication: "normal password".into(),
+            }),
+            outgoing: Some(Recommended {
+                protocol: Protocol::Smtp,
+                host: "smtp.example.com".into(),
+                port: 587,
+                security: Security::StartTls,
+                username: Some("alice@example.com".into()),
+                authentication: "OAuth2".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn autoconfig_names_servers_with_placeholders_and_escapes() {
+        let x = export_autoconfig(&rec(), "alice@example.com", "ex&ample.com");
+        assert!(x.contains("<clientConfig version=\"1.1\">"));
+        assert!(x.contains("<emailProvider id=\"ex&amp;ample.com\">"));
+        assert!(x.contains("<incomingServer type=\"imap\">"));
+        assert!(x.contains("<socketType>SSL</socketType>"));
+        assert!(x.contains("<username>%EMAILLOCALPART%</username>"));
+        assert!(x.contains("<authentication>password-cleartext</authentication>"));
+        assert!(x.contains("<socketType>STARTTLS</socketType>"));
+        assert!(x.contains("<username>%EMAILADDRESS%</username>"));
+        assert!(x.contains("<authentication>OAuth2</authentication>"));
+        assert!(roxmltree::Document::parse(&x).is_ok());
+    }
+
+    #[test]
+    fn srv_lines_for_the_recommended_services_and_commented_not_offered_ones() {
+        let z = export_srv(&rec(), "example.com");
+        assert!(z.contains("\n_imaps._tcp.example.com. 3600 IN SRV 0 1 993 imap.example.com.\n"));
+        assert!(
+            z.contains("\n_submission._tcp.example.com. 3600 IN SRV 0 1 587 smtp.example.com.\n")
+        );
+        assert!(z.contains("\n; _pop3s._tcp.example.com. 3600 IN SRV 0 0 0 .\n"));
+        assert!(!z.contains("; _imaps."));
+    }
+}

@@ -171,3 +171,99 @@ fn authentication(report: &Report, p: &ProbeReport) -> &'static str {
         PASSWORD
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::testing::{discovery, failed, login, ok, report};
+    use crate::model::Phase;
+    use crate::report::Code;
+
+    #[test]
+    fn implicit_tls_imap_beats_starttls_and_pop3_and_plain_is_never_chosen() {
+        let r = report(vec![
+            ok("pop3:995:tls"),
+            ok("imap:143:plain"),
+            ok("imap:143:starttls"),
+            ok("imap:993:tls"),
+            ok("smtp:25:starttls"),
+            ok("smtp:587:starttls"),
+        ]);
+        let rec = recommend(&r, &Options::default());
+        let i = rec.incoming.unwrap();
+        assert_eq!(
+            (i.protocol, i.port, i.security),
+            (Protocol::Imap, 993, Security::Tls)
+        );
+        assert_eq!(i.username.as_deref(), Some("alice@example.com"));
+        assert_eq!(i.authentication, "normal password");
+        let o = rec.outgoing.unwrap();
+        assert_eq!((o.port, o.security), (587, Security::StartTls));
+        let pop = recommend(
+            &r,
+            &Options {
+                prefer_pop3: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(pop.incoming.unwrap().protocol, Protocol::Pop3);
+        let plain_only = report(vec![ok("imap:143:plain")]);
+        assert_eq!(recommend(&plain_only, &Options::default()).incoming, None);
+    }
+
+    #[test]
+    fn an_unverified_certificate_is_never_recommended() {
+        let mut p = ok("imap:993:tls");
+        p.tls
+            .as_mut()
+            .unwrap()
+            .certificate
+            .as_mut()
+            .unwrap()
+            .trusted = false;
+        let r = report(vec![
+            p,
+            failed("imap:143:starttls", Code::CertExpired, Phase::Tls),
+        ]);
+        assert_eq!(recommend(&r, &Options::default()).incoming, None);
+    }
+
+    #[test]
+    fn the_combination_whose_login_worked_wins_with_its_username() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("pop3:995:tls")]);
+        r.logins.push(login(
+            "imap:993:tls",
+            LoginResult::Failed,
+            &["alice@example.com"],
+        ));
+        r.logins.push(login(
+            "pop3:995:tls",
+            LoginResult::Ok,
+            &["alice@example.com", "alice"],
+        ));
+        let i = recommend(&r, &Options::default()).incoming.unwrap();
+        assert_eq!(i.protocol, Protocol::Pop3);
+        assert_eq!(i.username.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn discovery_decides_the_username_form_and_oauth2() {
+        let mut d = discovery();
+        d.candidates.push(crate::discover::run::Candidate {
+            setting: crate::discover::Setting {
+                protocol: Protocol::Imap,
+                host: crate::diagnose::testing::HOST.into(),
+                port: 993,
+                security: Security::Tls,
+                username: Some(UsernameForm::LocalPart),
+                auth: Some(AuthMethod::OAuth2),
+            },
+            sources: vec![crate::discover::SourceKind::Autoconfig],
+        });
+        let mut r = report(vec![ok("imap:993:tls")]);
+        r.discovery = Some(d);
+        let i = recommend(&r, &Options::default()).incoming.unwrap();
+        assert_eq!(i.username.as_deref(), Some("alice"));
+        assert_eq!(i.authentication, "OAuth2");
+    }
+}

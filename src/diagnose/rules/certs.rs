@@ -332,7 +332,7 @@ mod tests {
         assert!(f.cause.contains("avast"));
         // Word match only: "Preset" does not name ESET.
         let q = with_leaf("imap:993:tls", |c| {
-            c.certificates[0].issuer = "CN=Preset CA".into()
+            c.certificates[0].issuer = "CN=Preset CA".into();
         });
         assert!(find(vec![q], "tls_interception_suspected").is_none());
     }
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn issuers_differing_between_ports_is_suspected_interception() {
         let other = with_leaf("smtp:465:tls", |c| {
-            c.certificates[0].issuer = "CN=Other".into()
+            c.certificates[0].issuer = "CN=Other".into();
         });
         let f = find(
             vec![ok("imap:993:tls"), other],
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn certificate_differs_between_993_and_143() {
         let other = with_leaf("imap:143:starttls", |c| {
-            c.certificates[0].sha256 = "BB".into()
+            c.certificates[0].sha256 = "BB".into();
         });
         let f = find(vec![ok("imap:993:tls"), other], "certificate_differs").unwrap();
         assert_eq!(f.evidence, ["993: AA:01", "143: BB"]);
