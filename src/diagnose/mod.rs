@@ -1,6 +1,23 @@
 //! Diagnosis: turns a finished run (the [`Report`](crate::report::Report)) into
 //! findings a help desk can read out and CI can act on, and into the settings to
 //! use, worded for the user's own mail client.
+//!
+//! Everything here is a pure function of the report: no I/O, no clock. The rules
+//! live in [`rules`] (each code is documented in docs/findings.md), the choice of
+//! settings in [`recommend`](mod@recommend), the client wording in [`clients`], and
+//! the files an administrator can publish in [`export`].
+
+pub mod clients;
+pub mod export;
+pub mod recommend;
+pub mod rules;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use clients::words;
+pub use export::{export_autoconfig, export_srv};
+pub use recommend::recommend;
+pub use rules::findings;
 
 use serde::Serialize;
 
@@ -36,6 +53,30 @@ pub struct Finding {
     pub combinations: Vec<String>,
     /// The server's own words, where they matter.
     pub evidence: Vec<String>,
+    /// The host the finding is about; `None` for run-level findings (discovery,
+    /// notes). Added so findings can be deduplicated and grouped per host.
+    pub host: Option<String>,
+}
+
+/// Thresholds and preferences for diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// A certificate with this many days left or fewer is a warning.
+    pub warn_days: i64,
+    /// A certificate with this many days left or fewer is critical.
+    pub crit_days: i64,
+    /// Recommend POP3 rather than IMAP for incoming mail (`--prefer pop3`).
+    pub prefer_pop3: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            warn_days: 21,
+            crit_days: 7,
+            prefer_pop3: false,
+        }
+    }
 }
 
 /// One recommended setting.

@@ -1,0 +1,269 @@
+//! The settings to type in: the best combination that worked, per direction.
+//!
+//! Order, after RFC 8314 §3 and §5.1: a combination whose login succeeded
+//! beats one not tested, which beats one whose login failed; then the preferred
+//! protocol (IMAP unless `prefer_pop3`); then implicit TLS before STARTTLS; then
+//! the submission ports before port 25 (RFC 6409: 25 is for relaying between
+//! servers). Plaintext is never recommended, nor TLS whose certificate did not
+//! verify.
+
+use super::{Options, Recommendation, Recommended};
+use crate::discover::run::Discovery;
+use crate::discover::{AuthMethod, UsernameForm};
+use crate::login::{Login, LoginResult};
+use crate::model::{Protocol, Security};
+use crate::report::{ProbeReport, Report};
+
+/// The best working incoming and outgoing settings in `report`.
+#[must_use]
+pub fn recommend(report: &Report, opts: &Options) -> Recommendation {
+    Recommendation {
+        incoming: best(report, opts, true),
+        outgoing: best(report, opts, false),
+    }
+}
+
+/// Whether the combination worked over TLS whose certificate verified.
+fn eligible(p: &ProbeReport) -> bool {
+    super::rules::works(p)
+        && p.security.is_secure()
+        && p.tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .is_some_and(|c| c.trusted)
+}
+
+fn login_for<'a>(report: &'a Report, p: &ProbeReport) -> Option<&'a Login> {
+    report
+        .logins
+        .iter()
+        .find(|l| l.protocol == p.protocol && l.host == p.host)
+}
+
+/// 0: the login worked over this very combination; 1: it worked over another
+/// combination of this protocol and host; 2: not tested; 3: it failed.
+fn login_rank(report: &Report, p: &ProbeReport) -> u8 {
+    let Some(login) = login_for(report, p) else {
+        return 2;
+    };
+    let this = format!("{}:{}:{}", p.protocol.as_str(), p.port, p.security.as_str());
+    match login.result {
+        LoginResult::Ok if login.combination.as_deref() == Some(this.as_str()) => 0,
+        LoginResult::Ok => 1,
+        LoginResult::NotAttempted => 2,
+        LoginResult::Failed => 3,
+    }
+}
+
+fn best(report: &Report, opts: &Options, incoming: bool) -> Option<Recommended> {
+    let protocol_rank = |p: Protocol| match (p, opts.prefer_pop3) {
+        (Protocol::Imap, false) | (Protocol::Pop3, true) => 0,
+        _ => 1,
+    };
+    let p = report
+        .probes
+        .iter()
+        .filter(|p| p.protocol.is_incoming() == incoming && eligible(p))
+        .min_by_key(|p| {
+            (
+                login_rank(report, p),
+                protocol_rank(p.protocol),
+                p.security != Security::Tls,
+                p.port == 25,
+            )
+        })?;
+    Some(Recommended {
+        protocol: p.protocol,
+        host: p.host.clone(),
+        port: p.port,
+        security: p.security,
+        username: username(report, p),
+        authentication: authentication(report, p).to_owned(),
+    })
+}
+
+/// The username that logged in; otherwise the form discovery names; otherwise
+/// the address.
+fn username(report: &Report, p: &ProbeReport) -> Option<String> {
+    if let Some(login) = login_for(report, p).filter(|l| l.result == LoginResult::Ok)
+        && let Some(u) = login.usernames.last()
+    {
+        return Some(u.clone());
+    }
+    let address = report.inputs.address.clone();
+    let form = report
+        .discovery
+        .as_ref()
+        .and_then(|d| candidate_field(d, p, |s| s.username));
+    match (form, &address) {
+        (Some(UsernameForm::LocalPart), Some(a)) => {
+            Some(a.rsplit_once('@').map_or(a.as_str(), |(l, _)| l).to_owned())
+        }
+        _ => address,
+    }
+}
+
+/// A field of the discovery candidate for this combination, or else for this
+/// protocol and host.
+fn candidate_field<T>(
+    d: &Discovery,
+    p: &ProbeReport,
+    field: impl Fn(&crate::discover::Setting) -> Option<T>,
+) -> Option<T> {
+    let same_host = |c: &&crate::discover::run::Candidate| {
+        c.setting.protocol == p.protocol && c.setting.host == p.host
+    };
+    d.candidates
+        .iter()
+        .filter(same_host)
+        .find(|c| c.setting.port == p.port)
+        .and_then(|c| field(&c.setting))
+        .or_else(|| {
+            d.candidates
+                .iter()
+                .filter(same_host)
+                .find_map(|c| field(&c.setting))
+        })
+}
+
+/// "OAuth2" when a login used or asked for it, or discovery says the provider
+/// only takes it; "normal password" otherwise.
+fn authentication(report: &Report, p: &ProbeReport) -> &'static str {
+    const OAUTH: &str = "OAuth2";
+    const PASSWORD: &str = "normal password";
+    let oauth_mech = |m: &str| matches!(m, "XOAUTH2" | "OAUTHBEARER");
+    if let Some(login) = login_for(report, p) {
+        let attempts = login
+            .probe
+            .as_ref()
+            .and_then(|r| r.session.as_ref())
+            .and_then(|s| s.auth.as_ref())
+            .map(|a| a.attempts.as_slice())
+            .unwrap_or_default();
+        if let Some(worked) = attempts.iter().find(|a| a.ok) {
+            return if oauth_mech(&worked.mechanism) {
+                OAUTH
+            } else {
+                PASSWORD
+            };
+        }
+        let asks_oauth = login.explanation.as_ref().is_some_and(|e| {
+            matches!(
+                e.code.as_str(),
+                "microsoft_basic_auth_disabled" | "oauth2_token_rejected"
+            )
+        });
+        if asks_oauth || attempts.iter().any(|a| oauth_mech(&a.mechanism)) {
+            return OAUTH;
+        }
+    }
+    let Some(d) = &report.discovery else {
+        return PASSWORD;
+    };
+    let provider_says = d
+        .provider
+        .as_ref()
+        .is_some_and(|pr| pr.notes.iter().any(|n| n.key == "oauth2_only"));
+    let source_says = candidate_field(d, p, |s| s.auth) == Some(AuthMethod::OAuth2);
+    if provider_says || source_says {
+        OAUTH
+    } else {
+        PASSWORD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::testing::{discovery, failed, login, ok, report};
+    use crate::model::Phase;
+    use crate::report::Code;
+
+    #[test]
+    fn implicit_tls_imap_beats_starttls_and_pop3_and_plain_is_never_chosen() {
+        let r = report(vec![
+            ok("pop3:995:tls"),
+            ok("imap:143:plain"),
+            ok("imap:143:starttls"),
+            ok("imap:993:tls"),
+            ok("smtp:25:starttls"),
+            ok("smtp:587:starttls"),
+        ]);
+        let rec = recommend(&r, &Options::default());
+        let i = rec.incoming.unwrap();
+        assert_eq!(
+            (i.protocol, i.port, i.security),
+            (Protocol::Imap, 993, Security::Tls)
+        );
+        assert_eq!(i.username.as_deref(), Some("alice@example.com"));
+        assert_eq!(i.authentication, "normal password");
+        let o = rec.outgoing.unwrap();
+        assert_eq!((o.port, o.security), (587, Security::StartTls));
+        let pop = recommend(
+            &r,
+            &Options {
+                prefer_pop3: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(pop.incoming.unwrap().protocol, Protocol::Pop3);
+        let plain_only = report(vec![ok("imap:143:plain")]);
+        assert_eq!(recommend(&plain_only, &Options::default()).incoming, None);
+    }
+
+    #[test]
+    fn an_unverified_certificate_is_never_recommended() {
+        let mut p = ok("imap:993:tls");
+        p.tls
+            .as_mut()
+            .unwrap()
+            .certificate
+            .as_mut()
+            .unwrap()
+            .trusted = false;
+        let r = report(vec![
+            p,
+            failed("imap:143:starttls", Code::CertExpired, Phase::Tls),
+        ]);
+        assert_eq!(recommend(&r, &Options::default()).incoming, None);
+    }
+
+    #[test]
+    fn the_combination_whose_login_worked_wins_with_its_username() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("pop3:995:tls")]);
+        r.logins.push(login(
+            "imap:993:tls",
+            LoginResult::Failed,
+            &["alice@example.com"],
+        ));
+        r.logins.push(login(
+            "pop3:995:tls",
+            LoginResult::Ok,
+            &["alice@example.com", "alice"],
+        ));
+        let i = recommend(&r, &Options::default()).incoming.unwrap();
+        assert_eq!(i.protocol, Protocol::Pop3);
+        assert_eq!(i.username.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn discovery_decides_the_username_form_and_oauth2() {
+        let mut d = discovery();
+        d.candidates.push(crate::discover::run::Candidate {
+            setting: crate::discover::Setting {
+                protocol: Protocol::Imap,
+                host: crate::diagnose::testing::HOST.into(),
+                port: 993,
+                security: Security::Tls,
+                username: Some(UsernameForm::LocalPart),
+                auth: Some(AuthMethod::OAuth2),
+            },
+            sources: vec![crate::discover::SourceKind::Autoconfig],
+        });
+        let mut r = report(vec![ok("imap:993:tls")]);
+        r.discovery = Some(d);
+        let i = recommend(&r, &Options::default()).incoming.unwrap();
+        assert_eq!(i.username.as_deref(), Some("alice"));
+        assert_eq!(i.authentication, "OAuth2");
+    }
+}
