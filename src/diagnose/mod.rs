@@ -124,24 +124,3 @@ pub enum Client {
     /// Neutral words.
     Generic,
 }
-
-/// Thresholds and preferences for the diagnosis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
-    /// Certificates expiring within this many days are a warning.
-    pub warn_days: i64,
-    /// Certificates expiring within this many days are critical.
-    pub crit_days: i64,
-    /// Recommend POP3 rather than IMAP.
-    pub prefer_pop3: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            warn_days: 21,
-            crit_days: 7,
-            prefer_pop3: false,
-        }
-    }
-}
