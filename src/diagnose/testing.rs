@@ -98,6 +98,7 @@ pub(crate) fn ok(spec: &str) -> ProbeReport {
         tls,
         session: Some(Session::default()),
         transcript: Vec::new(),
+        secret_sent: false,
         duration_ms: 10,
     }
 }
@@ -179,6 +180,7 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
             secure_incoming: Vec::new(),
             secure_outgoing: Vec::new(),
             logins_ok: None,
+            unmet_requirements: Vec::new(),
             ok: true,
             exit_code: 0,
         },
