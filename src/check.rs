@@ -11,6 +11,7 @@ use futures_util::future::{BoxFuture, Shared, join_all};
 use std::sync::Arc;
 
 use crate::config::{Config, Requirement, SettingsConfig};
+use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::providers;
 use crate::discover::run::{self, Discovery, Sources};
@@ -26,6 +27,8 @@ use crate::report::{Code, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, 
 
 /// Exit code when at least one secure incoming and one secure outgoing combination work.
 pub const EXIT_OK: i32 = 0;
+/// Exit code when something works but deserves attention (a warning finding).
+pub const EXIT_WARNING: i32 = 1;
 /// Exit code when a probed direction has no working secure combination.
 pub const EXIT_CRITICAL: i32 = 2;
 /// Exit code when mailcheck itself could not run (bad arguments, bad CA file, …).
@@ -346,7 +349,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         require_logins(&mut summary, &logins, &probes);
     }
     check_requirements(&mut summary, &config.require, &probes);
-    Ok(Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at,
@@ -359,7 +362,31 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         cut_short,
         probes,
         summary,
-    })
+        findings: Vec::new(),
+        recommendation: diagnose::Recommendation {
+            incoming: None,
+            outgoing: None,
+        },
+    };
+    report.findings = diagnose::findings(&report, &config.diagnose);
+    report.recommendation = diagnose::recommend(&report, &config.diagnose);
+    report.summary.exit_code = exit_code(&report.summary, &report.findings);
+    Ok(report)
+}
+
+/// The Nagios plugin convention: 0 OK, 1 WARNING, 2 CRITICAL (3 UNKNOWN is for
+/// runs that could not happen at all). A direction that does not work, an unmet
+/// `--require` or a critical finding is CRITICAL; a warning finding is WARNING.
+#[must_use]
+pub fn exit_code(summary: &Summary, findings: &[diagnose::Finding]) -> i32 {
+    let worst = findings.iter().map(|f| f.severity).max();
+    if !summary.ok || worst == Some(diagnose::Severity::Critical) {
+        EXIT_CRITICAL
+    } else if worst == Some(diagnose::Severity::Warning) {
+        EXIT_WARNING
+    } else {
+        EXIT_OK
+    }
 }
 
 /// A greeting slower than half the phase timeout (at most 5 s) is flagged.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailcheck::check::{self, EXIT_UNKNOWN};
-use mailcheck::cli::{Cli, Command};
+use mailcheck::cli::{Cli, Command, Export};
 use mailcheck::config::{Config, Format, SettingsConfig};
 use mailcheck::output;
 use mailcheck::report::SettingsReport;
@@ -70,9 +70,14 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
         .build()?;
     let report = runtime.block_on(check::run(config))?;
     let mut out = std::io::stdout().lock();
+    if let Some(what) = config.export {
+        out.write_all(export(config, &report, what).as_bytes())?;
+        out.flush()?;
+        return Ok(report.summary.exit_code);
+    }
     match config.format {
         Format::Json => output::json::render(&report, &mut out)?,
-        Format::Human => output::human::render(&report, config.verbose, &mut out)?,
+        Format::Human => output::human::render(&report, config.verbose, config.client, &mut out)?,
         Format::Nagios => output::nagios::render(
             &report,
             &output::nagios::summary_text(&report),
@@ -83,6 +88,30 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
     }
     out.flush()?;
     Ok(report.summary.exit_code)
+}
+
+/// The working settings as a file an administrator can publish.
+fn export(config: &Config, report: &mailcheck::report::Report, what: Export) -> String {
+    let rec = &report.recommendation;
+    let domain = config.address.as_ref().map_or_else(
+        || {
+            let host = rec
+                .incoming
+                .as_ref()
+                .or(rec.outgoing.as_ref())
+                .map_or("example.com", |r| r.host.as_str());
+            host.split_once('.').map_or(host, |(_, d)| d).to_owned()
+        },
+        |a| a.domain_ascii.clone(),
+    );
+    let address = config.address.as_ref().map_or_else(
+        || format!("%EMAILADDRESS%@{domain}"),
+        mailcheck::discover::address::Address::ascii,
+    );
+    match what {
+        Export::Autoconfig => mailcheck::diagnose::export_autoconfig(rec, &address, &domain),
+        Export::Srv => mailcheck::diagnose::export_srv(rec, &domain),
+    }
 }
 
 fn code(c: i32) -> ExitCode {

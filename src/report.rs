@@ -15,7 +15,7 @@ use crate::model::{Phase, Protocol, Security};
 use crate::proto::Session;
 
 /// Version of the JSON document; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The output of `mailcheck settings`.
 #[derive(Debug, Clone, Serialize)]
@@ -68,6 +68,11 @@ pub struct Report {
     pub probes: Vec<ProbeReport>,
     /// What works, in one place.
     pub summary: Summary,
+    /// What the run means: stable codes, severities, causes and fixes, most
+    /// severe first (docs/findings.md).
+    pub findings: Vec<crate::diagnose::Finding>,
+    /// The settings to type in, in RFC 8314 order (never plaintext).
+    pub recommendation: crate::diagnose::Recommendation,
 }
 
 /// The inputs of the run, as validated.

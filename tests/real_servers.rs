@@ -73,7 +73,7 @@ fn default_matrix() {
     ]);
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -150,6 +150,59 @@ fn default_matrix() {
             .any(|c| c.as_str().unwrap().starts_with("AUTH"))
     );
     assert_eq!(doc["summary"]["ok"], true);
+}
+
+#[test]
+fn findings_and_recommendation_on_the_real_servers() {
+    let s = Servers::get();
+    // Over IPv4: Dovecot treats a [::1] client as local and offers more there.
+    let out = mailcheck(&[
+        "--host",
+        s.name(),
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--json",
+        "-4",
+    ]);
+    let doc = json(&out);
+    assert_valid(&doc);
+    let with = |severity: &str| -> Vec<String> {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == severity)
+            .map(|f| f["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Dovecot lists USER on plaintext POP3 before STLS: a WARNING (exit 1), not OK.
+    assert_eq!(
+        with("warning"),
+        ["auth_before_tls", "plaintext_works"],
+        "{}",
+        doc["findings"]
+    );
+    assert_eq!(with("critical"), Vec::<String>::new());
+    assert_eq!(with("ok"), ["incoming_ok", "outgoing_ok"]);
+    assert_eq!(out.status.code(), Some(1));
+    let rec = &doc["recommendation"];
+    assert_eq!(
+        (
+            rec["incoming"]["protocol"].as_str(),
+            rec["incoming"]["port"].as_u64(),
+            rec["incoming"]["security"].as_str()
+        ),
+        (Some("imap"), Some(993), Some("tls"))
+    );
+    assert_eq!(
+        (
+            rec["outgoing"]["port"].as_u64(),
+            rec["outgoing"]["security"].as_str()
+        ),
+        (Some(465), Some("tls"))
+    );
 }
 
 #[test]
@@ -410,7 +463,11 @@ fn human_output_fits_80_columns_without_colour_in_a_pipe() {
             line.chars().count()
         );
     }
-    assert!(text.contains("SMTP    587  SSL/TLS   FAIL"), "{text}");
+    assert!(text.contains("SMTP    587  SSL/TLS   ✗ FAIL"), "{text}");
+    assert!(
+        text.contains("\nFindings\n") && text.contains("\nUse these settings\n"),
+        "{text}"
+    );
     assert!(
         text.contains("Outgoing works: SMTP 465 SSL/TLS, SMTP 587 STARTTLS,"),
         "{text}"

@@ -176,6 +176,11 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
         relay_tests: Vec::new(),
         cut_short: None,
         probes,
+        findings: Vec::new(),
+        recommendation: crate::diagnose::Recommendation {
+            incoming: None,
+            outgoing: None,
+        },
         summary: Summary {
             secure_incoming: Vec::new(),
             secure_outgoing: Vec::new(),

@@ -5,12 +5,18 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
+use crate::diagnose::{Client, Severity};
 use crate::login::{Login, LoginResult, RelayResult};
 use crate::model::{Protocol, Security};
 use crate::report::{Code, ProbeReport, Report, Status};
 
 /// Writes the report for a person; `verbose` adds every transcript.
-pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Result<()> {
+pub fn render(
+    report: &Report,
+    verbose: bool,
+    client: Client,
+    out: &mut impl Write,
+) -> io::Result<()> {
     if let Some(d) = &report.discovery {
         super::settings::header(d, out)?;
         super::settings::sources(d, out)?;
@@ -42,21 +48,66 @@ pub fn render(report: &Report, verbose: bool, out: &mut impl Write) -> io::Resul
         }
         row(p, out)?;
     }
-    problems(report, out)?;
+    findings(report, out)?;
+    settings_block(report, client, out)?;
     logins(report, out)?;
     relay_tests(report, out)?;
     if verbose {
+        problems(report, out)?;
         transcripts(report, out)?;
     }
     summary(report, out)
 }
 
+/// The findings, most severe first, each with its fix.
+fn findings(report: &Report, out: &mut impl Write) -> io::Result<()> {
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", "Findings".bold())?;
+    for f in &report.findings {
+        let mark = match f.severity {
+            Severity::Critical => "✗".red().bold(),
+            Severity::Warning => "⚠".yellow(),
+            Severity::Info => "i".blue(),
+            Severity::Ok => "✓".green(),
+        };
+        for (i, line) in wrap(&f.cause, 76).into_iter().enumerate() {
+            let lead = if i == 0 {
+                format!("{mark} ")
+            } else {
+                "  ".to_owned()
+            };
+            writeln!(out, "{lead}{line}")?;
+        }
+        if f.severity > Severity::Ok {
+            for line in wrap(&format!("Fix: {}", f.fix), 74) {
+                writeln!(out, "    {line}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "Use these settings", in the words of the user's mail client.
+fn settings_block(report: &Report, client: Client, out: &mut impl Write) -> io::Result<()> {
+    let rec = &report.recommendation;
+    if rec.incoming.is_none() && rec.outgoing.is_none() {
+        return Ok(());
+    }
+    writeln!(out, "\n{}", "Use these settings".bold())?;
+    for line in crate::diagnose::words(rec, client) {
+        writeln!(out, "  {line}")?;
+    }
+    Ok(())
+}
+
 fn row(p: &ProbeReport, out: &mut impl Write) -> io::Result<()> {
     let result = match p.status {
-        Status::Ok => "ok".green(),
-        Status::Warning => "warn".yellow(),
-        Status::Failed => "FAIL".red().bold(),
-        Status::Cancelled => "cut".yellow(),
+        Status::Ok => "✓ ok".green(),
+        Status::Warning => "⚠ warn".yellow(),
+        Status::Failed => "✗ FAIL".red().bold(),
+        Status::Cancelled => "… cut".yellow(),
     };
     let time = if p.inferred {
         "-".to_owned()

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use crate::diagnose::Severity;
 use crate::report::{ProbeReport, Report, Status};
 
 /// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -59,9 +60,24 @@ pub fn render(
     }
 }
 
-/// The status text: what works, or what does not.
+/// The status text: the most severe problems first; when there are none, what
+/// works.
 #[must_use]
 pub fn summary_text(report: &Report) -> String {
+    let problems: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.cause.as_str())
+        .collect();
+    if let Some(first) = problems.first() {
+        let more = problems.len() - 1;
+        return if more == 0 {
+            (*first).to_owned()
+        } else {
+            format!("{first} (and {more} more)")
+        };
+    }
     let s = &report.summary;
     let list = |v: &[String]| {
         if v.is_empty() {

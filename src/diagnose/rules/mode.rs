@@ -139,37 +139,66 @@ fn plaintext_caps(p: &ProbeReport) -> Option<&[String]> {
     }
 }
 
-/// A plain combination worked. SMTP port 25 is server-to-server relay, plaintext
-/// by design, so it counts only when it offers AUTH in the clear.
+/// Whether a client could send a password on this plaintext session: a login
+/// is offered (SMTP AUTH, POP3 USER/SASL), or for IMAP, LOGINDISABLED is absent.
+fn login_possible(p: &ProbeReport) -> bool {
+    let caps = plaintext_caps(p).unwrap_or(&[]);
+    match p.protocol {
+        Protocol::Imap => !caps.iter().any(|c| c.eq_ignore_ascii_case("LOGINDISABLED")),
+        Protocol::Pop3 | Protocol::Smtp => !offers_auth(p.protocol, caps).is_empty(),
+    }
+}
+
+/// A plain combination worked. It is a warning where a password could travel in
+/// clear there, and only worth knowing where the server refuses logins without
+/// TLS. SMTP port 25 is server-to-server relay, plaintext by design, so it counts
+/// only when it offers AUTH in the clear.
 fn plaintext_works(host: &str, ps: &[&ProbeReport], raw: &mut Vec<Finding>) {
-    let hit: Vec<&ProbeReport> = ps
+    let plain: Vec<&ProbeReport> = ps
         .iter()
         .copied()
         .filter(|p| works(p) && p.security == Security::Plain)
-        .filter(|p| {
-            p.port != 25 || !offers_auth(p.protocol, plaintext_caps(p).unwrap_or(&[])).is_empty()
-        })
+        .filter(|p| p.port != 25 || login_possible(p))
         .collect();
-    if hit.is_empty() {
-        return;
-    }
-    let names: Vec<String> = hit
-        .iter()
-        .map(|p| format!("{} {}", p.protocol, p.port))
-        .collect();
-    raw.push(
-        Finding::new(
-            "plaintext_works",
-            Severity::Warning,
-            Some(host),
-            format!(
-                "None (no encryption) works for {} on {host}, but your password would travel in clear",
-                and_list(&names)
-            ),
-            "Never choose None in the client; use SSL/TLS or STARTTLS. Server: require TLS before login.",
+    let (exposed, refused): (Vec<&ProbeReport>, Vec<&ProbeReport>) =
+        plain.into_iter().partition(|p| login_possible(p));
+    let names = |hit: &[&ProbeReport]| {
+        and_list(
+            &hit.iter()
+                .map(|p| format!("{} {}", p.protocol, p.port))
+                .collect::<Vec<_>>(),
         )
-        .with_all(hit),
-    );
+    };
+    if !exposed.is_empty() {
+        raw.push(
+            Finding::new(
+                "plaintext_works",
+                Severity::Warning,
+                Some(host),
+                format!(
+                    "None (no encryption) works for {} on {host}, and a password would travel in clear",
+                    names(&exposed)
+                ),
+                "Never choose None in the client; use SSL/TLS or STARTTLS. Server: require TLS before login.",
+            )
+            .with_all(exposed),
+        );
+    }
+    if !refused.is_empty() {
+        raw.push(
+            Finding::new(
+                "plaintext_no_login",
+                Severity::Info,
+                Some(host),
+                format!(
+                    "None (no encryption) connects for {} on {host}, but the server offers no login there, so no password travels in clear",
+                    names(&refused)
+                ),
+                "Nothing to fix; in the client choose SSL/TLS or STARTTLS all the same.",
+            )
+            .with_all(refused),
+        );
+    }
 }
 
 /// Login offered on a plaintext session, before STARTTLS.
@@ -458,6 +487,23 @@ mod tests {
         assert_eq!(f.combinations, [format!("imap:143:plain@{HOST}")]);
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.cause.contains("password would travel in clear"));
+    }
+
+    #[test]
+    fn plaintext_that_refuses_logins_is_only_info() {
+        let mut imap = ok("imap:143:plain");
+        imap.session.as_mut().unwrap().capabilities =
+            caps(&["IMAP4rev1", "STARTTLS", "LOGINDISABLED"]);
+        let mut smtp = ok("smtp:587:plain");
+        smtp.session.as_mut().unwrap().capabilities = caps(&["PIPELINING", "STARTTLS"]);
+        let probes = vec![imap, smtp];
+        assert!(
+            find(probes.clone(), "plaintext_works").is_none(),
+            "no password can travel"
+        );
+        let f = find(probes, "plaintext_no_login").unwrap();
+        assert_eq!(f.severity, Severity::Info);
+        assert_eq!(f.combinations.len(), 2);
     }
 
     #[test]
