@@ -561,7 +561,11 @@ pub fn infer_plain(target: &Target, basis: Option<&ProbeReport>) -> ProbeReport 
 
 /// What works per direction. A direction is judged when it was probed or
 /// expected (an address implies both).
-fn summarise(probes: &[ProbeReport], expect_incoming: bool, expect_outgoing: bool) -> Summary {
+pub(crate) fn summarise(
+    probes: &[ProbeReport],
+    expect_incoming: bool,
+    expect_outgoing: bool,
+) -> Summary {
     let works = |r: &&ProbeReport| {
         !r.inferred && r.security.is_secure() && matches!(r.status, Status::Ok | Status::Warning)
     };
@@ -625,7 +629,7 @@ fn check_requirements(summary: &mut Summary, require: &[Requirement], probes: &[
 
 /// With credentials, a combination counts as working only when a login over its
 /// protocol (and host) succeeded.
-fn require_logins(summary: &mut Summary, logins: &[Login], probes: &[ProbeReport]) {
+pub(crate) fn require_logins(summary: &mut Summary, logins: &[Login], probes: &[ProbeReport]) {
     if logins.is_empty() {
         return;
     }

@@ -134,3 +134,62 @@ fn require_makes_a_missing_combination_critical() {
     assert_eq!(bad.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--require"));
 }
+
+#[test]
+fn export_writes_what_works_as_autoconfig_and_srv() {
+    let s = Servers::get();
+    let base = [
+        "probe",
+        "alice@mailcheck.test",
+        "--host",
+        s.name(),
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "-4",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--export", "autoconfig"]);
+    let xml = String::from_utf8(mailcheck(&args).stdout).unwrap();
+    let config = mailcheck::discover::autoconfig::parse(&xml, "alice@mailcheck.test")
+        .expect("our own parser reads it back");
+    assert_eq!(config.incoming[0].host, "mail.mailcheck.test");
+    assert_eq!(config.incoming[0].port, 993);
+    assert_eq!(config.outgoing[0].port, 465);
+    let mut args = base.to_vec();
+    args.extend(["--export", "srv"]);
+    let zone = String::from_utf8(mailcheck(&args).stdout).unwrap();
+    assert!(
+        zone.contains("_imaps._tcp.mailcheck.test.") && zone.contains(" 993 mail.mailcheck.test."),
+        "{zone}"
+    );
+    assert!(
+        zone.contains("_submissions._tcp.mailcheck.test.")
+            && zone.contains(" 465 mail.mailcheck.test."),
+        "{zone}"
+    );
+}
+
+#[test]
+fn the_settings_block_speaks_the_clients_language() {
+    let s = Servers::get();
+    let run = |client: &str| {
+        let out = mailcheck(&[
+            "probe",
+            "--host",
+            s.name(),
+            "--dns-server",
+            s.dns(),
+            "--ca-file",
+            s.ca(),
+            "-4",
+            "--client",
+            client,
+        ]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run("thunderbird").contains("Connection security: SSL/TLS"));
+    assert!(run("claws").contains("SSL/TLS"));
+    assert!(run("ios").contains("Use SSL: on"));
+}

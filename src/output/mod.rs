@@ -5,3 +5,5 @@ pub mod human;
 pub mod json;
 pub mod nagios;
 pub mod settings;
+#[cfg(test)]
+mod snapshots;

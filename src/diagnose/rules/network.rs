@@ -123,8 +123,9 @@ fn port_blocked(
             "port {port} timed out here on several servers: this network blocks outbound port {port}"
         )
     } else {
+        let verb = if working.len() == 1 { "works" } else { "work" };
         format!(
-            "port {port} on {host} timed out while {} works: this network (or a firewall) blocks outbound port {port}",
+            "port {port} on {host} timed out while {} {verb}: this network (or a firewall) blocks outbound port {port}",
             ports(working)
         )
     };
