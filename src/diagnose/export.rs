@@ -1,6 +1,6 @@
 //! Files a domain's administrator can publish so clients find the recommended
 //! settings themselves: a Mozilla autoconfig file (config-v1.1.xml, as
-//! Thunderbird reads from autoconfig.<domain>) and RFC 6186 / RFC 8314 SRV
+//! Thunderbird reads from `autoconfig.<domain>`) and RFC 6186 / RFC 8314 SRV
 //! records.
 
 use std::fmt::Write as _;

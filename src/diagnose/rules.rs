@@ -3,8 +3,8 @@
 //! test that pins it).
 //!
 //! Rules are grouped by what they read: the security mode and the session
-//! ([`mode`]), the network ([`network`]), the certificates ([`certs`]), and
-//! discovery, logins and relay tests ([`account`]). [`findings`] runs them all,
+//! (`mode`), the network (`network`), the certificates (`certs`), and
+//! discovery, logins and relay tests (`account`). [`findings`] runs them all,
 //! merges what they said into one finding per code and host, adds a finding for
 //! every failed combination no rule explained, and sorts the result.
 
