@@ -86,6 +86,13 @@ impl Login {
         }
     }
 
+    /// Starts a login for a dialogue: the session shows it as pending from now on.
+    pub(crate) fn attach(plan: AuthPlan, session: &mut super::Session) -> Login {
+        let login = Login::new(plan);
+        session.auth = Some(login.outcome().clone());
+        login
+    }
+
     /// What happened so far.
     pub(crate) fn outcome(&self) -> &AuthOutcome {
         &self.outcome

@@ -454,9 +454,7 @@ impl Dialogue for Imap {
     }
 
     fn set_auth(&mut self, plan: AuthPlan) {
-        let login = Login::new(plan);
-        self.session.auth = Some(login.outcome().clone());
-        self.login = Some(login);
+        self.login = Some(Login::attach(plan, &mut self.session));
     }
 }
 

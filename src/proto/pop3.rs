@@ -447,9 +447,7 @@ impl Dialogue for Pop3 {
     }
 
     fn set_auth(&mut self, plan: AuthPlan) {
-        let login = Login::new(plan);
-        self.session.auth = Some(login.outcome().clone());
-        self.login = Some(login);
+        self.login = Some(Login::attach(plan, &mut self.session));
     }
 }
 

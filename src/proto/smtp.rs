@@ -404,9 +404,7 @@ impl Dialogue for Smtp {
 
     fn set_auth(&mut self, plan: AuthPlan) {
         self.send_test.clone_from(&plan.send_test);
-        let login = Login::new(plan);
-        self.session.auth = Some(login.outcome().clone());
-        self.login = Some(login);
+        self.login = Some(Login::attach(plan, &mut self.session));
     }
 }
 
