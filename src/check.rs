@@ -102,6 +102,15 @@ pub fn plan(config: &Config, hosts: &Hosts, discovered: &[Combination]) -> Vec<P
     } else {
         config.only.iter().map(|c| (*c, false)).collect()
     };
+    // A required combination is always tried, matrix or not.
+    let mut rows = rows;
+    for r in &config.require {
+        if let Requirement::Combination(c) = r
+            && !rows.iter().any(|(row, inferred)| row == c && !inferred)
+        {
+            rows.push((*c, false));
+        }
+    }
     rows.into_iter()
         .filter_map(|(c, inferred)| {
             let host = hosts.get(c.protocol)?;

@@ -212,7 +212,7 @@ pub struct ProbeArgs {
 
     /// Instead of the report, print the working settings as a Mozilla autoconfig
     /// file (config-v1.1.xml) or as RFC 6186 SRV zone lines.
-    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Recommendation")]
+    #[arg(long, value_enum, value_name = "WHAT", help_heading = "Recommendation", conflicts_with_all = ["json", "format"])]
     pub export: Option<Export>,
 
     /// When to use colour.

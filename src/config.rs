@@ -130,12 +130,18 @@ impl Config {
     /// both directions; otherwise only the directions given hosts.
     #[must_use]
     pub fn expects_incoming(&self) -> bool {
+        if !self.only.is_empty() {
+            return self.only.iter().any(|c| c.protocol.is_incoming());
+        }
         self.address.is_some() || self.pop3_host.is_some() || self.imap_host.is_some()
     }
 
     /// As [`Config::expects_incoming`], for sending.
     #[must_use]
     pub fn expects_outgoing(&self) -> bool {
+        if !self.only.is_empty() {
+            return self.only.iter().any(|c| !c.protocol.is_incoming());
+        }
         self.address.is_some() || self.smtp_host.is_some()
     }
 

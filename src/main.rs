@@ -71,7 +71,12 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
     let report = runtime.block_on(check::run(config))?;
     let mut out = std::io::stdout().lock();
     if let Some(what) = config.export {
-        out.write_all(export(config, &report, what).as_bytes())?;
+        match export(config, &report, what) {
+            Some(text) => out.write_all(text.as_bytes())?,
+            None => eprintln!(
+                "mailcheck: nothing to export: no combination worked over TLS with a verified certificate"
+            ),
+        }
         out.flush()?;
         return Ok(report.summary.exit_code);
     }
@@ -90,28 +95,31 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
     Ok(report.summary.exit_code)
 }
 
-/// The working settings as a file an administrator can publish.
-fn export(config: &Config, report: &mailcheck::report::Report, what: Export) -> String {
+/// The working settings as a file an administrator can publish; `None` when
+/// nothing worked securely, so there is nothing worth publishing.
+fn export(config: &Config, report: &mailcheck::report::Report, what: Export) -> Option<String> {
     let rec = &report.recommendation;
+    let first = rec.incoming.as_ref().or(rec.outgoing.as_ref())?;
+    // The mail domain: the address's, else the host's parent (mail.example.com →
+    // example.com), but never a bare top-level domain.
     let domain = config.address.as_ref().map_or_else(
         || {
-            let host = rec
-                .incoming
-                .as_ref()
-                .or(rec.outgoing.as_ref())
-                .map_or("example.com", |r| r.host.as_str());
-            host.split_once('.').map_or(host, |(_, d)| d).to_owned()
+            let host = first.host.trim_end_matches('.');
+            match host.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => parent.to_owned(),
+                _ => host.to_owned(),
+            }
         },
         |a| a.domain_ascii.clone(),
     );
     let address = config.address.as_ref().map_or_else(
-        || format!("%EMAILADDRESS%@{domain}"),
+        || format!("%EMAILLOCALPART%@{domain}"),
         mailcheck::discover::address::Address::ascii,
     );
-    match what {
+    Some(match what {
         Export::Autoconfig => mailcheck::diagnose::export_autoconfig(rec, &address, &domain),
         Export::Srv => mailcheck::diagnose::export_srv(rec, &domain),
-    }
+    })
 }
 
 fn code(c: i32) -> ExitCode {

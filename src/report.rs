@@ -298,10 +298,13 @@ pub enum Code {
     /// The greeting refuses service (554, 421, -ERR, * BYE).
     GreetingRejected,
     /// STARTTLS/STLS is not advertised.
+    #[serde(rename = "starttls_not_advertised")]
     StartTlsNotAdvertised,
     /// STARTTLS/STLS was refused.
+    #[serde(rename = "starttls_refused")]
     StartTlsRefused,
     /// Bytes arrived after the STARTTLS reply and before the handshake.
+    #[serde(rename = "starttls_injection")]
     StartTlsInjection,
     /// A line longer than the line bound.
     LineTooLong,
@@ -384,5 +387,69 @@ impl Code {
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    /// Regression: serde's snake_case made `start_tls_*` of the STARTTLS codes,
+    /// while the docs, the schema and `as_str` say `starttls_*`.
+    #[test]
+    fn every_code_serialises_as_its_stable_name() {
+        let all = [
+            Code::DnsNameNotFound,
+            Code::DnsNoAddress,
+            Code::DnsTimeout,
+            Code::DnsServerFailure,
+            Code::ConnectRefused,
+            Code::ConnectTimeout,
+            Code::NetworkUnreachable,
+            Code::ConnectionReset,
+            Code::ConnectionClosed,
+            Code::TlsGotPlaintext,
+            Code::TlsAlert,
+            Code::TlsHandshakeFailed,
+            Code::TlsTimeout,
+            Code::TlsVersionTooOld,
+            Code::CertExpired,
+            Code::CertNotYetValid,
+            Code::CertNameMismatch,
+            Code::CertSelfSigned,
+            Code::CertUntrusted,
+            Code::CertIncompleteChain,
+            Code::CertInvalid,
+            Code::NoGreeting,
+            Code::SlowGreeting,
+            Code::WrongProtocol,
+            Code::GreetingRejected,
+            Code::StartTlsNotAdvertised,
+            Code::StartTlsRefused,
+            Code::StartTlsInjection,
+            Code::LineTooLong,
+            Code::ReplyTooLong,
+            Code::ProbeTooLarge,
+            Code::InvalidBytes,
+            Code::ProtocolViolation,
+            Code::ReplyTimeout,
+            Code::ExpectsImplicitTls,
+            Code::Cancelled,
+        ];
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../docs/schema/probe-report.schema.json")).unwrap();
+        let listed = schema["$defs"]["code"]["enum"].as_array().unwrap();
+        assert_eq!(listed.len(), all.len(), "the schema lists every code");
+        for code in all {
+            assert_eq!(
+                serde_json::to_value(code).unwrap(),
+                code.as_str(),
+                "{code:?}"
+            );
+            assert!(
+                listed.iter().any(|v| v == code.as_str()),
+                "{code:?} missing from the schema"
+            );
+        }
     }
 }

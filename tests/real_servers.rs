@@ -71,6 +71,8 @@ fn default_matrix() {
         s.ca(),
         "--json",
     ]);
+    // WARNING: over [::1] (preferred) Dovecot treats the client as local and
+    // offers login before TLS; findings_and_recommendation_… checks IPv4.
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -177,16 +179,20 @@ fn findings_and_recommendation_on_the_real_servers() {
             .map(|f| f["code"].as_str().unwrap().to_owned())
             .collect()
     };
-    // Dovecot lists USER on plaintext POP3 before STLS: a WARNING (exit 1), not OK.
-    assert_eq!(
-        with("warning"),
-        ["auth_before_tls", "plaintext_works"],
-        "{}",
-        doc["findings"]
-    );
+    // Dovecot and Postfix as configured offer no login before TLS over IPv4:
+    // nothing worse than info, so OK.
+    assert_eq!(with("warning"), Vec::<String>::new(), "{}", doc["findings"]);
     assert_eq!(with("critical"), Vec::<String>::new());
+    assert_eq!(
+        with("info"),
+        [
+            "plaintext_no_login",
+            "wrong_mode_implicit_port",
+            "wrong_mode_plaintext_port"
+        ]
+    );
     assert_eq!(with("ok"), ["incoming_ok", "outgoing_ok"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0));
     let rec = &doc["recommendation"];
     assert_eq!(
         (

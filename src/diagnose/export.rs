@@ -102,22 +102,19 @@ fn service(protocol: Protocol, security: Security) -> &'static str {
 /// Zone-file lines for the recommended services.
 ///
 /// One live SRV record per recommended setting (priority 0, weight 1). The
-/// other services of each direction follow as *commented* "not offered" records
-/// (`0 0 0 .`, RFC 6186 §4): whether a domain wants to say that it does not
-/// offer, say, POP3 is the administrator's decision, and the recommendation only
-/// knows what works best, not what must be refused; uncommenting is one edit.
+/// nothing is said about the other services: a probe knows what works best, not
+/// what a domain wants to refuse (RFC 6186 §4's "not offered" records are the
+/// administrator's decision).
 /// Plain-text settings are never published.
 #[must_use]
 pub fn export_srv(rec: &Recommendation, domain: &str) -> String {
     let domain = domain.trim_end_matches('.');
     let mut out = format!("; SRV records for {domain} (RFC 6186, RFC 8314), from mailcheck\n");
-    let mut live = Vec::new();
     for r in [&rec.incoming, &rec.outgoing].into_iter().flatten() {
         if !r.security.is_secure() {
             continue;
         }
         let name = service(r.protocol, r.security);
-        live.push(name);
         let _ = writeln!(
             out,
             "{name}._tcp.{domain}. 3600 IN SRV 0 1 {} {}.",
@@ -125,26 +122,10 @@ pub fn export_srv(rec: &Recommendation, domain: &str) -> String {
             r.host.trim_end_matches('.')
         );
     }
-    let others = [
-        (Protocol::Imap, Security::Tls),
-        (Protocol::Imap, Security::StartTls),
-        (Protocol::Pop3, Security::Tls),
-        (Protocol::Pop3, Security::StartTls),
-        (Protocol::Smtp, Security::Tls),
-        (Protocol::Smtp, Security::StartTls),
-    ];
-    let mut first = true;
-    for (p, s) in others {
-        let name = service(p, s);
-        if live.contains(&name) {
-            continue;
-        }
-        if first {
-            out.push_str("; Uncomment to say a service is deliberately not offered:\n");
-            first = false;
-        }
-        let _ = writeln!(out, "; {name}._tcp.{domain}. 3600 IN SRV 0 0 0 .");
-    }
+    out.push_str(
+        "; Only the recommended services are listed; other services that work may be\n\
+         ; published too. Say a service is not offered (`0 0 0 .`) only if it is not.\n",
+    );
     out
 }
 
@@ -189,13 +170,14 @@ mod tests {
     }
 
     #[test]
-    fn srv_lines_for_the_recommended_services_and_commented_not_offered_ones() {
+    fn srv_lines_for_the_recommended_services_only() {
         let z = export_srv(&rec(), "example.com");
         assert!(z.contains("\n_imaps._tcp.example.com. 3600 IN SRV 0 1 993 imap.example.com.\n"));
         assert!(
             z.contains("\n_submission._tcp.example.com. 3600 IN SRV 0 1 587 smtp.example.com.\n")
         );
-        assert!(z.contains("\n; _pop3s._tcp.example.com. 3600 IN SRV 0 0 0 .\n"));
-        assert!(!z.contains("; _imaps."));
+        // Regression: suggesting "not offered" for services that work would have
+        // an administrator switch off working settings.
+        assert!(!z.contains("IN SRV 0 0 0 ."), "{z}");
     }
 }

@@ -162,11 +162,18 @@ fn unexplained(report: &Report, raw: &mut Vec<Finding>) {
 }
 
 /// One finding per code and host: combinations and evidence are joined (each
-/// once), the highest severity wins, and the first cause and fix stand.
+/// once), the highest severity wins, and the first cause and fix stand. Login
+/// findings stay one per protocol: each login has its own cause and fix.
 fn merge(raw: Vec<Finding>) -> Vec<Finding> {
-    let mut merged: BTreeMap<(String, Option<String>), Finding> = BTreeMap::new();
+    type Key = (String, Option<String>, String);
+    let mut merged: BTreeMap<Key, Finding> = BTreeMap::new();
     for f in raw {
-        let key = (f.code.clone(), f.host.clone());
+        let per_login = if f.code.starts_with("login_") {
+            f.cause.clone()
+        } else {
+            String::new()
+        };
+        let key = (f.code.clone(), f.host.clone(), per_login);
         match merged.get_mut(&key) {
             None => {
                 merged.insert(key, dedup(f));

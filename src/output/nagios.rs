@@ -64,16 +64,24 @@ pub fn render(
 /// works.
 #[must_use]
 pub fn summary_text(report: &Report) -> String {
-    let problems: Vec<&str> = report
+    let unmet = report
+        .summary
+        .unmet_requirements
+        .iter()
+        .map(|r| format!("required {r} does not work"));
+    let mut findings: Vec<&crate::diagnose::Finding> = report
         .findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning)
-        .map(|f| f.cause.as_str())
+        .collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let problems: Vec<String> = unmet
+        .chain(findings.iter().map(|f| f.cause.clone()))
         .collect();
     if let Some(first) = problems.first() {
         let more = problems.len() - 1;
         return if more == 0 {
-            (*first).to_owned()
+            first.clone()
         } else {
             format!("{first} (and {more} more)")
         };

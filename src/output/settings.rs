@@ -101,7 +101,7 @@ fn section(
             out,
             "       ",
             "       ",
-            &format!("username: {user}   authentication: {auth}"),
+            &format!("username: {user}; authentication: {auth}"),
         )?;
     }
     for n in d
@@ -148,14 +148,15 @@ pub fn sources(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
     };
     writeln!(out, "\n{}", title.bold())?;
     for r in &d.sources {
-        writeln!(
+        let label = format!("  {:<10} ", short_source(r.kind));
+        // URLs have no spaces: the wrap cuts them, but never drops a part.
+        para(
             out,
-            "  {:<10} {} ({} ms)",
-            short_source(r.kind),
-            truncate(&r.query, 50),
-            r.duration_ms
+            &label,
+            "             ",
+            &format!("{} ({} ms)", r.query, r.duration_ms),
         )?;
-        writeln!(out, "             {}", truncate(&r.outcome, 66))?;
+        para(out, "             ", "             ", &r.outcome)?;
     }
     Ok(())
 }

@@ -122,7 +122,8 @@ pub(crate) fn offers_auth(protocol: Protocol, caps: &[String]) -> Vec<String> {
             Protocol::Imap => {
                 upper(c).starts_with("AUTH=") && !caps.iter().any(|c| upper(c) == "LOGINDISABLED")
             }
-            Protocol::Pop3 => upper(c) == "USER" || upper(c).starts_with("SASL"),
+            // A bare "SASL" lists no mechanism: nothing is offered (RFC 2449 §6.3).
+            Protocol::Pop3 => upper(c) == "USER" || upper(c).starts_with("SASL "),
         })
         .cloned()
         .collect()
@@ -214,7 +215,8 @@ fn auth_before_tls(host: &str, ps: &[&ProbeReport], raw: &mut Vec<Finding>) {
                 Severity::Warning,
                 Some(host),
                 format!(
-                    "{host} offers login before TLS, so a client could send the password in clear"
+                    "{} {} on {host} offers login before TLS, so a client could send the password in clear",
+                    p.protocol, p.port
                 ),
                 "Server: offer AUTH/USER only after STARTTLS (Postfix smtpd_tls_auth_only = yes; \
                  Dovecot disable_plaintext_auth = yes, which also adds LOGINDISABLED).",
