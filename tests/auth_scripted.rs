@@ -155,6 +155,20 @@ async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
         "{:?}",
         l.reason
     );
+    // Regression: the attempt whose answer never came is still recorded.
+    assert_eq!(l.usernames, [ADDRESS]);
+    let attempt = &l
+        .probe
+        .as_ref()
+        .unwrap()
+        .session
+        .as_ref()
+        .unwrap()
+        .auth
+        .as_ref()
+        .unwrap()
+        .attempts[0];
+    assert_eq!(attempt.reply, "(no answer from the server)");
 }
 
 #[tokio::test]

@@ -66,7 +66,13 @@ pub(crate) struct Login {
     exchange: Option<Exchange>,
     challenges: u8,
     retried: bool,
+    /// An attempt was sent and its answer is still awaited: it is already in
+    /// `outcome.attempts` (so a connection that dies now still shows it).
+    pending: bool,
 }
+
+/// The reply recorded for an attempt whose answer never came.
+pub(crate) const NO_ANSWER: &str = "(no answer from the server)";
 
 impl Login {
     /// Starts with nothing attempted yet.
@@ -83,6 +89,7 @@ impl Login {
             exchange: None,
             challenges: 0,
             retried: false,
+            pending: false,
         }
     }
 
@@ -174,6 +181,14 @@ impl Login {
         self.outcome.not_attempted = None;
         self.method = Some(method);
         self.challenges = 0;
+        self.outcome.attempts.push(AuthAttempt {
+            username: self.username.clone(),
+            mechanism: method.name().to_owned(),
+            ok: false,
+            reply: NO_ANSWER.to_owned(),
+            oauth_error: None,
+        });
+        self.pending = true;
         Ok(initial)
     }
 
@@ -229,13 +244,18 @@ impl Login {
 
     fn record(&mut self, ok: bool, reply: String) {
         let oauth_error = self.exchange.take().and_then(|e| e.server_error().cloned());
-        self.outcome.attempts.push(AuthAttempt {
+        let attempt = AuthAttempt {
             username: self.username.clone(),
             mechanism: self.method.map_or("", Method::name).to_owned(),
             ok,
             reply,
             oauth_error,
-        });
+        };
+        match self.outcome.attempts.last_mut().filter(|_| self.pending) {
+            Some(last) => *last = attempt,
+            None => self.outcome.attempts.push(attempt),
+        }
+        self.pending = false;
     }
 
     /// The plan's credentials with the current username.
