@@ -7,6 +7,7 @@ mod common;
 
 use std::process::{Command, Output};
 
+use common::output::json;
 use common::servers::Servers;
 use serde_json::Value;
 
@@ -28,16 +29,6 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().expect("mailcheck runs")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn base_args(s: &Servers) -> Vec<String> {

@@ -3,17 +3,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
+use common::output::binary as mailcheck;
 use common::servers::Servers;
-
-fn mailcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcheck"))
-        .args(args)
-        .env_remove("MAILCHECK_PASSWORD")
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn completions_and_man_page_come_from_the_clap_definitions() {

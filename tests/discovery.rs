@@ -5,39 +5,8 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
+use common::output::{assert_valid, binary as mailcheck, json};
 use common::servers::Servers;
-use serde_json::Value;
-
-fn mailcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcheck"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("mailcheck runs")
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn assert_valid(schema_file: &str, doc: &Value) {
-    let path = format!("{}/docs/schema/{schema_file}", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("schema is valid");
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
-}
 
 #[test]
 fn offline_settings_come_from_the_provider_table_alone() {

@@ -4,40 +4,13 @@
 
 mod common;
 
+use common::output::json;
 use common::servers::{Servers, mailcheck};
-use serde_json::Value;
-
-fn json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn schema_validator() -> jsonschema::Validator {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/schema/probe-report.schema.json"
-    ))
-    .unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::validator_for(&schema).expect("the published schema is itself valid")
-}
 
 fn assert_valid(doc: &Value) {
-    let validator = schema_validator();
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "JSON does not match docs/schema: {errors:#?}"
-    );
+    common::output::assert_valid("probe-report.schema.json", doc);
 }
+use serde_json::Value;
 
 /// (protocol, port, security) → (status, failure code or "", inferred)
 const EXPECTED: [(&str, u64, &str, &str, &str, bool); 16] = [

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// What `scripts/test-servers.sh` wrote into its `env` file.
 pub struct Servers {
@@ -60,10 +60,7 @@ impl Servers {
 
 /// Runs the mailcheck binary: `mailcheck probe ARGS…`.
 pub fn mailcheck(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcheck"))
-        .arg("probe")
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("mailcheck runs")
+    let mut all = vec!["probe"];
+    all.extend_from_slice(args);
+    super::output::binary(&all)
 }
