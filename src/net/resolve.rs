@@ -3,7 +3,7 @@
 //! slow, or it failed.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
@@ -67,8 +67,6 @@ pub struct Resolution {
     pub addresses: Vec<IpAddr>,
     /// Set when no address could be found.
     pub failure: Option<LookupFailure>,
-    /// How long the lookups took together.
-    pub duration: Duration,
     /// True when the host was an IP literal and no DNS was needed.
     pub literal: bool,
 }
@@ -106,13 +104,12 @@ impl Resolver {
 
     /// Looks up A and AAAA records for `host` (as the families allow), both at once.
     pub async fn resolve(&self, host: &str, families: Families) -> Resolution {
-        let started = Instant::now();
         if let Ok(ip) = host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .parse::<IpAddr>()
         {
-            return literal(ip, families, started);
+            return literal(ip, families);
         }
         let name = format!("{}.", host.trim_end_matches('.'));
         let v4 = async {
@@ -130,7 +127,7 @@ impl Resolver {
             }
         };
         let (v4, v6) = tokio::join!(v4, v6);
-        combine(host, v4, v6, started.elapsed())
+        combine(host, v4, v6)
     }
 
     async fn lookup(&self, name: &str, v4: bool) -> Result<Vec<IpAddr>, LookupFailure> {
@@ -157,7 +154,7 @@ impl Resolver {
     }
 }
 
-fn literal(ip: IpAddr, families: Families, started: Instant) -> Resolution {
+fn literal(ip: IpAddr, families: Families) -> Resolution {
     let allowed = match ip {
         IpAddr::V4(_) => families.wants_v4(),
         IpAddr::V6(_) => families.wants_v6(),
@@ -169,7 +166,6 @@ fn literal(ip: IpAddr, families: Families, started: Instant) -> Resolution {
     Resolution {
         addresses: if allowed { vec![ip] } else { vec![] },
         failure,
-        duration: started.elapsed(),
         literal: true,
     }
 }
@@ -218,7 +214,7 @@ fn classify(e: &NetError) -> LookupFailure {
 type Answer = Option<Result<Vec<IpAddr>, LookupFailure>>;
 
 /// Joins the A and AAAA answers: any address wins; otherwise the most telling failure.
-fn combine(host: &str, v4: Answer, v6: Answer, duration: Duration) -> Resolution {
+fn combine(host: &str, v4: Answer, v6: Answer) -> Resolution {
     let mut addresses = Vec::new();
     let mut failures = Vec::new();
     for answer in [v4, v6].into_iter().flatten() {
@@ -235,7 +231,6 @@ fn combine(host: &str, v4: Answer, v6: Answer, duration: Duration) -> Resolution
     Resolution {
         addresses,
         failure,
-        duration,
         literal: false,
     }
 }
@@ -350,7 +345,6 @@ mod tests {
             "h",
             Some(Ok(vec!["127.0.0.1".parse().unwrap()])),
             Some(fail(Code::DnsTimeout)),
-            Duration::ZERO,
         );
         assert!(r.failure.is_none());
         assert_eq!(r.addresses.len(), 1);
@@ -362,7 +356,6 @@ mod tests {
             "h",
             Some(fail(Code::DnsNoAddress)),
             Some(fail(Code::DnsNameNotFound)),
-            Duration::ZERO,
         );
         assert_eq!(r.failure.unwrap().code, Code::DnsNameNotFound);
     }
@@ -373,7 +366,6 @@ mod tests {
             "h",
             Some(fail(Code::DnsNoAddress)),
             Some(fail(Code::DnsNoAddress)),
-            Duration::ZERO,
         );
         let f = r.failure.unwrap();
         assert_eq!(f.code, Code::DnsNoAddress);
@@ -382,10 +374,10 @@ mod tests {
 
     #[test]
     fn ip_literal_skips_dns_and_respects_family() {
-        let r = literal("::1".parse().unwrap(), Families::V4, Instant::now());
+        let r = literal("::1".parse().unwrap(), Families::V4);
         assert!(r.literal);
         assert_eq!(r.failure.unwrap().code, Code::DnsNoAddress);
-        let r = literal("127.0.0.2".parse().unwrap(), Families::Any, Instant::now());
+        let r = literal("127.0.0.2".parse().unwrap(), Families::Any);
         assert_eq!(r.addresses, vec!["127.0.0.2".parse::<IpAddr>().unwrap()]);
     }
 
