@@ -564,7 +564,9 @@ fn format_ms(ms: u64) -> String {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// Cuts `s` to `max` characters, marking the cut with '…' (shared with the
+/// settings renderer).
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {

@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
+use super::human::truncate;
 use crate::discover::run::{Candidate, Discovery};
 use crate::discover::{AuthMethod, SourceKind, UsernameForm};
 
@@ -177,15 +178,5 @@ fn auth_words(a: AuthMethod) -> &'static str {
         AuthMethod::PasswordEncrypted => "encrypted password",
         AuthMethod::OAuth2 => "OAuth2",
         AuthMethod::Other => "other",
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
     }
 }
