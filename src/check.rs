@@ -250,6 +250,7 @@ async fn until_cut<T>(
 /// run's deadline (`Some("deadline")` when it ran out).
 async fn discover(
     config: &Config,
+    env: &Env,
     resolver: &Arc<Resolver>,
     deadline_at: Option<tokio::time::Instant>,
 ) -> anyhow::Result<(Option<Discovery>, Option<String>)> {
@@ -260,10 +261,10 @@ async fn discover(
     else {
         return Ok((None, None));
     };
-    let fetcher = Fetcher::with_families(
+    let fetcher = Fetcher::with_roots(
         resolver.clone(),
         config.families,
-        config.ca_file.as_deref(),
+        env.tls.roots.as_ref().clone(),
         config.timeout,
     )?;
     let sources = Sources {
@@ -293,7 +294,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         limits: Limits::default(),
         slow_greeting: slow_greeting_threshold(config.timeout),
     };
-    let (discovery, cut_short) = discover(config, &resolver, deadline_at).await?;
+    let (discovery, cut_short) = discover(config, &env, &resolver, deadline_at).await?;
     let hosts = choose_hosts(config, discovery.as_ref());
     let planned = if cut_short.is_some() {
         Vec::new()
@@ -363,7 +364,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
-        inputs: inputs(config),
+        inputs: inputs(config, &env.tls.roots_source),
         notes: retired_notes(&hosts),
         discovery,
         logins,
@@ -660,8 +661,9 @@ pub(crate) fn require_logins(summary: &mut Summary, logins: &[Login], probes: &[
     summary.exit_code = if summary.ok { EXIT_OK } else { EXIT_CRITICAL };
 }
 
-fn inputs(config: &Config) -> Inputs {
+fn inputs(config: &Config, trust_anchors: &str) -> Inputs {
     Inputs {
+        trust_anchors: trust_anchors.to_owned(),
         address: config.address.as_ref().map(|a| a.input.clone()),
         pop3_host: config.pop3_host.clone(),
         imap_host: config.imap_host.clone(),

@@ -92,6 +92,8 @@ pub struct Inputs {
     pub dns_server: Option<SocketAddr>,
     /// Extra trust anchors file.
     pub ca_file: Option<String>,
+    /// Where the trusted roots came from, e.g. "system (146 roots) + 1 from ca.pem".
+    pub trust_anchors: String,
     /// Per-phase timeout in milliseconds.
     pub timeout_ms: u64,
     /// Whole-run deadline in milliseconds.

@@ -166,6 +166,7 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
             only: Vec::new(),
             dns_server: None,
             ca_file: None,
+            trust_anchors: "system (1 root)".into(),
             timeout_ms: 10_000,
             deadline_ms: None,
             address_family: "any".into(),

@@ -27,6 +27,8 @@ use std::error::Error as _;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use rustls::RootCertStore;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -445,6 +447,17 @@ impl Fetcher {
         timeout: Duration,
     ) -> Result<Self, SetupError> {
         let (roots, _) = tls::root_store(ca_file)?;
+        Self::with_roots(resolver, families, roots, timeout)
+    }
+
+    /// As [`Fetcher::with_families`], trusting `roots` (already loaded, e.g. by
+    /// the probes' TLS setup, so the system's store is read once per run).
+    pub fn with_roots(
+        resolver: Arc<Resolver>,
+        families: Families,
+        roots: RootCertStore,
+        timeout: Duration,
+    ) -> Result<Self, SetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -49,6 +49,8 @@ pub enum SetupError {
 pub struct TlsSetup {
     provider: Arc<CryptoProvider>,
     webpki: Arc<WebPkiServerVerifier>,
+    /// The trust anchors, for other TLS clients of the same run (autoconfig).
+    pub roots: Arc<RootCertStore>,
     /// Where the trust anchors came from, for the report.
     pub roots_source: String,
 }
@@ -58,13 +60,15 @@ impl TlsSetup {
     /// plus those in `ca_file`.
     pub fn new(ca_file: Option<&Path>) -> Result<Self, SetupError> {
         let (roots, roots_source) = root_store(ca_file)?;
+        let roots = Arc::new(roots);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
             .map_err(|e| SetupError::Rustls(e.to_string()))?;
         Ok(TlsSetup {
             provider,
             webpki,
+            roots,
             roots_source,
         })
     }
