@@ -28,7 +28,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("mailcheck runs")
+    let out = cmd.output().expect("mailcheck runs");
+    common::output::dump(&out.stdout);
+    out
 }
 
 fn base_args(s: &Servers) -> Vec<String> {

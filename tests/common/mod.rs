@@ -379,7 +379,9 @@ pub fn config(args: &[&str]) -> Config {
 
 /// Runs the whole check in-process.
 pub async fn run(args: &[&str]) -> Report {
-    check::run(&config(args)).await.expect("mailcheck runs")
+    let report = check::run(&config(args)).await.expect("mailcheck runs");
+    output::dump(&serde_json::to_vec(&report).unwrap());
+    report
 }
 
 /// Runs one combination against 127.0.0.1 and returns its row.

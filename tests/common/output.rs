@@ -7,13 +7,62 @@ use serde_json::Value;
 /// Runs `mailcheck ARGS…` (the subcommand included) with no colour, password or
 /// token settings inherited from the environment.
 pub fn binary(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcheck"))
         .args(args)
         .env_remove("NO_COLOR")
         .env_remove("MAILCHECK_PASSWORD")
         .env_remove("MAILCHECK_OAUTH2_TOKEN")
         .output()
-        .expect("mailcheck runs")
+        .expect("mailcheck runs");
+    dump(&out.stdout);
+    out
+}
+
+/// With `MAILCHECK_TEST_JSON_DUMP=DIR`, keeps every JSON document a test produced
+/// as `DIR/<test name>.<n>.json`, so that two runs of the suite (before and after a
+/// refactoring) can be compared with `scripts/compare-json.py`.
+pub fn dump(stdout: &[u8]) {
+    let Some(dir) = std::env::var_os("MAILCHECK_TEST_JSON_DUMP") else {
+        return;
+    };
+    if serde_json::from_slice::<Value>(stdout).is_err() {
+        return;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", ".");
+    let binary = std::env::args().next().unwrap_or_default();
+    let binary = std::path::Path::new(&binary)
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .split('-')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .unwrap_or_default();
+    // Per test, in call order (tests run in parallel, so count per name).
+    static COUNTS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+    let n = {
+        let mut counts = COUNTS.lock().unwrap();
+        let key = format!("{binary}.{test}");
+        let entry = counts.iter_mut().find(|(k, _)| *k == key);
+        match entry {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                counts.push((key, 0));
+                0
+            }
+        }
+    };
+    let path = std::path::Path::new(&dir).join(format!("{binary}.{test}.{n}.json"));
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(path, stdout);
 }
 
 /// The JSON document on stdout, or a failure showing both streams.
