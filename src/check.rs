@@ -14,8 +14,9 @@ use crate::config::{Config, Requirement, SettingsConfig};
 use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::providers;
-use crate::discover::run::{self, Discovery, Sources};
-use crate::login::{self, Login, LoginResult};
+use crate::discover::run::{self, Sources};
+use crate::login::{self};
+use crate::model::Code;
 use crate::model::{Combination, Phase, Protocol, Security};
 use crate::net::driver::Limits;
 use crate::net::resolve::Families;
@@ -23,7 +24,11 @@ use crate::net::resolve::{Resolution, Resolver};
 use crate::net::tls::TlsSetup;
 use crate::probe::{self, Env, Target};
 use crate::progress::Progress;
-use crate::report::{Code, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary};
+use crate::report::Discovery;
+use crate::report::Login;
+use crate::report::LoginResult;
+use crate::report::{Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary};
+use crate::report::{Finding, Recommendation, Severity};
 
 /// Exit code when at least one secure incoming and one secure outgoing combination work.
 pub const EXIT_OK: i32 = 0;
@@ -373,7 +378,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         probes,
         summary,
         findings: Vec::new(),
-        recommendation: diagnose::Recommendation {
+        recommendation: Recommendation {
             incoming: None,
             outgoing: None,
         },
@@ -388,11 +393,11 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
 /// runs that could not happen at all). A direction that does not work, an unmet
 /// `--require` or a critical finding is CRITICAL; a warning finding is WARNING.
 #[must_use]
-pub fn exit_code(summary: &Summary, findings: &[diagnose::Finding]) -> i32 {
+pub fn exit_code(summary: &Summary, findings: &[Finding]) -> i32 {
     let worst = findings.iter().map(|f| f.severity).max();
-    if !summary.ok || worst == Some(diagnose::Severity::Critical) {
+    if !summary.ok || worst == Some(Severity::Critical) {
         EXIT_CRITICAL
-    } else if worst == Some(diagnose::Severity::Warning) {
+    } else if worst == Some(Severity::Warning) {
         EXIT_WARNING
     } else {
         EXIT_OK

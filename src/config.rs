@@ -12,7 +12,8 @@ use thiserror::Error;
 
 use crate::cli::{ColorChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs};
 use crate::credentials::{self, Found, SecretSources};
-use crate::discover::address::{self, Address};
+use crate::model::address;
+use crate::model::address::Address;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::resolve::Families;
 use crate::proto::sasl::Mechanism;

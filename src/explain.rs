@@ -16,9 +16,10 @@
 
 use std::sync::LazyLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::model::Protocol;
+use crate::report::Explanation;
 
 /// The catalogue's text, embedded at build time.
 const CATALOGUE_TOML: &str = include_str!("../data/auth-messages.toml");
@@ -28,23 +29,6 @@ pub const FALLBACK_CODE: &str = "auth_refused";
 
 /// The most of a server's text an explanation repeats, in characters.
 const QUOTE_LIMIT: usize = 300;
-
-/// What a refused login means, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Explanation {
-    /// Stable identifier of the rule that matched (`microsoft_basic_auth_disabled`),
-    /// or [`FALLBACK_CODE`].
-    pub code: String,
-    /// One plain sentence: why the login failed.
-    pub cause: String,
-    /// What to do.
-    pub fix: String,
-    /// Whether the explanation comes from a provider's own rule.
-    pub provider_specific: bool,
-    /// The text of an IMAP `[ALERT]`, which RFC 9051 §7.1 says the client must
-    /// show the user (control characters removed, length capped).
-    pub alert: Option<String>,
-}
 
 /// One entry of the catalogue: the conditions a reply must meet, and what it means.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,56 +5,18 @@
 //! Credentials only travel over TLS whose certificate verified, unless the user
 //! said `--allow-insecure-auth`; then the report marks the secret as exposed.
 
-use serde::Serialize;
-
 use crate::config::AuthConfig;
 use crate::credentials;
-use crate::discover::UsernameForm;
-use crate::discover::address::Address;
-use crate::discover::run::Discovery;
-use crate::explain::{self, Explanation};
+use crate::explain::{self};
+use crate::model::address::Address;
 use crate::model::{Phase, Protocol, Security};
 use crate::net::resolve::{Families, Resolver};
 use crate::probe::{self, Env, LoginRequest, Target};
-use crate::proto::{AuthPlan, SendOutcome, SendTest};
+use crate::proto::{AuthPlan, SendTest};
+use crate::report::Discovery;
+use crate::report::UsernameForm;
+use crate::report::{Login, LoginResult, RelayResult, RelayTest};
 use crate::report::{ProbeReport, Status};
-
-/// One login test: which combination carried it, and what came of it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Login {
-    /// Protocol.
-    pub protocol: Protocol,
-    /// Host.
-    pub host: String,
-    /// The combination used, e.g. "imap:993:tls" (absent when none could be used).
-    pub combination: Option<String>,
-    /// "ok", "failed" or "not_attempted".
-    pub result: LoginResult,
-    /// Why no login was attempted, in words.
-    pub reason: Option<String>,
-    /// True when the secret went over plaintext or unverified TLS (`--allow-insecure-auth`).
-    pub secret_exposed: bool,
-    /// Usernames tried, in order (at most two: the other form is tried once).
-    pub usernames: Vec<String>,
-    /// What the refusal means and what to do, when the login failed.
-    pub explanation: Option<Explanation>,
-    /// The SMTP send test, when asked for.
-    pub send: Option<SendOutcome>,
-    /// The login connection's full record (its transcript has credentials redacted).
-    pub probe: Option<ProbeReport>,
-}
-
-/// How a login test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoginResult {
-    /// The server accepted the credentials.
-    Ok,
-    /// The server refused them (or the connection failed during the login).
-    Failed,
-    /// Nothing was sent (no safe combination, no usable mechanism, …).
-    NotAttempted,
-}
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
 /// unverified TLS, then plaintext.
@@ -327,39 +289,6 @@ fn test_message(address: &str) -> String {
 /// Where an unauthenticated relay test sends its RCPT TO: a reserved domain
 /// (RFC 2606), so even an open relay delivers nothing anywhere (and RSET follows).
 pub const RELAY_RECIPIENT: &str = "mailcheck-relay-test@example.net";
-
-/// An unauthenticated relay test on one SMTP host.
-#[derive(Debug, Clone, Serialize)]
-pub struct RelayTest {
-    /// Host.
-    pub host: String,
-    /// The combination used, e.g. "smtp:25:starttls".
-    pub combination: Option<String>,
-    /// The outside recipient tried.
-    pub recipient: String,
-    /// What came of it.
-    pub result: RelayResult,
-    /// Reply to MAIL FROM.
-    pub mail_from: Option<String>,
-    /// Reply to RCPT TO.
-    pub rcpt_to: Option<String>,
-    /// Why it was not tested, in words.
-    pub reason: Option<String>,
-    /// The connection's full record.
-    pub probe: Option<ProbeReport>,
-}
-
-/// How a relay test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RelayResult {
-    /// The server refused to relay without a login, as it should.
-    Refused,
-    /// The server accepted an outside recipient without a login: an open relay.
-    OpenRelay,
-    /// No SMTP combination worked, or the envelope never got to RCPT TO.
-    NotTested,
-}
 
 /// Runs one unauthenticated relay test per SMTP host in `probes`, over the
 /// combination that matters for relaying: port 25 first (STARTTLS, then plain).

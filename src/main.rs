@@ -114,7 +114,7 @@ fn export(config: &Config, report: &mailcheck::report::Report, what: Export) -> 
     );
     let address = config.address.as_ref().map_or_else(
         || format!("%EMAILLOCALPART%@{domain}"),
-        mailcheck::discover::address::Address::ascii,
+        mailcheck::model::address::Address::ascii,
     );
     Some(match what {
         Export::Autoconfig => mailcheck::diagnose::export_autoconfig(rec, &address, &domain),

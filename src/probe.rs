@@ -10,16 +10,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::cert;
+use crate::model::Code;
 use crate::model::{Phase, Protocol, Security};
 use crate::net::BoxStream;
 use crate::net::connect::{self, Attempt};
 use crate::net::driver::{DriveError, Driver, End, Limits, Trace};
 use crate::net::resolve::Resolution;
 use crate::net::tls::{Captured, Handshake, HandshakeError, TlsSetup};
-use crate::proto::{
-    AuthPlan, Dialogue, SendTest, StartTlsState, imap::Imap, pop3::Pop3, smtp::Smtp,
-};
-use crate::report::{Code, ConnectAttempt, Failure, ProbeReport, Status, TlsReport};
+use crate::proto::{AuthPlan, Dialogue, SendTest, imap::Imap, pop3::Pop3, smtp::Smtp};
+use crate::report::StartTlsState;
+use crate::report::{ChainReport, Verdict};
+use crate::report::{ConnectAttempt, Failure, ProbeReport, Status, TlsReport};
 
 /// What every probe of a run shares.
 pub struct Env {
@@ -461,7 +462,7 @@ fn record_tls(
         );
     }
     match &certificate {
-        Some(chain) if chain.verdict != cert::Verdict::Trusted => {
+        Some(chain) if chain.verdict != Verdict::Trusted => {
             let reason = chain.verifier_error.clone().unwrap_or_default();
             fail(
                 trace,
@@ -489,7 +490,7 @@ fn record_tls(
     });
 }
 
-fn analyse(captured: &Captured, host: &str) -> cert::ChainReport {
+fn analyse(captured: &Captured, host: &str) -> ChainReport {
     let now = time::OffsetDateTime::now_utc();
     cert::analyse(
         &captured.chain,
@@ -517,15 +518,15 @@ fn tls_failed(trace: &mut Trace<'_>, target: &Target, e: HandshakeError) {
 
 /// Maps a certificate verdict to its failure code.
 #[must_use]
-pub fn cert_code(v: cert::Verdict) -> Code {
+pub fn cert_code(v: Verdict) -> Code {
     match v {
-        cert::Verdict::Trusted | cert::Verdict::Invalid => Code::CertInvalid,
-        cert::Verdict::Expired => Code::CertExpired,
-        cert::Verdict::NotYetValid => Code::CertNotYetValid,
-        cert::Verdict::NameMismatch => Code::CertNameMismatch,
-        cert::Verdict::SelfSigned => Code::CertSelfSigned,
-        cert::Verdict::Untrusted => Code::CertUntrusted,
-        cert::Verdict::IncompleteChain => Code::CertIncompleteChain,
+        Verdict::Trusted | Verdict::Invalid => Code::CertInvalid,
+        Verdict::Expired => Code::CertExpired,
+        Verdict::NotYetValid => Code::CertNotYetValid,
+        Verdict::NameMismatch => Code::CertNameMismatch,
+        Verdict::SelfSigned => Code::CertSelfSigned,
+        Verdict::Untrusted => Code::CertUntrusted,
+        Verdict::IncompleteChain => Code::CertIncompleteChain,
     }
 }
 

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Act, Leaf, Pki, Reply, Rule, Scripted, rule, send};
-use mailcheck::login::LoginResult;
+use mailcheck::report::LoginResult;
 use mailcheck::report::Report;
 
 const ADDRESS: &str = "alice@example.test";
@@ -231,7 +231,7 @@ async fn an_open_relay_is_flagged() {
     ])
     .await;
     let t = &report.relay_tests[0];
-    assert_eq!(t.result, mailcheck::login::RelayResult::OpenRelay);
+    assert_eq!(t.result, mailcheck::report::RelayResult::OpenRelay);
     let lines = server.received.lock().unwrap().clone();
     assert!(
         lines
@@ -332,6 +332,6 @@ async fn a_temporary_refusal_says_nothing_about_relaying() {
     ])
     .await;
     let t = &report.relay_tests[0];
-    assert_eq!(t.result, mailcheck::login::RelayResult::NotTested, "{t:?}");
+    assert_eq!(t.result, mailcheck::report::RelayResult::NotTested, "{t:?}");
     assert!(t.reason.as_deref().unwrap_or("").contains("temporary"));
 }

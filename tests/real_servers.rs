@@ -298,7 +298,7 @@ async fn a_broken_ipv6_path_shows_while_ipv4_works() {
         p.failure
     );
     let w = &p.warnings[0];
-    assert_eq!(w.code, mailcheck::report::Code::ConnectRefused);
+    assert_eq!(w.code, mailcheck::model::Code::ConnectRefused);
     assert!(w.message.contains("[::1]"), "{}", w.message);
     assert_eq!(
         p.peer.as_deref(),

@@ -7,8 +7,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Act, Leaf, Pki, Scripted, code, probe_one, send};
+use mailcheck::model::Code;
 use mailcheck::model::Phase;
-use mailcheck::report::{Code, Status};
+use mailcheck::report::Status;
 
 const POP3_OK: &str = "+OK ready\r\n";
 const CAPA_STLS: &str = "+OK\r\nSTLS\r\nUSER\r\n.\r\n";

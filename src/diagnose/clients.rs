@@ -7,8 +7,10 @@
 //! go on two lines (only a value longer than the width itself, such as a very
 //! long host name, can exceed it).
 
-use super::{Client, Recommendation, Recommended};
+use super::Client;
 use crate::model::{Protocol, Security};
+use crate::report::Recommendation;
+use crate::report::Recommended;
 
 /// The widest a line may be.
 pub const WIDTH: usize = 76;

@@ -5,8 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Recommendation, Recommended};
 use crate::model::{Protocol, Security};
+use crate::report::Recommendation;
+use crate::report::Recommended;
 
 /// A Mozilla autoconfig document (clientConfig version 1.1) for the recommendation.
 ///

@@ -7,11 +7,15 @@
 //! servers). Plaintext is never recommended, nor TLS whose certificate did not
 //! verify.
 
-use super::{Options, Recommendation, Recommended};
-use crate::discover::run::Discovery;
-use crate::discover::{AuthMethod, UsernameForm};
-use crate::login::{Login, LoginResult};
+use super::Options;
 use crate::model::{Protocol, Security};
+use crate::report::AuthMethod;
+use crate::report::Discovery;
+use crate::report::Login;
+use crate::report::LoginResult;
+use crate::report::Recommendation;
+use crate::report::Recommended;
+use crate::report::UsernameForm;
 use crate::report::{ProbeReport, Report};
 
 /// The best working incoming and outgoing settings in `report`.
@@ -108,9 +112,9 @@ fn username(report: &Report, p: &ProbeReport) -> Option<String> {
 fn candidate_field<T>(
     d: &Discovery,
     p: &ProbeReport,
-    field: impl Fn(&crate::discover::Setting) -> Option<T>,
+    field: impl Fn(&crate::report::Setting) -> Option<T>,
 ) -> Option<T> {
-    let same_host = |c: &&crate::discover::run::Candidate| {
+    let same_host = |c: &&crate::report::Candidate| {
         c.setting.protocol == p.protocol && c.setting.host == p.host
     };
     d.candidates
@@ -176,8 +180,8 @@ fn authentication(report: &Report, p: &ProbeReport) -> &'static str {
 mod tests {
     use super::*;
     use crate::diagnose::testing::{discovery, failed, login, ok, report};
+    use crate::model::Code;
     use crate::model::Phase;
-    use crate::report::Code;
 
     #[test]
     fn implicit_tls_imap_beats_starttls_and_pop3_and_plain_is_never_chosen() {
@@ -249,8 +253,8 @@ mod tests {
     #[test]
     fn discovery_decides_the_username_form_and_oauth2() {
         let mut d = discovery();
-        d.candidates.push(crate::discover::run::Candidate {
-            setting: crate::discover::Setting {
+        d.candidates.push(crate::report::Candidate {
+            setting: crate::report::Setting {
                 protocol: Protocol::Imap,
                 host: crate::diagnose::testing::HOST.into(),
                 port: 993,
@@ -258,7 +262,7 @@ mod tests {
                 username: Some(UsernameForm::LocalPart),
                 auth: Some(AuthMethod::OAuth2),
             },
-            sources: vec![crate::discover::SourceKind::Autoconfig],
+            sources: vec![crate::report::SourceKind::Autoconfig],
         });
         let mut r = report(vec![ok("imap:993:tls")]);
         r.discovery = Some(d);

@@ -15,7 +15,9 @@ mod network;
 
 use std::collections::BTreeMap;
 
-use super::{Finding, Options, Severity};
+use super::Options;
+use crate::report::Finding;
+use crate::report::Severity;
 use crate::report::{ProbeReport, Report, Status};
 
 /// Every finding for `report`: sorted by severity (critical first), then code,
@@ -218,8 +220,8 @@ fn dedup(mut f: Finding) -> Finding {
 mod tests {
     use super::*;
     use crate::diagnose::testing::{failed, ok, report};
+    use crate::model::Code;
     use crate::model::Phase;
-    use crate::report::Code;
 
     #[test]
     fn findings_are_sorted_critical_first_then_by_code() {

@@ -5,11 +5,14 @@
 //! one that did not. A spec may name its host after '@'; the default host is
 //! [`HOST`]. Tests then change the one field they are about.
 
-use crate::cert::{CertificateInfo, ChainReport, Verdict};
+use crate::model::Code;
 use crate::model::{Phase, Protocol, Security};
-use crate::proto::Session;
+use crate::report::CertificateInfo;
+use crate::report::ChainReport;
+use crate::report::Session;
+use crate::report::Verdict;
 use crate::report::{
-    Code, ConnectAttempt, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary,
+    ConnectAttempt, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary,
     TlsReport,
 };
 
@@ -178,7 +181,7 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
         cut_short: None,
         probes,
         findings: Vec::new(),
-        recommendation: crate::diagnose::Recommendation {
+        recommendation: crate::report::Recommendation {
             incoming: None,
             outgoing: None,
         },
@@ -194,9 +197,9 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
 }
 
 /// Discovery for alice@example.com with no sources, candidates or provider.
-pub(crate) fn discovery() -> crate::discover::run::Discovery {
-    crate::discover::run::Discovery {
-        address: crate::discover::address::Address {
+pub(crate) fn discovery() -> crate::report::Discovery {
+    crate::report::Discovery {
+        address: crate::model::address::Address {
             input: "alice@example.com".into(),
             local: "alice".into(),
             domain: "example.com".into(),
@@ -215,11 +218,11 @@ pub(crate) fn discovery() -> crate::discover::run::Discovery {
 /// A login test on `spec`'s protocol and host, over that combination.
 pub(crate) fn login(
     spec: &str,
-    result: crate::login::LoginResult,
+    result: crate::report::LoginResult,
     users: &[&str],
-) -> crate::login::Login {
+) -> crate::report::Login {
     let (protocol, port, security, host) = parse(spec);
-    crate::login::Login {
+    crate::report::Login {
         protocol,
         host,
         combination: Some(format!(

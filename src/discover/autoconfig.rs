@@ -38,10 +38,12 @@ use roxmltree::{Document, Node, ParsingOptions};
 use serde::Serialize;
 use thiserror::Error;
 
-use super::{AuthMethod, Setting, UsernameForm};
 use crate::model::{Protocol, Security};
 use crate::net::resolve::{Families, Resolver};
 use crate::net::tls;
+use crate::report::AuthMethod;
+use crate::report::Setting;
+use crate::report::UsernameForm;
 
 /// The largest configuration document read; a longer body fails the fetch.
 pub const MAX_BODY: usize = 256 * 1024;

@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 
-use super::{NotOffered, Setting, SourceKind, SourceReport};
 use crate::model::{Protocol, Security};
 use crate::net::resolve::{Families, Resolver};
+use crate::report::NotOffered;
+use crate::report::Setting;
+use crate::report::SourceKind;
+use crate::report::SourceReport;
 
 /// The SRV services of RFC 6186 and RFC 8314 (§5.1: `_submissions` for implicit
 /// TLS), most secure first.

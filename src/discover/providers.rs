@@ -19,8 +19,11 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuthMethod, Setting, UsernameForm};
 use crate::model::{Protocol, Security};
+use crate::report::AuthMethod;
+use crate::report::Note;
+use crate::report::Setting;
+use crate::report::UsernameForm;
 
 /// The table's text, embedded at build time.
 const TABLE_TOML: &str = include_str!("../../data/providers.toml");
@@ -72,16 +75,6 @@ pub struct Provider {
     pub sources: Vec<String>,
     /// When the facts were checked (YYYY-MM-DD).
     pub checked: String,
-}
-
-/// One thing a person must know about a provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Note {
-    /// Stable key, one of [`NOTE_KEYS`].
-    pub key: String,
-    /// A short plain sentence.
-    pub text: String,
 }
 
 /// A way to sign in that a provider accepts.

@@ -4,70 +4,15 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use super::address::Address;
 use super::providers::{self, Provider};
-use super::{NotOffered, Setting, SourceKind, SourceReport, autoconfig, dns};
+use super::{autoconfig, dns};
+use crate::model::Address;
 use crate::model::Protocol;
 use crate::net::resolve::{Families, Resolver};
-
-/// A provider recognised for the address.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProviderMatch {
-    /// Stable id from the table.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// How it was recognised: by the address's domain, or by the domain's MX hosts.
-    pub via: SourceKind,
-    /// What a user must know (OAuth2 only, app passwords, …).
-    pub notes: Vec<providers::Note>,
-    /// The date the table's facts were checked.
-    pub checked: String,
-}
-
-/// A merged candidate setting and every source that proposed it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Candidate {
-    /// The setting.
-    #[serde(flatten)]
-    pub setting: Setting,
-    /// Sources that proposed it, most trusted first.
-    pub sources: Vec<SourceKind>,
-}
-
-/// Everything discovery learned.
-#[derive(Debug, Clone, Serialize)]
-pub struct Discovery {
-    /// The address, with its ASCII domain.
-    pub address: Address,
-    /// The provider, if recognised.
-    pub provider: Option<ProviderMatch>,
-    /// Every source consulted, in trust order.
-    pub sources: Vec<SourceReport>,
-    /// Merged candidates, most trusted first.
-    pub candidates: Vec<Candidate>,
-    /// Where sources disagree, in words.
-    pub disagreements: Vec<String>,
-    /// Services the domain says (SRV target ".") it does not offer.
-    pub not_offered: Vec<NotOffered>,
-    /// Whether the network was used at all.
-    pub offline: bool,
-    /// Wall time of discovery.
-    pub duration_ms: u64,
-}
-
-impl Discovery {
-    /// The most trusted candidate host for `protocol`.
-    #[must_use]
-    pub fn host_for(&self, protocol: Protocol) -> Option<&str> {
-        self.candidates
-            .iter()
-            .find(|c| c.setting.protocol == protocol)
-            .map(|c| c.setting.host.as_str())
-    }
-}
+use crate::report::Setting;
+use crate::report::SourceKind;
+use crate::report::SourceReport;
+use crate::report::{Candidate, Discovery, ProviderMatch};
 
 /// Shared by every source.
 pub struct Sources<'a> {
@@ -429,7 +374,7 @@ mod tests {
 
     #[test]
     fn offline_discovery_uses_the_table_only() {
-        let a = super::super::address::parse("someone@outlook.com").unwrap();
+        let a = crate::model::address::parse("someone@outlook.com").unwrap();
         let d = offline(a);
         assert!(d.offline);
         assert_eq!(d.sources.len(), 1);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use crate::report::Code;
+use crate::model::Code;
 
 /// The result of one connection attempt.
 #[derive(Debug)]

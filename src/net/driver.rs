@@ -12,9 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout_at;
 
 use super::BoxStream;
+use crate::model::Code;
 use crate::model::Phase;
 use crate::proto::{Dialogue, ProtoError, Step};
-use crate::report::{Code, PhaseRecord, ProbeReport, TranscriptLine};
+use crate::report::{PhaseRecord, ProbeReport, TranscriptLine};
 
 /// Size bounds for what a server may send.
 #[derive(Debug, Clone, Copy)]
@@ -445,7 +446,7 @@ mod tests {
     use super::*;
     use crate::model::{Protocol, Security};
     use crate::probe::Target;
-    use crate::proto::Session;
+    use crate::report::Session;
     use tokio::io::AsyncWriteExt;
 
     /// Waits for one greeting line, then says QUIT and waits for the reply.

@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::RData;
 use thiserror::Error;
 
-use crate::report::Code;
+use crate::model::Code;
 
 /// Which address families to look up and connect over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

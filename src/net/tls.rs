@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsConnector;
 
 use super::BoxStream;
-use crate::report::Code;
+use crate::model::Code;
 
 /// Trust anchors could not be loaded.
 #[derive(Debug, Error)]

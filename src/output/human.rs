@@ -5,10 +5,14 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
-use crate::diagnose::{Client, Severity};
-use crate::login::{Login, LoginResult, RelayResult};
+use crate::diagnose::Client;
+use crate::model::Code;
 use crate::model::{Protocol, Security};
-use crate::report::{Code, ProbeReport, Report, Status};
+use crate::report::Login;
+use crate::report::LoginResult;
+use crate::report::RelayResult;
+use crate::report::Severity;
+use crate::report::{ProbeReport, Report, Status};
 
 /// Writes the report for a person; `verbose` adds every transcript.
 pub fn render(

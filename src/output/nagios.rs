@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use crate::diagnose::Severity;
+use crate::report::Severity;
 use crate::report::{ProbeReport, Report, Status};
 
 /// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -69,7 +69,7 @@ pub fn summary_text(report: &Report) -> String {
         .unmet_requirements
         .iter()
         .map(|r| format!("required {r} does not work"));
-    let mut findings: Vec<&crate::diagnose::Finding> = report
+    let mut findings: Vec<&crate::report::Finding> = report
         .findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning)

@@ -6,8 +6,11 @@ use std::io::{self, Write};
 use colored::Colorize;
 
 use super::human::truncate;
-use crate::discover::run::{Candidate, Discovery};
-use crate::discover::{AuthMethod, SourceKind, UsernameForm};
+use crate::report::AuthMethod;
+use crate::report::Candidate;
+use crate::report::Discovery;
+use crate::report::SourceKind;
+use crate::report::UsernameForm;
 
 /// Writes the discovered settings for a person.
 pub fn render(d: &Discovery, out: &mut impl Write) -> io::Result<()> {

@@ -5,9 +5,10 @@ use crate::check;
 use crate::diagnose::testing::{chain, failed, leaf, login, ok, report};
 use crate::diagnose::{self, Client, Options};
 use crate::explain;
-use crate::login::LoginResult;
+use crate::model::Code;
 use crate::model::{Phase, Protocol};
-use crate::report::{Code, Report};
+use crate::report::LoginResult;
+use crate::report::Report;
 
 /// Fills in what the check layer would: summary lists, findings, the
 /// recommendation and the exit code.
@@ -77,7 +78,7 @@ fn expired_certificate() {
     let tls = ok("imap:993:tls").tls.map(|mut t| {
         let mut c = chain(leaf("AA:02", -3));
         c.trusted = false;
-        c.verdict = crate::cert::Verdict::Expired;
+        c.verdict = crate::report::Verdict::Expired;
         t.certificate = Some(c);
         t
     });

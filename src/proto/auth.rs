@@ -11,8 +11,12 @@
 //! (or [`REDACTED_RESPONSE`]): never the secret, never its base64.
 
 use super::sasl::{self, Credentials, Exchange, Mechanism, REDACTED_RESPONSE, Secret, Wire};
-use super::{AuthAttempt, AuthOutcome, AuthPlan, Session, StartTlsState, Step};
+use super::{AuthPlan, Step};
 use crate::model::Protocol;
+use crate::report::AuthAttempt;
+use crate::report::AuthOutcome;
+use crate::report::Session;
+use crate::report::StartTlsState;
 
 /// Most challenges one attempt answers. PLAIN needs at most one, LOGIN two,
 /// CRAM-MD5 one, XOAUTH2 and OAUTHBEARER two; a server that goes on is stuck or
@@ -94,7 +98,7 @@ impl Login {
     }
 
     /// Starts a login for a dialogue: the session shows it as pending from now on.
-    pub(crate) fn attach(plan: AuthPlan, session: &mut super::Session) -> Login {
+    pub(crate) fn attach(plan: AuthPlan, session: &mut crate::report::Session) -> Login {
         let login = Login::new(plan);
         session.auth = Some(login.outcome().clone());
         login

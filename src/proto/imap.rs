@@ -22,11 +22,10 @@ use std::fmt;
 mod login;
 
 use super::auth::{self, Login};
-use super::{
-    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
-    unexpected,
-};
+use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
 use crate::model::{Phase, Protocol, Security};
+use crate::report::Session;
+use crate::report::StartTlsState;
 
 /// The commands an IMAP probe sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -830,11 +829,12 @@ mod tests {
 
     // --- Login ---------------------------------------------------------------------
 
+    use crate::proto::AuthPlan;
     use crate::proto::auth::testing::{
         PASSWORD, TOKEN, assert_secret_hidden, password_plan, token_plan, wires,
     };
     use crate::proto::sasl::Credentials;
-    use crate::proto::{AuthOutcome, AuthPlan};
+    use crate::report::AuthOutcome;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 

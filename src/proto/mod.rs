@@ -13,10 +13,10 @@ pub mod pop3;
 pub mod sasl;
 pub mod smtp;
 
-use serde::Serialize;
 use thiserror::Error;
 
 use crate::model::{Phase, Protocol};
+use crate::report::Session;
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,49 +69,6 @@ pub struct SendTest {
     pub message: Option<String>,
 }
 
-/// One login attempt and what the server answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuthAttempt {
-    /// Username used (never the secret).
-    pub username: String,
-    /// Mechanism or command: "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
-    /// "OAUTHBEARER", "USER/PASS" (POP3), "IMAP LOGIN".
-    pub mechanism: String,
-    /// Whether the server accepted it.
-    pub ok: bool,
-    /// The server's final reply to it, verbatim (multi-line joined with "\n").
-    pub reply: String,
-    /// XOAUTH2/OAUTHBEARER: the server's JSON error challenge, parsed.
-    pub oauth_error: Option<sasl::OAuthError>,
-}
-
-/// What happened to the login.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AuthOutcome {
-    /// Attempts made, in order (at most two: the retry uses the other username form).
-    pub attempts: Vec<AuthAttempt>,
-    /// Whether one of them succeeded.
-    pub ok: bool,
-    /// When no attempt was made, why (e.g. "LOGINDISABLED", "no mechanism fits
-    /// the credentials: server offers …").
-    pub not_attempted: Option<String>,
-    /// What the server offered, as it named it.
-    pub offered: Vec<String>,
-}
-
-/// What the SMTP send test found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SendOutcome {
-    /// Reply to MAIL FROM.
-    pub mail_from: Option<String>,
-    /// Reply to RCPT TO.
-    pub rcpt_to: Option<String>,
-    /// Whether the server would take the message (MAIL and RCPT accepted).
-    pub accepted: bool,
-    /// Reply to the end of DATA, when a message was delivered.
-    pub data: Option<String>,
-}
-
 /// A pure protocol state machine.
 pub trait Dialogue {
     /// The phase whose reply the dialogue is waiting for now.
@@ -146,51 +103,6 @@ pub trait Dialogue {
     fn set_relay_test(&mut self, test: SendTest) {
         let _ = test;
     }
-}
-
-/// Outcome of asking for STARTTLS/STLS.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "reply", rename_all = "snake_case")]
-pub enum StartTlsState {
-    /// The combination does not use STARTTLS.
-    #[default]
-    NotAttempted,
-    /// The server did not list STARTTLS/STLS among its capabilities; it was not tried.
-    NotAdvertised,
-    /// The server answered the request with a refusal (e.g. SMTP 454); the reply text.
-    Refused(String),
-    /// The server agreed; the TLS handshake follows.
-    Accepted,
-}
-
-/// Everything a dialogue learned from the server.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Session {
-    /// The greeting, all lines joined with "\n" (SMTP greetings may be multi-line).
-    pub greeting: Option<String>,
-    /// Set when the greeting refuses service (SMTP 554/421, POP3 -ERR, IMAP * BYE):
-    /// the refusing text.
-    pub greeting_rejected: Option<String>,
-    /// Capabilities learned before TLS (empty when there was no STARTTLS upgrade).
-    pub capabilities_before_tls: Vec<String>,
-    /// The capabilities in force now (after TLS when upgraded), as the server wrote
-    /// them, one entry per capability (SMTP: one per EHLO line after the first).
-    pub capabilities: Vec<String>,
-    /// Whether the server answered the capability request at all (POP3 CAPA is
-    /// optional, RFC 2449; SMTP may only know HELO).
-    pub capabilities_supported: bool,
-    /// SMTP only: EHLO was rejected and HELO worked instead.
-    pub helo_fallback: bool,
-    /// IMAP only: the greeting carried the capability list.
-    pub capabilities_in_greeting: bool,
-    /// What happened when STARTTLS/STLS was asked for.
-    pub starttls: StartTlsState,
-    /// The server's reply to QUIT/LOGOUT, if it sent one.
-    pub quit_reply: Option<String>,
-    /// The login, when an [`AuthPlan`] was given.
-    pub auth: Option<AuthOutcome>,
-    /// The SMTP send test, when one was asked for.
-    pub send: Option<SendOutcome>,
 }
 
 /// A reply that breaks the protocol: the session cannot go on.

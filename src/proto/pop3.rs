@@ -16,11 +16,10 @@
 use std::fmt;
 
 use super::auth::{self, After, Login, Method};
-use super::{
-    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Session, StartTlsState, Step, expect_greeting,
-    unexpected,
-};
+use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
 use crate::model::{Phase, Protocol, Security};
+use crate::report::Session;
+use crate::report::StartTlsState;
 
 /// A POP3 command; `Display` gives the wire form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -759,11 +758,12 @@ mod tests {
 
     // --- Login ---------------------------------------------------------------------
 
+    use crate::proto::AuthPlan;
     use crate::proto::auth::testing::{
         PASSWORD, TOKEN, assert_secret_hidden, password_plan, token_plan, wires,
     };
     use crate::proto::sasl::{Credentials, Secret};
-    use crate::proto::{AuthOutcome, AuthPlan};
+    use crate::report::AuthOutcome;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 

@@ -34,6 +34,7 @@ use thiserror::Error;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::model::Protocol;
+use crate::report::OAuthError;
 
 /// What [`Wire::redacted`] shows in place of a response that carries a secret.
 pub const REDACTED_RESPONSE: &str = "[credentials redacted]";
@@ -263,7 +264,7 @@ impl FromStr for Mechanism {
 /// including those mailcheck cannot run (SCRAM-SHA-256, GSSAPI, …) so that reports
 /// and errors can name them.
 ///
-/// `capabilities` are as the dialogues keep them ([`super::Session::capabilities`]):
+/// `capabilities` are as the dialogues keep them ([`crate::report::Session::capabilities`]):
 /// - IMAP: atoms such as `AUTH=PLAIN` (RFC 9051 §6.2.2; whole lines are split too);
 /// - POP3: CAPA lines such as `SASL PLAIN LOGIN` (RFC 2449 §6.3, RFC 5034 §3);
 /// - SMTP: EHLO keyword lines such as `AUTH PLAIN LOGIN` (RFC 4954 §3), and the
@@ -456,24 +457,6 @@ impl fmt::Debug for Wire {
             .field("redacted", &self.redacted)
             .finish_non_exhaustive()
     }
-}
-
-/// The error a server reports inside an XOAUTH2 or OAUTHBEARER challenge
-/// (RFC 7628 §3.2.2; Google's XOAUTH2 sends the same shape).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OAuthError {
-    /// The failure: an HTTP status such as "401" (Google) or an RFC 6750 §3.1 error
-    /// code such as "invalid_token".
-    pub status: String,
-    /// The authentication schemes the server accepts ("Bearer"), Google's XOAUTH2.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schemes: Option<String>,
-    /// The scope the token needs (`https://mail.google.com/`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// Where to discover the authorization server (RFC 7628 §3.2.2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub openid_configuration: Option<String>,
 }
 
 impl OAuthError {
@@ -748,6 +731,7 @@ impl Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::OAuthError;
 
     fn password(user: &str, pass: &str) -> Credentials {
         Credentials::Password {

@@ -21,10 +21,12 @@ mod send;
 
 use super::auth::{self, Login};
 use super::{
-    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Session, StartTlsState, Step,
-    expect_greeting, identify_greeting, unexpected,
+    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Step, expect_greeting,
+    identify_greeting, unexpected,
 };
 use crate::model::{Phase, Protocol, Security};
+use crate::report::Session;
+use crate::report::StartTlsState;
 
 /// An SMTP command; `Display` gives the wire form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -789,11 +791,13 @@ mod tests {
 
     // --- Login and send test -------------------------------------------------------
 
+    use crate::proto::AuthPlan;
     use crate::proto::auth::testing::{
         PASSWORD, TOKEN, assert_secret_hidden, password_plan, token_plan, wires,
     };
     use crate::proto::sasl::{Credentials, Mechanism, Secret};
-    use crate::proto::{AuthOutcome, AuthPlan, SendOutcome};
+    use crate::report::AuthOutcome;
+    use crate::report::SendOutcome;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
 

@@ -3,11 +3,13 @@
 //! names), the login tests (with the catalogue's explanation of a refusal), the
 //! relay tests, and a run cut short.
 
-use super::Finding;
-use crate::diagnose::Severity;
-use crate::discover::SourceKind;
-use crate::login::{Login, LoginResult, RelayResult};
+use crate::report::Finding;
+use crate::report::Login;
+use crate::report::LoginResult;
+use crate::report::RelayResult;
 use crate::report::Report;
+use crate::report::Severity;
+use crate::report::SourceKind;
 
 pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
     discovery(report, raw);
@@ -240,12 +242,18 @@ fn relay(report: &Report, raw: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use crate::diagnose::testing::{HOST, discovery, login, ok, report};
-    use crate::diagnose::{Finding, Options, Severity, findings};
-    use crate::discover::run::ProviderMatch;
-    use crate::discover::{SourceKind, SourceReport, providers::Note};
-    use crate::explain::Explanation;
-    use crate::login::{LoginResult, RelayResult, RelayTest};
+    use crate::diagnose::{Options, findings};
+    use crate::report::Explanation;
+    use crate::report::Finding;
+    use crate::report::LoginResult;
+    use crate::report::Note;
+    use crate::report::ProviderMatch;
+    use crate::report::RelayResult;
+    use crate::report::RelayTest;
     use crate::report::Report;
+    use crate::report::Severity;
+    use crate::report::SourceKind;
+    use crate::report::SourceReport;
 
     fn find(r: &Report, code: &str) -> Option<Finding> {
         findings(r, &Options::default())
@@ -263,7 +271,7 @@ mod tests {
             "http://autoconfig.example.com/mail/config-v1.1.xml".into(),
         );
         http.plain_http = true;
-        http.settings = vec![crate::discover::Setting {
+        http.settings = vec![crate::report::Setting {
             protocol: crate::model::Protocol::Imap,
             host: HOST.into(),
             port: 993,

@@ -2,10 +2,13 @@
 //! different certificate on the two ports of one service, and signs that an
 //! antivirus or firewall product intercepts TLS.
 
-use super::{Finding, by_host};
-use crate::cert::{ChainReport, Verdict};
-use crate::diagnose::{Options, Severity};
+use super::by_host;
+use crate::diagnose::Options;
 use crate::model::Protocol;
+use crate::report::ChainReport;
+use crate::report::Finding;
+use crate::report::Severity;
+use crate::report::Verdict;
 use crate::report::{ProbeReport, Report};
 
 /// Products that intercept TLS by re-signing certificates with their own CA,
@@ -255,10 +258,12 @@ fn issuer_differs(host: &str, chains: &[(&ProbeReport, &ChainReport)], raw: &mut
 
 #[cfg(test)]
 mod tests {
-    use crate::cert::Verdict;
     use crate::diagnose::testing::{ok, report};
-    use crate::diagnose::{Finding, Options, Severity, findings};
+    use crate::diagnose::{Options, findings};
+    use crate::report::Finding;
     use crate::report::ProbeReport;
+    use crate::report::Severity;
+    use crate::report::Verdict;
 
     fn find(probes: Vec<ProbeReport>, code: &str) -> Option<Finding> {
         findings(&report(probes), &Options::default())
@@ -266,7 +271,7 @@ mod tests {
             .find(|f| f.code == code)
     }
 
-    fn with_leaf(spec: &str, edit: impl Fn(&mut crate::cert::ChainReport)) -> ProbeReport {
+    fn with_leaf(spec: &str, edit: impl Fn(&mut crate::report::ChainReport)) -> ProbeReport {
         let mut p = ok(spec);
         edit(p.tls.as_mut().unwrap().certificate.as_mut().unwrap());
         p

@@ -4,10 +4,12 @@
 //! tampered with (CVE-2011-0411 class), old TLS (RFC 8996), slow greetings, and
 //! what works.
 
-use super::{Finding, and_list, by_host, ports, works};
-use crate::diagnose::Severity;
+use super::{and_list, by_host, ports, works};
+use crate::model::Code;
 use crate::model::{Phase, Protocol, Security};
-use crate::report::{Code, ProbeReport, Report};
+use crate::report::Finding;
+use crate::report::Severity;
+use crate::report::{ProbeReport, Report};
 
 pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
     for (host, ps) in by_host(report) {
@@ -438,9 +440,12 @@ fn dedup_join(mut items: Vec<String>) -> String {
 #[cfg(test)]
 mod tests {
     use crate::diagnose::testing::{HOST, caps, failed, ok, report, warning};
-    use crate::diagnose::{Finding, Options, Severity, findings};
+    use crate::diagnose::{Options, findings};
+    use crate::model::Code;
     use crate::model::Phase;
-    use crate::report::{Code, ProbeReport, Status};
+    use crate::report::Finding;
+    use crate::report::Severity;
+    use crate::report::{ProbeReport, Status};
 
     fn find(probes: Vec<ProbeReport>, code: &str) -> Option<Finding> {
         findings(&report(probes), &Options::default())

@@ -2,10 +2,12 @@
 //! that answers on no port, a port this network blocks, and IPv6 that fails
 //! where IPv4 works.
 
-use super::{Finding, by_host, combination, ports, works};
-use crate::diagnose::Severity;
+use super::{by_host, combination, ports, works};
+use crate::model::Code;
 use crate::model::Phase;
-use crate::report::{Code, ProbeReport, Report};
+use crate::report::Finding;
+use crate::report::Severity;
+use crate::report::{ProbeReport, Report};
 
 pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
     let hosts = by_host(report);
@@ -174,9 +176,11 @@ fn ipv6_broken(host: &str, tried: &[&ProbeReport], raw: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use crate::diagnose::testing::{attempt, failed, ok, report};
-    use crate::diagnose::{Finding, Options, findings};
+    use crate::diagnose::{Options, findings};
+    use crate::model::Code;
     use crate::model::Phase;
-    use crate::report::{Code, ProbeReport};
+    use crate::report::Finding;
+    use crate::report::ProbeReport;
 
     fn find(probes: Vec<ProbeReport>, code: &str) -> Vec<Finding> {
         findings(&report(probes), &Options::default())

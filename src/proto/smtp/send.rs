@@ -4,7 +4,8 @@
 //! `DATA` (§4.1.1.4), the message made transparent (§4.5.2) and the final dot.
 
 use super::{Reply, Smtp, State};
-use crate::proto::{SendOutcome, Step};
+use crate::proto::Step;
+use crate::report::SendOutcome;
 
 impl Smtp {
     /// Starts the envelope test when one was asked for, else QUIT.

@@ -1,9 +1,16 @@
-//! Domain values shared by every layer: protocols, security modes, combinations and
-//! the phases a probe goes through.
+//! The shared vocabulary of every layer: protocols, security modes, combinations,
+//! endpoints, the phases a probe goes through, failure codes and addresses.
+//! Imports nothing else of mailcheck.
+
+pub mod address;
+mod code;
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+
+pub use address::Address;
+pub use code::Code;
 
 /// A mail access or submission protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -89,7 +96,8 @@ impl fmt::Display for Security {
 }
 
 /// One thing a person might type into a client: protocol, port and security mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// Written (and serialised) as its label, `imap:993:tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Combination {
     /// Protocol spoken.
     pub protocol: Protocol,
@@ -112,6 +120,7 @@ impl Combination {
 }
 
 impl fmt::Display for Combination {
+    /// The one formatter of the label: `imap:993:tls`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -120,6 +129,63 @@ impl fmt::Display for Combination {
             self.port,
             self.security.as_str()
         )
+    }
+}
+
+impl Serialize for Combination {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A combination on one host: what one probe connects to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Host name or IP literal.
+    pub host: String,
+    /// Protocol, port and security mode.
+    pub combination: Combination,
+}
+
+impl Endpoint {
+    /// `combination` on `host`.
+    #[must_use]
+    pub fn new(host: impl Into<String>, combination: Combination) -> Self {
+        Endpoint {
+            host: host.into(),
+            combination,
+        }
+    }
+
+    /// The protocol spoken.
+    #[must_use]
+    pub fn protocol(&self) -> Protocol {
+        self.combination.protocol
+    }
+
+    /// The TCP port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.combination.port
+    }
+
+    /// The security mode.
+    #[must_use]
+    pub fn security(&self) -> Security {
+        self.combination.security
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `imap:993:tls@mail.example.com`, the form findings list endpoints in.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.combination, self.host)
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -1,0 +1,135 @@
+//! The report model: everything a run observed and what it means, as plain serde
+//! data. It imports nothing of mailcheck but [`crate::model`]; the layers above
+//! fill it in and the renderers read it.
+//!
+//! This is the contract with CI: the JSON renderer serialises it as-is, and
+//! `docs/schema/probe-report.schema.json` describes it. Bump [`SCHEMA_VERSION`]
+//! whenever a field changes meaning or disappears.
+
+mod cert;
+mod diagnosis;
+mod discovery;
+mod login;
+mod probe;
+mod session;
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+pub use cert::{CertificateInfo, ChainReport, Verdict};
+pub use diagnosis::{Finding, Recommendation, Recommended, Severity};
+pub use discovery::{
+    AuthMethod, Candidate, Discovery, NotOffered, Note, ProviderMatch, Setting, SourceKind,
+    SourceReport, UsernameForm,
+};
+pub use login::{Explanation, Login, LoginResult, RelayResult, RelayTest};
+pub use probe::{
+    ConnectAttempt, Failure, PhaseRecord, ProbeReport, Status, TlsReport, TranscriptLine,
+};
+pub use session::{AuthAttempt, AuthOutcome, OAuthError, SendOutcome, Session, StartTlsState};
+
+/// Version of the JSON document; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The output of `mailcheck settings`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsReport {
+    /// See [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// mailcheck's own version.
+    pub mailcheck_version: String,
+    /// What discovery found.
+    #[serde(flatten)]
+    pub discovery: Discovery,
+}
+
+impl SettingsReport {
+    /// Wraps a discovery with the version fields.
+    #[must_use]
+    pub fn new(discovery: Discovery) -> Self {
+        SettingsReport {
+            schema_version: SCHEMA_VERSION,
+            mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
+            discovery,
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// See [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// mailcheck's own version.
+    pub mailcheck_version: String,
+    /// When the run started, RFC 3339 UTC.
+    pub started_at: String,
+    /// Wall time of the whole run.
+    pub duration_ms: u64,
+    /// What was asked for.
+    pub inputs: Inputs,
+    /// Run-level notes in words (e.g. a retired host name in use).
+    pub notes: Vec<String>,
+    /// Where the servers came from, when they were discovered from the address.
+    pub discovery: Option<Discovery>,
+    /// The login tests, when credentials were given: at most one per protocol and host.
+    pub logins: Vec<Login>,
+    /// `--send-test` without credentials: does each SMTP host refuse to relay?
+    pub relay_tests: Vec<RelayTest>,
+    /// Set when the run was cut short ("deadline" or "interrupted").
+    pub cut_short: Option<String>,
+    /// One entry per combination, in plan order.
+    pub probes: Vec<ProbeReport>,
+    /// What works, in one place.
+    pub summary: Summary,
+    /// What the run means: stable codes, severities, causes and fixes, most
+    /// severe first (docs/findings.md).
+    pub findings: Vec<Finding>,
+    /// The settings to type in, in RFC 8314 order (never plaintext).
+    pub recommendation: Recommendation,
+}
+
+/// The inputs of the run, as validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inputs {
+    /// The address given, if any.
+    pub address: Option<String>,
+    /// Host per protocol (absent when that protocol is not probed).
+    pub pop3_host: Option<String>,
+    /// Host for IMAP.
+    pub imap_host: Option<String>,
+    /// Host for SMTP.
+    pub smtp_host: Option<String>,
+    /// `--only` specs, as given.
+    pub only: Vec<String>,
+    /// DNS server used instead of the system's.
+    pub dns_server: Option<SocketAddr>,
+    /// Extra trust anchors file.
+    pub ca_file: Option<String>,
+    /// Where the trusted roots came from, e.g. "system (146 roots) + 1 from ca.pem".
+    pub trust_anchors: String,
+    /// Per-phase timeout in milliseconds.
+    pub timeout_ms: u64,
+    /// Whole-run deadline in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// "any", "ipv4" or "ipv6".
+    pub address_family: String,
+}
+
+/// What works, per direction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Secure incoming combinations (POP3/IMAP over TLS or STARTTLS) that worked.
+    pub secure_incoming: Vec<String>,
+    /// Secure outgoing combinations (SMTP over TLS or STARTTLS) that worked.
+    pub secure_outgoing: Vec<String>,
+    /// With credentials: whether every login test succeeded.
+    pub logins_ok: Option<bool>,
+    /// `--require` items that did not hold.
+    pub unmet_requirements: Vec<String>,
+    /// Whether the run meets the exit-code contract (see docs/usage.md).
+    pub ok: bool,
+    /// The process exit code.
+    pub exit_code: i32,
+}
