@@ -88,9 +88,28 @@ pub enum Prefer {
     Pop3,
 }
 
+/// `--client` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientChoice {
+    /// Mozilla Thunderbird.
+    Thunderbird,
+    /// Microsoft Outlook (classic, desktop).
+    Outlook,
+    /// Apple Mail on macOS.
+    AppleMail,
+    /// The Gmail app on Android (other accounts).
+    AndroidGmail,
+    /// Mail on iPhone and iPad.
+    Ios,
+    /// Claws Mail.
+    Claws,
+    /// Neutral words.
+    Generic,
+}
+
 /// `--export` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Export {
+pub enum ExportChoice {
     /// Mozilla config-v1.1.xml.
     Autoconfig,
     /// RFC 6186 / RFC 8314 SRV zone lines.
@@ -106,6 +125,21 @@ pub enum ColorChoice {
     Always,
     /// Never colour.
     Never,
+}
+
+impl ProbeArgs {
+    /// Parses the arguments of `mailcheck probe ARGS…` (`args` without the
+    /// program and subcommand names), as the command line would.
+    pub fn parse_from(args: &[&str]) -> Result<ProbeArgs, String> {
+        let argv = ["mailcheck", "probe"].iter().chain(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            Command::Probe(p) => Ok(*p),
+            _ => Err("not a probe command".into()),
+        }
+    }
 }
 
 /// Arguments of `mailcheck probe`.
@@ -207,13 +241,13 @@ pub struct ProbeArgs {
     pub prefer: Prefer,
 
     /// Word the "use these settings" block in this mail client's own terms.
-    #[arg(long, value_enum, value_name = "CLIENT", default_value_t = crate::diagnose::Client::Generic, help_heading = "Recommendation")]
-    pub client: crate::diagnose::Client,
+    #[arg(long, value_enum, value_name = "CLIENT", default_value_t = ClientChoice::Generic, help_heading = "Recommendation")]
+    pub client: ClientChoice,
 
     /// Instead of the report, print the working settings as a Mozilla autoconfig
     /// file (config-v1.1.xml) or as RFC 6186 SRV zone lines.
     #[arg(long, value_enum, value_name = "WHAT", help_heading = "Recommendation", conflicts_with_all = ["json", "format"])]
-    pub export: Option<Export>,
+    pub export: Option<ExportChoice>,
 
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]

@@ -1,22 +1,41 @@
 //! mailcheck: which mail settings work for an address, from this network, and if
 //! something fails, exactly why.
 //!
-//! Layers, each calling only the one below: `cli` → `config` → `check` → `probe` →
-//! {`net`, `proto`, `cert`}; `report` is the serde model, `output` renders it.
+//! The modules, from the bottom up; each imports only modules listed before it
+//! (`tests/layout.rs` checks this):
+//!
+//! - [`model`]: the shared vocabulary: protocols, security modes, combinations,
+//!   endpoints, phases, failure codes, addresses.
+//! - [`report`]: everything a run observed and concluded, as plain serde data.
+//! - [`cert`]: pure certificate analysis.
+//! - [`proto`]: pure POP3, IMAP, SMTP and SASL dialogues: lines in, next step out.
+//! - [`net`]: resolving, connecting, TLS, and the one bounded I/O driver that runs
+//!   any dialogue (and owns the STARTTLS hand-over and the transcript).
+//! - [`discover`]: from an address to candidate servers, each with its provenance.
+//! - [`diagnose`]: pure functions from observations to findings, the recommended
+//!   settings, refusal explanations and exports.
+//! - [`cli`]: the command-line arguments as clap types, nothing else.
+//! - [`config`]: validated configuration and secrets, built from [`cli`]'s types.
+//! - [`engine`]: one run, from [`config::Config`] to a finished [`report::Report`].
+//! - [`output`]: human, JSON and Nagios renderers, and the progress line.
+
+pub mod model;
+
+pub mod report;
 
 pub mod cert;
-pub mod check;
-pub mod cli;
-pub mod config;
-pub mod credentials;
-pub mod diagnose;
-pub mod discover;
-pub mod explain;
-pub mod login;
-pub mod model;
-pub mod net;
-pub mod output;
-pub mod probe;
-pub mod progress;
 pub mod proto;
-pub mod report;
+
+pub mod net;
+
+pub mod discover;
+
+pub mod diagnose;
+
+pub mod cli;
+
+pub mod config;
+
+pub mod engine;
+
+pub mod output;

@@ -71,7 +71,7 @@ async fn microsoft_basic_auth_disabled_is_explained_and_tried_only_twice() {
     let server = Scripted::start(smtp_server(&pki, vec![rule("AUTH", refusal)])).await;
     let spec = format!("smtp:{}:tls", server.port);
     let report = login_run(&pki, &spec, ("password", "hunter2-very-secret"), &[]).await;
-    let l = &report.logins[0];
+    let l = &report.run.logins[0];
     assert_eq!(l.result, LoginResult::Failed);
     assert_eq!(
         l.usernames,
@@ -103,7 +103,7 @@ async fn an_xoauth2_error_challenge_is_read_and_explained() {
         &["--user", ADDRESS],
     )
     .await;
-    let l = &report.logins[0];
+    let l = &report.run.logins[0];
     assert_eq!(l.result, LoginResult::Failed);
     assert_eq!(l.usernames, [ADDRESS], "--user: no other form");
     let attempt = &l
@@ -148,7 +148,7 @@ async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
         started.elapsed() < std::time::Duration::from_secs(15),
         "bounded"
     );
-    let l = &report.logins[0];
+    let l = &report.run.logins[0];
     assert_eq!(l.result, LoginResult::Failed);
     assert!(
         l.reason.as_deref().unwrap_or("").contains("no answer"),
@@ -188,10 +188,10 @@ async fn auth_offered_before_starttls_is_never_used_before_tls() {
     let spec = format!("smtp:{}:starttls", server.port);
     let report = login_run(&pki, &spec, ("password", "pw-abcdef"), &[]).await;
     assert_eq!(
-        report.logins[0].result,
+        report.run.logins[0].result,
         LoginResult::Ok,
         "{:?}",
-        report.logins[0].reason
+        report.run.logins[0].reason
     );
     let lines = server.received.lock().unwrap().clone();
     let starttls = lines
@@ -230,7 +230,7 @@ async fn an_open_relay_is_flagged() {
         "2",
     ])
     .await;
-    let t = &report.relay_tests[0];
+    let t = &report.run.relay_tests[0];
     assert_eq!(t.result, mailcheck::report::RelayResult::OpenRelay);
     let lines = server.received.lock().unwrap().clone();
     assert!(
@@ -286,7 +286,7 @@ async fn a_password_sent_in_clear_is_marked_exposed_even_without_an_answer() {
         "1",
     ])
     .await;
-    let l = &report.logins[0];
+    let l = &report.run.logins[0];
     assert!(l.secret_exposed, "{l:?}");
     assert_eq!(l.result, LoginResult::Failed);
 }
@@ -313,7 +313,7 @@ async fn the_deadline_also_bounds_the_login_phase() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(report.cut_short.as_deref(), Some("deadline"));
+    assert_eq!(report.run.cut_short.as_deref(), Some("deadline"));
 }
 
 #[tokio::test]
@@ -331,7 +331,7 @@ async fn a_temporary_refusal_says_nothing_about_relaying() {
         "2",
     ])
     .await;
-    let t = &report.relay_tests[0];
+    let t = &report.run.relay_tests[0];
     assert_eq!(t.result, mailcheck::report::RelayResult::NotTested, "{t:?}");
     assert!(t.reason.as_deref().unwrap_or("").contains("temporary"));
 }

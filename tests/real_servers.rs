@@ -290,7 +290,7 @@ async fn a_broken_ipv6_path_shows_while_ipv4_works() {
         &only,
     ])
     .await;
-    let p = &report.probes[0];
+    let p = &report.run.probes[0];
     assert_eq!(
         p.status,
         mailcheck::report::Status::Warning,

@@ -466,8 +466,8 @@ async fn deadline_keeps_partial_results() {
         started.elapsed() < Duration::from_secs(10),
         "the deadline ends the run"
     );
-    assert_eq!(report.cut_short.as_deref(), Some("deadline"));
-    let [stuck, ok] = &report.probes[..] else {
+    assert_eq!(report.run.cut_short.as_deref(), Some("deadline"));
+    let [stuck, ok] = &report.run.probes[..] else {
         panic!("two rows")
     };
     assert_eq!(stuck.status, Status::Cancelled);
@@ -501,7 +501,7 @@ async fn dns_server_failure() {
         "2",
     ])
     .await;
-    assert_eq!(code(&report.probes[0]), "dns_server_failure");
+    assert_eq!(code(&report.run.probes[0]), "dns_server_failure");
 }
 
 #[tokio::test]
@@ -519,7 +519,7 @@ async fn dns_timeout() {
         "2",
     ])
     .await;
-    assert_eq!(code(&report.probes[0]), "dns_timeout");
+    assert_eq!(code(&report.run.probes[0]), "dns_timeout");
 }
 
 #[tokio::test]
@@ -683,7 +683,7 @@ async fn the_deadline_keeps_an_earlier_failure() {
         "1.5",
     ])
     .await;
-    let p = &report.probes[0];
+    let p = &report.run.probes[0];
     assert_eq!(code(p), "cert_self_signed");
     assert_eq!(p.status, Status::Failed);
     assert_eq!(p.warnings.last().unwrap().code, Code::Cancelled);

@@ -5,9 +5,42 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{Protocol, Security};
+use crate::model::{Address, Protocol, Security};
 use crate::report::Recommendation;
 use crate::report::Recommended;
+
+/// What `--export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// Mozilla config-v1.1.xml.
+    Autoconfig,
+    /// RFC 6186 / RFC 8314 SRV zone lines.
+    Srv,
+}
+
+/// The working settings as a file an administrator can publish, for the
+/// address's domain (or, with hosts only, the mail host's parent domain);
+/// `None` when nothing worked securely, so there is nothing worth publishing.
+#[must_use]
+pub fn export(what: Export, rec: &Recommendation, address: Option<&Address>) -> Option<String> {
+    let first = rec.incoming.as_ref().or(rec.outgoing.as_ref())?;
+    let domain = address.map_or_else(|| parent_domain(&first.host), |a| a.domain_ascii.clone());
+    let address = address.map_or_else(|| format!("%EMAILLOCALPART%@{domain}"), Address::ascii);
+    Some(match what {
+        Export::Autoconfig => export_autoconfig(rec, &address, &domain),
+        Export::Srv => export_srv(rec, &domain),
+    })
+}
+
+/// The mail domain of a host: its parent (mail.example.com → example.com), but
+/// never a bare top-level domain.
+fn parent_domain(host: &str) -> String {
+    let host = host.trim_end_matches('.');
+    match host.split_once('.') {
+        Some((_, parent)) if parent.contains('.') => parent.to_owned(),
+        _ => host.to_owned(),
+    }
+}
 
 /// A Mozilla autoconfig document (clientConfig version 1.1) for the recommendation.
 ///
@@ -133,6 +166,13 @@ pub fn export_srv(rec: &Recommendation, domain: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_an_address_the_domain_is_the_hosts_parent() {
+        assert_eq!(parent_domain("mail.example.com."), "example.com");
+        assert_eq!(parent_domain("example.com"), "example.com");
+        assert_eq!(parent_domain("localhost"), "localhost");
+    }
 
     fn rec() -> Recommendation {
         Recommendation {

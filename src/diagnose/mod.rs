@@ -10,12 +10,13 @@
 pub mod clients;
 pub mod export;
 pub mod recommend;
+pub mod refusals;
 pub mod rules;
 #[cfg(test)]
 pub(crate) mod testing;
 
 pub use clients::words;
-pub use export::{export_autoconfig, export_srv};
+pub use export::{Export, export, export_autoconfig, export_srv};
 pub use recommend::recommend;
 pub use rules::findings;
 
@@ -43,7 +44,7 @@ impl Default for Options {
 }
 
 /// Mail clients whose words the recommendation can use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Client {
     /// Mozilla Thunderbird.

@@ -16,11 +16,11 @@ use crate::report::LoginResult;
 use crate::report::Recommendation;
 use crate::report::Recommended;
 use crate::report::UsernameForm;
-use crate::report::{ProbeReport, Report};
+use crate::report::{ProbeReport, Run};
 
 /// The best working incoming and outgoing settings in `report`.
 #[must_use]
-pub fn recommend(report: &Report, opts: &Options) -> Recommendation {
+pub fn recommend(report: &Run, opts: &Options) -> Recommendation {
     Recommendation {
         incoming: best(report, opts, true),
         outgoing: best(report, opts, false),
@@ -37,7 +37,7 @@ fn eligible(p: &ProbeReport) -> bool {
             .is_some_and(|c| c.trusted)
 }
 
-fn login_for<'a>(report: &'a Report, p: &ProbeReport) -> Option<&'a Login> {
+fn login_for<'a>(report: &'a Run, p: &ProbeReport) -> Option<&'a Login> {
     report
         .logins
         .iter()
@@ -46,20 +46,19 @@ fn login_for<'a>(report: &'a Report, p: &ProbeReport) -> Option<&'a Login> {
 
 /// 0: the login worked over this very combination; 1: it worked over another
 /// combination of this protocol and host; 2: not tested; 3: it failed.
-fn login_rank(report: &Report, p: &ProbeReport) -> u8 {
+fn login_rank(report: &Run, p: &ProbeReport) -> u8 {
     let Some(login) = login_for(report, p) else {
         return 2;
     };
-    let this = format!("{}:{}:{}", p.protocol.as_str(), p.port, p.security.as_str());
     match login.result {
-        LoginResult::Ok if login.combination.as_deref() == Some(this.as_str()) => 0,
+        LoginResult::Ok if login.combination == Some(p.combination()) => 0,
         LoginResult::Ok => 1,
         LoginResult::NotAttempted => 2,
         LoginResult::Failed => 3,
     }
 }
 
-fn best(report: &Report, opts: &Options, incoming: bool) -> Option<Recommended> {
+fn best(report: &Run, opts: &Options, incoming: bool) -> Option<Recommended> {
     let protocol_rank = |p: Protocol| match (p, opts.prefer_pop3) {
         (Protocol::Imap, false) | (Protocol::Pop3, true) => 0,
         _ => 1,
@@ -88,7 +87,7 @@ fn best(report: &Report, opts: &Options, incoming: bool) -> Option<Recommended> 
 
 /// The username that logged in; otherwise the form discovery names; otherwise
 /// the address.
-fn username(report: &Report, p: &ProbeReport) -> Option<String> {
+fn username(report: &Run, p: &ProbeReport) -> Option<String> {
     if let Some(login) = login_for(report, p).filter(|l| l.result == LoginResult::Ok)
         && let Some(u) = login.usernames.last()
     {
@@ -132,7 +131,7 @@ fn candidate_field<T>(
 
 /// "OAuth2" when a login used or asked for it, or discovery says the provider
 /// only takes it; "normal password" otherwise.
-fn authentication(report: &Report, p: &ProbeReport) -> &'static str {
+fn authentication(report: &Run, p: &ProbeReport) -> &'static str {
     const OAUTH: &str = "OAuth2";
     const PASSWORD: &str = "normal password";
     let oauth_mech = |m: &str| matches!(m, "XOAUTH2" | "OAUTHBEARER");

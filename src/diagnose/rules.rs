@@ -16,14 +16,15 @@ mod network;
 use std::collections::BTreeMap;
 
 use super::Options;
+use crate::model::Endpoint;
 use crate::report::Finding;
 use crate::report::Severity;
-use crate::report::{ProbeReport, Report, Status};
+use crate::report::{ProbeReport, Run, Status};
 
 /// Every finding for `report`: sorted by severity (critical first), then code,
 /// then host; one finding per code and host, listing every combination involved.
 #[must_use]
-pub fn findings(report: &Report, opts: &Options) -> Vec<Finding> {
+pub fn findings(report: &Run, opts: &Options) -> Vec<Finding> {
     let mut raw = Vec::new();
     mode::check(report, &mut raw);
     network::check(report, &mut raw);
@@ -55,13 +56,14 @@ impl Finding {
 
     /// Adds `p` to the combinations.
     pub(crate) fn with(mut self, p: &ProbeReport) -> Self {
-        self.combinations.push(combination(p));
+        self.combinations.push(p.endpoint());
         self
     }
 
     /// Adds every probe in `ps` to the combinations.
     pub(crate) fn with_all<'a>(mut self, ps: impl IntoIterator<Item = &'a ProbeReport>) -> Self {
-        self.combinations.extend(ps.into_iter().map(combination));
+        self.combinations
+            .extend(ps.into_iter().map(ProbeReport::endpoint));
         self
     }
 
@@ -72,17 +74,6 @@ impl Finding {
     }
 }
 
-/// "imap:993:tls@host", the form findings list combinations in.
-pub(crate) fn combination(p: &ProbeReport) -> String {
-    format!(
-        "{}:{}:{}@{}",
-        p.protocol.as_str(),
-        p.port,
-        p.security.as_str(),
-        p.host
-    )
-}
-
 /// Whether the combination was tried and worked (possibly with a warning).
 pub(crate) fn works(p: &ProbeReport) -> bool {
     !p.inferred && matches!(p.status, Status::Ok | Status::Warning)
@@ -90,7 +81,7 @@ pub(crate) fn works(p: &ProbeReport) -> bool {
 
 /// The probes of `report` grouped by host, hosts in first-seen order; inferred
 /// rows are kept (some rules read them).
-pub(crate) fn by_host(report: &Report) -> Vec<(&str, Vec<&ProbeReport>)> {
+pub(crate) fn by_host(report: &Run) -> Vec<(&str, Vec<&ProbeReport>)> {
     let mut hosts: Vec<(&str, Vec<&ProbeReport>)> = Vec::new();
     for p in &report.probes {
         match hosts.iter_mut().find(|(h, _)| *h == p.host) {
@@ -127,13 +118,13 @@ pub(crate) fn and_list(items: &[String]) -> String {
 
 /// A finding for every failed combination that no rule listed: nothing a probe
 /// saw goes unsaid. Cancelled combinations are left to `run_cut_short`.
-fn unexplained(report: &Report, raw: &mut Vec<Finding>) {
-    let explained: Vec<String> = raw.iter().flat_map(|f| f.combinations.clone()).collect();
+fn unexplained(report: &Run, raw: &mut Vec<Finding>) {
+    let explained: Vec<Endpoint> = raw.iter().flat_map(|f| f.combinations.clone()).collect();
     for (host, ps) in by_host(report) {
         let open: Vec<&ProbeReport> = ps
             .into_iter()
             .filter(|p| p.status == Status::Failed && !p.inferred)
-            .filter(|p| !explained.contains(&combination(p)))
+            .filter(|p| !explained.contains(&p.endpoint()))
             .collect();
         if open.is_empty() {
             continue;
@@ -151,12 +142,7 @@ fn unexplained(report: &Report, raw: &mut Vec<Finding>) {
         .with_all(open.iter().copied());
         for p in &open {
             if let Some(fail) = &p.failure {
-                f = f.because(format!(
-                    "{}: {}: {}",
-                    combination(p),
-                    fail.code,
-                    fail.message
-                ));
+                f = f.because(format!("{}: {}: {}", p.endpoint(), fail.code, fail.message));
             }
         }
         raw.push(f);
@@ -263,7 +249,7 @@ mod tests {
             .collect();
         assert_eq!(found.len(), 2, "{found:#?}");
         assert_eq!(
-            found[0].combinations,
+            crate::diagnose::testing::labels(&found[0].combinations),
             [
                 "smtp:587:tls@mail.example.com",
                 "smtp:25:tls@mail.example.com"
@@ -296,7 +282,10 @@ mod tests {
         )]);
         let f = findings(&r, &Options::default());
         let other = f.iter().find(|f| f.code == "combination_failed").unwrap();
-        assert_eq!(other.combinations, ["imap:993:tls@mail.example.com"]);
+        assert_eq!(
+            crate::diagnose::testing::labels(&other.combinations),
+            ["imap:993:tls@mail.example.com"]
+        );
         assert!(other.evidence[0].contains("connection_reset"));
     }
 

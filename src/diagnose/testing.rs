@@ -12,8 +12,7 @@ use crate::report::ChainReport;
 use crate::report::Session;
 use crate::report::Verdict;
 use crate::report::{
-    ConnectAttempt, Failure, Inputs, ProbeReport, Report, SCHEMA_VERSION, Status, Summary,
-    TlsReport,
+    ConnectAttempt, Failure, Inputs, ProbeReport, Run, SCHEMA_VERSION, Status, TlsReport,
 };
 
 /// The host a spec without '@' is on.
@@ -149,14 +148,19 @@ pub(crate) fn warning(code: Code, phase: Phase) -> Failure {
     }
 }
 
+/// Endpoints as their labels, for comparing with expected text.
+pub(crate) fn labels(endpoints: &[crate::model::Endpoint]) -> Vec<String> {
+    endpoints.iter().map(ToString::to_string).collect()
+}
+
 /// Capabilities as the server wrote them.
 pub(crate) fn caps(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// A report around `probes`, for alice@example.com.
-pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
-    Report {
+pub(crate) fn report(probes: Vec<ProbeReport>) -> Run {
+    Run {
         schema_version: SCHEMA_VERSION,
         mailcheck_version: "test".into(),
         started_at: "2025-06-01T00:00:00Z".into(),
@@ -180,19 +184,6 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Report {
         relay_tests: Vec::new(),
         cut_short: None,
         probes,
-        findings: Vec::new(),
-        recommendation: crate::report::Recommendation {
-            incoming: None,
-            outgoing: None,
-        },
-        summary: Summary {
-            secure_incoming: Vec::new(),
-            secure_outgoing: Vec::new(),
-            logins_ok: None,
-            unmet_requirements: Vec::new(),
-            ok: true,
-            exit_code: 0,
-        },
     }
 }
 
@@ -225,11 +216,7 @@ pub(crate) fn login(
     crate::report::Login {
         protocol,
         host,
-        combination: Some(format!(
-            "{}:{port}:{}",
-            protocol.as_str(),
-            security.as_str()
-        )),
+        combination: Some(crate::model::Combination::new(protocol, port, security)),
         result,
         reason: None,
         secret_exposed: false,

@@ -5,5 +5,5 @@
 
 pub mod autoconfig;
 pub mod dns;
+pub mod lookup;
 pub mod providers;
-pub mod run;

@@ -1,6 +1,11 @@
 //! The one I/O loop: runs any [`Dialogue`] over a [`BoxStream`], owning the
 //! per-phase timeouts, the size bounds, the STARTTLS hand-over and the transcript.
 //!
+//! When the dialogue asks for STARTTLS, the driver discards whatever the server
+//! sent after its go-ahead (CVE-2011-0411 class), runs the handshake itself and
+//! lets the caller judge the new session through [`Secure`] (record the
+//! certificate, decide whether credentials may now be handed over), then goes on.
+//!
 //! A server is untrusted input. Every wait is bounded by the phase deadline (a
 //! server that dribbles one byte a second still runs into it), every line by
 //! [`Limits::line`], every reply by [`Limits::reply`] and the whole dialogue by
@@ -12,10 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout_at;
 
 use super::BoxStream;
-use crate::model::Code;
-use crate::model::Phase;
+use super::tls::{Handshake, HandshakeError, TlsSetup};
+use crate::model::{Code, Phase};
 use crate::proto::{Dialogue, ProtoError, Step};
-use crate::report::{PhaseRecord, ProbeReport, TranscriptLine};
+use crate::report::{Failure, PhaseRecord, ProbeReport, TranscriptLine};
 
 /// Size bounds for what a server may send.
 #[derive(Debug, Clone, Copy)]
@@ -51,13 +56,47 @@ pub struct DriveError {
     pub in_sync: bool,
 }
 
-/// How [`Driver::run`] ended.
+/// How one stretch of the dialogue ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+enum End {
     /// The dialogue finished.
     Done,
     /// The server accepted STARTTLS: upgrade the stream, then continue.
     StartTls,
+}
+
+/// What the driver needs to upgrade a connection when the dialogue asks for it.
+#[derive(Clone, Copy)]
+pub struct StartTls<'a> {
+    /// Trust anchors and verifier.
+    pub tls: &'a TlsSetup,
+    /// The name to send in SNI and to verify the certificate against.
+    pub host: &'a str,
+}
+
+/// The caller's judgement of a TLS session the driver set up after STARTTLS.
+pub trait Secure {
+    /// Records the handshake's outcome (`injected`: plaintext bytes discarded
+    /// after the STARTTLS go-ahead) and may hand the dialogue its credentials.
+    fn secured(
+        &mut self,
+        trace: &mut Trace<'_>,
+        dialogue: &mut (dyn Dialogue + Send),
+        outcome: Result<Handshake, HandshakeError>,
+        injected: usize,
+    );
+}
+
+/// For dialogues that never upgrade.
+impl Secure for () {
+    fn secured(
+        &mut self,
+        _: &mut Trace<'_>,
+        _: &mut (dyn Dialogue + Send),
+        _: Result<Handshake, HandshakeError>,
+        _: usize,
+    ) {
+    }
 }
 
 /// Records phases and the transcript straight into the probe's report, so that a
@@ -116,6 +155,31 @@ impl<'a> Trace<'a> {
         self.open.map(|t| t.elapsed()).unwrap_or_default()
     }
 
+    /// Records the first failure (later ones are consequences), and marks the
+    /// phase it happened in as failed.
+    pub fn fail(&mut self, code: Code, phase: Phase, message: String) {
+        let report = &mut *self.report;
+        if let Some(rec) = report.phases.iter_mut().rev().find(|p| p.phase == phase) {
+            rec.ok = false;
+        }
+        if report.failure.is_none() {
+            report.failure = Some(Failure {
+                code,
+                phase,
+                message,
+            });
+        }
+    }
+
+    /// Records an observation that does not stop the combination from working.
+    pub fn warn(&mut self, code: Code, phase: Phase, message: String) {
+        self.report.warnings.push(Failure {
+            code,
+            phase,
+            message,
+        });
+    }
+
     /// Adds a transcript line.
     pub fn line(&mut self, from: &'static str, text: &str) {
         let t_ms = self.elapsed_ms();
@@ -142,8 +206,9 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Runs dialogues over one connection.
-pub struct Driver {
+pub struct Driver<'a> {
     stream: Option<BoxStream>,
+    starttls: Option<StartTls<'a>>,
     buf: Vec<u8>,
     limits: Limits,
     timeout: Duration,
@@ -152,12 +217,19 @@ pub struct Driver {
     reply_bytes: usize,
 }
 
-impl Driver {
-    /// A driver over `stream`, with `timeout` for each phase.
+impl<'a> Driver<'a> {
+    /// A driver over `stream`, with `timeout` for each phase; `starttls` says how
+    /// to upgrade when the dialogue asks (`None`: such a request is an error).
     #[must_use]
-    pub fn new(stream: BoxStream, limits: Limits, timeout: Duration) -> Self {
+    pub fn new(
+        stream: BoxStream,
+        limits: Limits,
+        timeout: Duration,
+        starttls: Option<StartTls<'a>>,
+    ) -> Self {
         Driver {
             stream: Some(stream),
+            starttls,
             buf: Vec::new(),
             limits,
             timeout,
@@ -167,10 +239,86 @@ impl Driver {
         }
     }
 
-    /// Runs `dialogue` until it is done or asks for STARTTLS.
+    /// Runs `dialogue` to its end, upgrading the connection to TLS (once) when
+    /// it asks for STARTTLS; `secure` judges the new session. A failed handshake
+    /// ends the dialogue without an error: `secure` has recorded why.
     pub async fn run(
         &mut self,
-        dialogue: &mut dyn Dialogue,
+        dialogue: &mut (dyn Dialogue + Send),
+        trace: &mut Trace<'_>,
+        secure: &mut (dyn Secure + Send),
+    ) -> Result<(), DriveError> {
+        let mut upgraded = false;
+        loop {
+            match self.run_until_upgrade(dialogue, trace).await? {
+                End::Done => return Ok(()),
+                End::StartTls if upgraded || self.starttls.is_none() => {
+                    return Err(self.error(
+                        Code::ProtocolViolation,
+                        Phase::StartTls,
+                        "the dialogue asked for a second TLS upgrade".into(),
+                        false,
+                    ));
+                }
+                End::StartTls => {
+                    upgraded = true;
+                    if !self.upgrade(dialogue, trace, secure).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The STARTTLS hand-over: discard what arrived after the go-ahead, run the
+    /// handshake, let `secure` judge it, and send the dialogue's first command
+    /// over TLS. `Ok(false)` when the dialogue cannot go on.
+    async fn upgrade(
+        &mut self,
+        dialogue: &mut (dyn Dialogue + Send),
+        trace: &mut Trace<'_>,
+        secure: &mut (dyn Secure + Send),
+    ) -> Result<bool, DriveError> {
+        let injected = self.discard_buffered();
+        if injected > 0 {
+            trace.line(
+                "note",
+                &format!("{injected} bytes after the STARTTLS reply discarded unread"),
+            );
+        }
+        trace.begin(Phase::Tls);
+        let Some(StartTls { tls, host }) = self.starttls else {
+            return Ok(false);
+        };
+        let raw = self.take_stream();
+        let outcome = match tls.handshake(raw, host, self.timeout).await {
+            Ok((stream, handshake)) => {
+                trace.line("note", "TLS established");
+                self.put_stream(stream);
+                Ok(handshake)
+            }
+            Err(e) => Err(injected_instead_of_tls(e)),
+        };
+        let established = outcome.is_ok();
+        secure.secured(trace, dialogue, outcome, injected);
+        if !established {
+            return Ok(false);
+        }
+        match dialogue.after_tls() {
+            Step::Send(cmd) => {
+                let phase = dialogue.phase();
+                trace.begin(phase);
+                self.send(&cmd, phase, trace).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Runs `dialogue` until it is done or asks for STARTTLS.
+    async fn run_until_upgrade(
+        &mut self,
+        dialogue: &mut (dyn Dialogue + Send),
         trace: &mut Trace<'_>,
     ) -> Result<End, DriveError> {
         loop {
@@ -266,7 +414,7 @@ impl Driver {
     ///
     /// After a positive STARTTLS reply nothing may follow in plaintext: anything
     /// here was injected (CVE-2011-0411 class) and must never be used.
-    pub fn discard_buffered(&mut self) -> usize {
+    fn discard_buffered(&mut self) -> usize {
         let n = self.buf.len();
         self.buf.clear();
         n
@@ -276,18 +424,13 @@ impl Driver {
     ///
     /// # Panics
     /// When called twice without [`Driver::put_stream`] in between (a bug in mailcheck).
-    pub fn take_stream(&mut self) -> BoxStream {
+    fn take_stream(&mut self) -> BoxStream {
         self.stream.take().expect("stream taken twice")
     }
 
     /// Puts the (upgraded) stream back and restarts the phase clock.
-    pub fn put_stream(&mut self, stream: BoxStream) {
+    fn put_stream(&mut self, stream: BoxStream) {
         self.stream = Some(stream);
-        self.deadline = tokio::time::Instant::now() + self.timeout;
-    }
-
-    /// Starts the phase clock (for the greeting, after connect or TLS).
-    pub fn restart_clock(&mut self) {
         self.deadline = tokio::time::Instant::now() + self.timeout;
     }
 
@@ -437,6 +580,19 @@ impl Driver {
     }
 }
 
+/// A handshake after an accepted STARTTLS that met plaintext instead: injected,
+/// whether in the reply's segment or later.
+fn injected_instead_of_tls(mut e: HandshakeError) -> HandshakeError {
+    if let Some(line) = e.plaintext_line.take() {
+        e.code = Code::StartTlsInjection;
+        e.message = format!(
+            "after accepting STARTTLS the server sent plaintext instead of a TLS handshake: {line:?}. \
+             This is the CVE-2011-0411 class of flaw (or someone on the path injecting commands)"
+        );
+    }
+    e
+}
+
 fn closed_message(phase: Phase) -> String {
     format!("the server closed the connection while we waited for {phase}")
 }
@@ -444,8 +600,7 @@ fn closed_message(phase: Phase) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Protocol, Security};
-    use crate::probe::Target;
+    use crate::model::{Combination, Endpoint, Protocol, Security};
     use crate::report::Session;
     use tokio::io::AsyncWriteExt;
 
@@ -482,20 +637,15 @@ mod tests {
     }
 
     fn report() -> ProbeReport {
-        Target {
-            protocol: Protocol::Pop3,
-            host: "test".into(),
-            port: 110,
-            security: Security::Plain,
-        }
-        .blank_report()
+        let pop3 = Combination::new(Protocol::Pop3, 110, Security::Plain);
+        ProbeReport::blank(&Endpoint::new("test", pop3))
     }
 
     async fn drive_with(
         server_bytes: Vec<u8>,
         limits: Limits,
         timeout: Duration,
-    ) -> (Result<End, DriveError>, ProbeReport) {
+    ) -> (Result<(), DriveError>, ProbeReport) {
         let (client, mut server) = tokio::io::duplex(1 << 16);
         tokio::spawn(async move {
             let _ = server.write_all(&server_bytes).await;
@@ -505,13 +655,13 @@ mod tests {
         });
         let mut rep = report();
         let mut trace = Trace::new(&mut rep, Instant::now());
-        let mut driver = Driver::new(Box::new(client), limits, timeout);
+        let mut driver = Driver::new(Box::new(client), limits, timeout, None);
         let mut d = Echo {
             phase: Phase::Greeting,
             session: Session::default(),
         };
         trace.begin(Phase::Greeting);
-        let r = driver.run(&mut d, &mut trace).await;
+        let r = driver.run(&mut d, &mut trace, &mut ()).await;
         (r, rep)
     }
 
@@ -523,7 +673,7 @@ mod tests {
             Duration::from_secs(2),
         )
         .await;
-        assert_eq!(r.unwrap(), End::Done);
+        r.unwrap();
         let texts: Vec<&str> = rep.transcript.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["+OK hi", "QUIT", "+OK bye"]);
         assert_eq!(rep.phases.len(), 2);
@@ -595,7 +745,7 @@ mod tests {
     async fn drive_swallowing(
         bytes: Vec<u8>,
         limits: Limits,
-    ) -> (Result<End, DriveError>, ProbeReport) {
+    ) -> (Result<(), DriveError>, ProbeReport) {
         let (client, mut server) = tokio::io::duplex(1 << 16);
         tokio::spawn(async move {
             let _ = server.write_all(&bytes).await;
@@ -603,9 +753,9 @@ mod tests {
         });
         let mut rep = report();
         let mut trace = Trace::new(&mut rep, Instant::now());
-        let mut driver = Driver::new(Box::new(client), limits, Duration::from_secs(2));
+        let mut driver = Driver::new(Box::new(client), limits, Duration::from_secs(2), None);
         let r = driver
-            .run(&mut Swallow(Session::default()), &mut trace)
+            .run(&mut Swallow(Session::default()), &mut trace, &mut ())
             .await;
         (r, rep)
     }

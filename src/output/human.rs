@@ -5,29 +5,21 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
+use super::Options;
+use super::text::{format_ms, setting, truncate, wrap};
 use crate::diagnose::Client;
-use crate::model::Code;
-use crate::model::{Protocol, Security};
-use crate::report::Login;
-use crate::report::LoginResult;
-use crate::report::RelayResult;
-use crate::report::Severity;
-use crate::report::{ProbeReport, Report, Status};
+use crate::model::{Code, Combination, Security};
+use crate::report::{Login, LoginResult, ProbeReport, RelayResult, Report, Severity, Status};
 
 /// Writes the report for a person; `verbose` adds every transcript.
-pub fn render(
-    report: &Report,
-    verbose: bool,
-    client: Client,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    if let Some(d) = &report.discovery {
+pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(d) = &report.run.discovery {
         super::settings::header(d, out)?;
         super::settings::sources(d, out)?;
         super::settings::notes(d, out)?;
         writeln!(out)?;
     }
-    for note in &report.notes {
+    for note in &report.run.notes {
         for (i, line) in wrap(note, 72).into_iter().enumerate() {
             let lead = if i == 0 {
                 format!("{} ", "Note:".yellow().bold())
@@ -38,14 +30,14 @@ pub fn render(
         }
     }
     let mut host: Option<&str> = None;
-    if !report.probes.is_empty() {
+    if !report.run.probes.is_empty() {
         writeln!(
             out,
             "{:<5} {:>5}  {:<9} {:<6} {:<40} {:>6}",
             "PROTO", "PORT", "SECURITY", "RESULT", "DETAIL", "TIME"
         )?;
     }
-    for p in &report.probes {
+    for p in &report.run.probes {
         if host != Some(p.host.as_str()) {
             writeln!(out, "{}", format!("{}:", p.host).bold())?;
             host = Some(&p.host);
@@ -53,10 +45,10 @@ pub fn render(
         row(p, out)?;
     }
     findings(report, out)?;
-    settings_block(report, client, out)?;
+    settings_block(report, opts.client, out)?;
     logins(report, out)?;
     relay_tests(report, out)?;
-    if verbose {
+    if opts.verbose {
         problems(report, out)?;
         transcripts(report, out)?;
     }
@@ -64,7 +56,7 @@ pub fn render(
 }
 
 /// The findings, most severe first, each with its fix.
-fn findings(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if report.findings.is_empty() {
         return Ok(());
     }
@@ -94,7 +86,7 @@ fn findings(report: &Report, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// "Use these settings", in the words of the user's mail client.
-fn settings_block(report: &Report, client: Client, out: &mut impl Write) -> io::Result<()> {
+fn settings_block(report: &Report, client: Client, out: &mut dyn Write) -> io::Result<()> {
     let rec = &report.recommendation;
     if rec.incoming.is_none() && rec.outgoing.is_none() {
         return Ok(());
@@ -106,7 +98,7 @@ fn settings_block(report: &Report, client: Client, out: &mut impl Write) -> io::
     Ok(())
 }
 
-fn row(p: &ProbeReport, out: &mut impl Write) -> io::Result<()> {
+fn row(p: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
     let result = match p.status {
         Status::Ok => "✓ ok".green(),
         Status::Warning => "⚠ warn".yellow(),
@@ -202,8 +194,9 @@ pub fn short(code: Code) -> &'static str {
     }
 }
 
-fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn problems(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let troubled: Vec<&ProbeReport> = report
+        .run
         .probes
         .iter()
         .filter(|p| p.failure.is_some() || !p.warnings.is_empty())
@@ -213,6 +206,7 @@ fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\n{}", "Details".bold())?;
     let hosts = report
+        .run
         .probes
         .iter()
         .map(|p| p.host.as_str())
@@ -244,24 +238,20 @@ fn problems(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn logins(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    if report.logins.is_empty() {
+fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if report.run.logins.is_empty() {
         return Ok(());
     }
     writeln!(out, "\n{}", "Login test".bold())?;
-    for l in &report.logins {
+    for l in &report.run.logins {
         login_head(l, out)?;
         login_details(l, out)?;
     }
     Ok(())
 }
 
-fn login_head(l: &Login, out: &mut impl Write) -> io::Result<()> {
-    let via = l
-        .combination
-        .as_deref()
-        .map(pretty_spec)
-        .unwrap_or_default();
+fn login_head(l: &Login, out: &mut dyn Write) -> io::Result<()> {
+    let via = l.combination.map(setting).unwrap_or_default();
     let (mark, what) = match l.result {
         LoginResult::Ok => (
             "✓".green(),
@@ -293,7 +283,7 @@ fn login_head(l: &Login, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn login_details(l: &Login, out: &mut impl Write) -> io::Result<()> {
+fn login_details(l: &Login, out: &mut dyn Write) -> io::Result<()> {
     let indented = |out: &mut dyn Write, text: &str| -> io::Result<()> {
         for line in wrap(text, 76) {
             writeln!(out, "    {line}")?;
@@ -358,17 +348,13 @@ fn login_details(l: &Login, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn relay_tests(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    if report.relay_tests.is_empty() {
+fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    if report.run.relay_tests.is_empty() {
         return Ok(());
     }
     writeln!(out, "\n{}", "Relay test (no login)".bold())?;
-    for t in &report.relay_tests {
-        let via = t
-            .combination
-            .as_deref()
-            .map(pretty_spec)
-            .unwrap_or_default();
+    for t in &report.run.relay_tests {
+        let via = t.combination.map(setting).unwrap_or_default();
         let (mark, what) = match t.result {
             RelayResult::Refused => (
                 "✓".green(),
@@ -411,13 +397,21 @@ fn relay_tests(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let login_probes = report
+        .run
         .logins
         .iter()
         .filter_map(|l| l.probe.as_ref())
-        .chain(report.relay_tests.iter().filter_map(|t| t.probe.as_ref()));
+        .chain(
+            report
+                .run
+                .relay_tests
+                .iter()
+                .filter_map(|t| t.probe.as_ref()),
+        );
     for p in report
+        .run
         .probes
         .iter()
         .chain(login_probes)
@@ -444,7 +438,7 @@ fn transcripts(report: &Report, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
+fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     for r in &report.summary.unmet_requirements {
         writeln!(
@@ -453,7 +447,7 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
             "Required:".red().bold()
         )?;
     }
-    if let Some(why) = &report.cut_short {
+    if let Some(why) = &report.run.cut_short {
         writeln!(
             out,
             "{}",
@@ -462,19 +456,15 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
     }
     let probed = |incoming: bool| {
         report
+            .run
             .probes
             .iter()
             .any(|p| p.protocol.is_incoming() == incoming)
     };
-    let list = |v: &[String]| {
-        v.iter()
-            .map(|s| pretty_spec(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if let Some(d) = &report.discovery {
+    let list = |v: &[Combination]| v.iter().map(|c| setting(*c)).collect::<Vec<_>>().join(", ");
+    if let Some(d) = &report.run.discovery {
         for (incoming, what) in [(true, "Incoming:"), (false, "Outgoing:")] {
-            if !probed(incoming) && report.cut_short.is_none() {
+            if !probed(incoming) && report.run.cut_short.is_none() {
                 let text = format!(
                     "no server found for {} (every source above came back empty)",
                     d.address.domain
@@ -513,13 +503,13 @@ fn summary(report: &Report, out: &mut impl Write) -> io::Result<()> {
 /// Why a direction has nothing to show: no secure combination, or (with
 /// credentials) no successful login.
 fn nothing_works(report: &Report, incoming: bool, verb: &str) -> String {
-    let secure_worked = report.probes.iter().any(|p| {
+    let secure_worked = report.run.probes.iter().any(|p| {
         p.protocol.is_incoming() == incoming
             && !p.inferred
             && p.security.is_secure()
             && matches!(p.status, Status::Ok | Status::Warning)
     });
-    if secure_worked && !report.logins.is_empty() {
+    if secure_worked && !report.run.logins.is_empty() {
         format!("secure connections work, but no login to {verb} mail succeeded")
     } else {
         format!("no secure way to {verb} mail works")
@@ -527,7 +517,7 @@ fn nothing_works(report: &Report, incoming: bool, verb: &str) -> String {
 }
 
 /// A bold label and a text wrapped to 80 columns, continuation lines indented.
-fn labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
+fn labelled(out: &mut dyn Write, label: &str, text: &str) -> io::Result<()> {
     let indent = label.chars().count() + 1;
     for (i, line) in wrap(text, 80 - indent).into_iter().enumerate() {
         if i == 0 {
@@ -537,107 +527,4 @@ fn labelled(out: &mut impl Write, label: &str, text: &str) -> io::Result<()> {
         }
     }
     Ok(())
-}
-
-/// "imap:993:tls" → "IMAP 993 SSL/TLS".
-fn pretty_spec(spec: &str) -> String {
-    let mut it = spec.split(':');
-    let (Some(p), Some(port), Some(s)) = (it.next(), it.next(), it.next()) else {
-        return spec.to_owned();
-    };
-    let p = match p {
-        "pop3" => Protocol::Pop3.to_string(),
-        "imap" => Protocol::Imap.to_string(),
-        _ => Protocol::Smtp.to_string(),
-    };
-    let s = match s {
-        "tls" => Security::Tls,
-        "starttls" => Security::StartTls,
-        _ => Security::Plain,
-    };
-    format!("{p} {port} {s}")
-}
-
-fn format_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms >= 100_000 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    }
-}
-
-/// Cuts `s` to `max` characters, marking the cut with '…' (shared with the
-/// settings renderer).
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
-    }
-}
-
-/// Greedy word wrap (shared with the settings renderer); words longer than `width` (a server's reply without spaces)
-/// are cut into pieces.
-pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    let pieces = text.split_whitespace().flat_map(|word| {
-        let chars: Vec<char> = word.chars().collect();
-        chars
-            .chunks(width.max(1))
-            .map(|c| c.iter().collect::<String>())
-            .collect::<Vec<_>>()
-    });
-    for word in pieces {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrap_keeps_lines_within_width() {
-        let text = "the server spoke plaintext instead of TLS: \"+OK Dovecot ready.\" (this port wants STARTTLS or no encryption, not SSL/TLS)";
-        for l in wrap(text, 40) {
-            assert!(l.chars().count() <= 40, "{l}");
-        }
-        assert_eq!(wrap(text, 40).join(" "), text);
-    }
-
-    #[test]
-    fn wrap_cuts_words_longer_than_the_width() {
-        let long = "x".repeat(200);
-        let lines = wrap(&format!("reply: {long}"), 76);
-        assert!(lines.iter().all(|l| l.chars().count() <= 76), "{lines:?}");
-        assert_eq!(lines.concat().len(), "reply:".len() + 200);
-    }
-
-    #[test]
-    fn long_times_stay_within_the_column() {
-        assert_eq!(format_ms(999), "999ms");
-        assert_eq!(format_ms(12_345), "12.3s");
-        assert_eq!(format_ms(86_400_000), "86400s");
-    }
-
-    #[test]
-    fn specs_read_like_client_settings() {
-        assert_eq!(pretty_spec("imap:993:tls"), "IMAP 993 SSL/TLS");
-        assert_eq!(pretty_spec("smtp:587:starttls"), "SMTP 587 STARTTLS");
-    }
 }

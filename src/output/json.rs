@@ -2,16 +2,11 @@
 
 use std::io::{self, Write};
 
-use crate::report::{Report, SettingsReport};
+use serde::Serialize;
 
-/// Writes `report` as a JSON document followed by a newline.
-pub fn render(report: &Report, out: &mut impl Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    writeln!(out)
-}
-
-/// Writes the discovered settings as a JSON document followed by a newline.
-pub fn render_settings(report: &SettingsReport, out: &mut impl Write) -> io::Result<()> {
+/// Writes `report` (a probe report or the settings) as a JSON document
+/// followed by a newline.
+pub fn render(report: &impl Serialize, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     writeln!(out)
 }

@@ -4,8 +4,9 @@
 
 use std::io::{self, Write};
 
-use crate::report::Severity;
-use crate::report::{ProbeReport, Report, Status};
+use super::Options;
+use crate::model::Combination;
+use crate::report::{Finding, ProbeReport, Report, Severity, Status};
 
 /// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 #[must_use]
@@ -18,17 +19,14 @@ pub fn status_word(exit_code: i32) -> &'static str {
     }
 }
 
-/// Writes the one-line status with performance data.
-pub fn render(
-    report: &Report,
-    text: &str,
-    warn_days: i64,
-    crit_days: i64,
-    out: &mut impl Write,
-) -> io::Result<()> {
+/// Writes the one-line status with performance data; the certificate-days
+/// thresholds come from `opts`.
+pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
+    let (warn_days, crit_days) = (opts.warn_days, opts.crit_days);
     let status = status_word(report.summary.exit_code);
     let mut perf = Vec::new();
     for p in report
+        .run
         .probes
         .iter()
         .filter(|p| !p.inferred && matches!(p.status, Status::Ok | Status::Warning))
@@ -52,7 +50,7 @@ pub fn render(
             ));
         }
     }
-    let text = clean(text);
+    let text = clean(&summary_text(report));
     if perf.is_empty() {
         writeln!(out, "MAILCHECK {status} - {text}")
     } else {
@@ -69,7 +67,7 @@ pub fn summary_text(report: &Report) -> String {
         .unmet_requirements
         .iter()
         .map(|r| format!("required {r} does not work"));
-    let mut findings: Vec<&crate::report::Finding> = report
+    let mut findings: Vec<&Finding> = report
         .findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning)
@@ -87,18 +85,21 @@ pub fn summary_text(report: &Report) -> String {
         };
     }
     let s = &report.summary;
-    let list = |v: &[String]| {
+    let list = |v: &[Combination]| {
         if v.is_empty() {
             "none".to_owned()
         } else {
-            v.join(", ")
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     let mut parts = vec![
         format!("secure incoming: {}", list(&s.secure_incoming)),
         format!("secure outgoing: {}", list(&s.secure_outgoing)),
     ];
-    if let Some(why) = &report.cut_short {
+    if let Some(why) = &report.run.cut_short {
         parts.push(format!("run cut short ({why})"));
     }
     parts.join("; ")
@@ -107,10 +108,8 @@ pub fn summary_text(report: &Report) -> String {
 /// `imap_993_tls@mail.example.com`, without the characters perfdata labels forbid.
 fn label(p: &ProbeReport) -> String {
     format!(
-        "{}_{}_{}@{}",
-        p.protocol.as_str(),
-        p.port,
-        p.security.as_str(),
+        "{}@{}",
+        p.combination().to_string().replace(':', "_"),
         p.host
     )
     .chars()

@@ -5,15 +5,11 @@ use std::io::{self, Write};
 
 use colored::Colorize;
 
-use super::human::truncate;
-use crate::report::AuthMethod;
-use crate::report::Candidate;
-use crate::report::Discovery;
-use crate::report::SourceKind;
-use crate::report::UsernameForm;
+use super::text::{truncate, wrap};
+use crate::report::{AuthMethod, Candidate, Discovery, SourceKind, UsernameForm};
 
 /// Writes the discovered settings for a person.
-pub fn render(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+pub fn render(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     header(d, out)?;
     let incoming: Vec<&Candidate> = d
         .candidates
@@ -33,7 +29,7 @@ pub fn render(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
 
 /// The lines that say who the provider is and where that was learned; shared
 /// with the probe report.
-pub fn header(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+pub fn header(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     let a = &d.address;
     let shown = if a.is_international() {
         format!("{} ({})", a.input, a.ascii())
@@ -65,9 +61,9 @@ pub fn header(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
 
 /// Writes `text` wrapped to 80 columns: the first line after `first`, the rest
 /// after `rest`.
-fn para(out: &mut impl Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
+fn para(out: &mut dyn Write, first: &str, rest: &str, text: &str) -> io::Result<()> {
     let width = 80 - first.chars().count().max(rest.chars().count());
-    for (i, line) in super::human::wrap(text, width).into_iter().enumerate() {
+    for (i, line) in wrap(text, width).into_iter().enumerate() {
         writeln!(out, "{}{line}", if i == 0 { first } else { rest })?;
     }
     Ok(())
@@ -78,7 +74,7 @@ fn section(
     incoming: bool,
     rows: &[&Candidate],
     d: &Discovery,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> io::Result<()> {
     writeln!(out, "\n{}", title.bold())?;
     if rows.is_empty() {
@@ -123,7 +119,7 @@ fn section(
 }
 
 /// The provider's notes and the sources' disagreements; shared with the probe report.
-pub fn notes(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+pub fn notes(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     let provider_notes = d.provider.iter().flat_map(|p| &p.notes);
     let mut any = false;
     for n in provider_notes {
@@ -144,7 +140,7 @@ pub fn notes(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
 
 /// Every source consulted, what it said and how long it took; shared with the
 /// probe report.
-pub fn sources(d: &Discovery, out: &mut impl Write) -> io::Result<()> {
+pub fn sources(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     let title = if d.offline {
         "Sources (offline: provider table only)"
     } else {

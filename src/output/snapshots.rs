@@ -1,32 +1,39 @@
 //! Snapshot tests of the human report for the situations a help desk meets most,
 //! colour off, built from hand-made reports so that nothing varies between runs.
 
-use crate::check;
+use crate::config::Format;
+use crate::diagnose::refusals;
 use crate::diagnose::testing::{chain, failed, leaf, login, ok, report};
-use crate::diagnose::{self, Client, Options};
-use crate::explain;
+use crate::diagnose::{Client, Options};
+use crate::engine::{self, outcome::Expectations};
 use crate::model::Code;
 use crate::model::{Phase, Protocol};
 use crate::report::LoginResult;
-use crate::report::Report;
+use crate::report::{Report, Run};
 
-/// Fills in what the check layer would: summary lists, findings, the
-/// recommendation and the exit code.
-fn finish(mut r: Report) -> Report {
-    r.summary = check::summarise(&r.probes, true, true);
-    if !r.logins.is_empty() {
-        check::require_logins(&mut r.summary, &r.logins, &r.probes);
-    }
-    r.findings = diagnose::findings(&r, &Options::default());
-    r.recommendation = diagnose::recommend(&r, &Options::default());
-    r.summary.exit_code = check::exit_code(&r.summary, &r.findings);
-    r
+/// Judges the run as the engine would, for an address (both directions
+/// expected), with credentials when it has logins.
+fn finish(r: Run) -> Report {
+    let expect = Expectations {
+        incoming: true,
+        outgoing: true,
+        logins: !r.logins.is_empty(),
+        require: Vec::new(),
+    };
+    engine::judge(r, &Options::default(), &expect)
 }
 
 fn render(r: &Report, client: Client) -> String {
     colored::control::set_override(false);
+    let opts = super::Options {
+        format: Format::Human,
+        verbose: false,
+        client,
+        warn_days: 21,
+        crit_days: 7,
+    };
     let mut out = Vec::new();
-    super::human::render(r, false, client, &mut out).unwrap();
+    super::human::render(r, &opts, &mut out).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -100,7 +107,7 @@ fn oauth2_required() {
         LoginResult::Failed,
         &["alice@example.com", "alice"],
     );
-    l.explanation = Some(explain::explain(
+    l.explanation = Some(refusals::explain(
         Protocol::Smtp,
         reply,
         Some("outlook"),
@@ -111,7 +118,7 @@ fn oauth2_required() {
         LoginResult::Failed,
         &["alice@example.com", "alice"],
     );
-    imap.explanation = Some(explain::explain(
+    imap.explanation = Some(refusals::explain(
         Protocol::Imap,
         "a1 NO AUTHENTICATE failed.",
         Some("outlook"),

@@ -170,10 +170,7 @@ pub fn identify_greeting(line: &str) -> Option<&'static str> {
 
 /// Three digits followed by a space, a hyphen or the end of the line.
 fn is_smtp_like(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.len() >= 3
-        && b[..3].iter().all(u8::is_ascii_digit)
-        && matches!(b.get(3), None | Some(b' ' | b'-'))
+    smtp::parse_reply_line(line).is_some()
 }
 
 /// Most lines one reply may carry (capability lists, multi-line replies, unrelated

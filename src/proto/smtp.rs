@@ -75,18 +75,46 @@ impl Reply {
 
 /// Splits a reply line into its code and whether it is the last line, or `None`
 /// when it is not three digits followed by a space, a hyphen or the end (§4.2).
-fn parse_line(line: &str) -> Option<(u16, bool)> {
+/// One line of an SMTP reply (RFC 5321 §4.2): a three-digit code, then `-` on
+/// every line but the last and a space (or nothing) on the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyLine<'a> {
+    /// The reply code, e.g. 250.
+    pub code: u16,
+    /// Whether this is the reply's last line.
+    pub last: bool,
+    /// What follows the code and its separator.
+    pub text: &'a str,
+}
+
+impl ReplyLine<'_> {
+    /// The code's first digit: 2 success, 3 go on, 4 temporary, 5 permanent
+    /// failure (RFC 5321 §4.2.1).
+    #[must_use]
+    pub fn class(&self) -> u16 {
+        self.code / 100
+    }
+}
+
+/// Reads one SMTP reply line; `None` when it does not start with a reply code.
+/// The one parser of reply codes: the dialogue, greeting recognition, refusal
+/// explanations and the relay test all read codes through it.
+#[must_use]
+pub fn parse_reply_line(line: &str) -> Option<ReplyLine<'_>> {
     let bytes = line.as_bytes();
     let digits = bytes.get(..3)?;
     if !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     let code = digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0'));
-    match bytes.get(3) {
-        None | Some(b' ') => Some((code, true)),
-        Some(b'-') => Some((code, false)),
-        Some(_) => None,
-    }
+    let last = match bytes.get(3) {
+        None | Some(b' ') => true,
+        Some(b'-') => false,
+        Some(_) => return None,
+    };
+    // Byte 3 is ASCII (or absent), so 4 is a character boundary.
+    let text = line.get(4..).unwrap_or("");
+    Some(ReplyLine { code, last, text })
 }
 
 /// Collects the lines of a multi-line reply.
@@ -99,7 +127,8 @@ struct ReplyReader {
 impl ReplyReader {
     /// Adds `line`; the whole reply once its last line arrived, `None` before.
     fn push(&mut self, line: &str, phase: Phase) -> Result<Option<Reply>, ProtoError> {
-        let (code, last) = parse_line(line).ok_or_else(|| unexpected(phase, line))?;
+        let ReplyLine { code, last, .. } =
+            parse_reply_line(line).ok_or_else(|| unexpected(phase, line))?;
         if self.code.is_some_and(|first| first != code) || self.lines.len() >= MAX_REPLY_LINES {
             return Err(unexpected(phase, line));
         }
@@ -783,10 +812,17 @@ mod tests {
 
     #[test]
     fn parse_line_reads_code_and_continuation() {
-        assert_eq!(parse_line("250-PIPELINING"), Some((250, false)));
-        assert_eq!(parse_line("250 CHUNKING"), Some((250, true)));
-        assert_eq!(parse_line("999"), Some((999, true)));
-        assert_eq!(parse_line("\u{1F4E7}"), None);
+        let parse = |l| parse_reply_line(l).map(|r| (r.code, r.last));
+        assert_eq!(parse("250-PIPELINING"), Some((250, false)));
+        assert_eq!(parse("250 CHUNKING"), Some((250, true)));
+        assert_eq!(parse("999"), Some((999, true)));
+        assert_eq!(parse("\u{1F4E7}"), None);
+        assert_eq!(
+            parse_reply_line("535-5.7.8 x").map(|r| r.text),
+            Some("5.7.8 x")
+        );
+        assert_eq!(parse_reply_line("25x"), None);
+        assert_eq!(parse_reply_line("250x"), None);
     }
 
     // --- Login and send test -------------------------------------------------------

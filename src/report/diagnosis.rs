@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::model::{Protocol, Security};
+use crate::model::{Endpoint, Protocol, Security};
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -31,8 +31,8 @@ pub struct Finding {
     pub cause: String,
     /// What to do.
     pub fix: String,
-    /// The combinations involved, as "imap:993:tls@host".
-    pub combinations: Vec<String>,
+    /// The combinations involved, each on its host ("imap:993:tls@host").
+    pub combinations: Vec<Endpoint>,
     /// The server's own words, where they matter.
     pub evidence: Vec<String>,
     /// The host the finding is about; `None` for run-level findings (discovery,

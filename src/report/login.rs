@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::probe::ProbeReport;
 use super::session::SendOutcome;
-use crate::model::Protocol;
+use crate::model::{Combination, Protocol};
 
 /// One login test: which combination carried it, and what came of it.
 #[derive(Debug, Clone, Serialize)]
@@ -15,7 +15,7 @@ pub struct Login {
     /// Host.
     pub host: String,
     /// The combination used, e.g. "imap:993:tls" (absent when none could be used).
-    pub combination: Option<String>,
+    pub combination: Option<Combination>,
     /// "ok", "failed" or "not_attempted".
     pub result: LoginResult,
     /// Why no login was attempted, in words.
@@ -50,7 +50,7 @@ pub struct RelayTest {
     /// Host.
     pub host: String,
     /// The combination used, e.g. "smtp:25:starttls".
-    pub combination: Option<String>,
+    pub combination: Option<Combination>,
     /// The outside recipient tried.
     pub recipient: String,
     /// What came of it.

@@ -17,6 +17,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::model::Combination;
+
 pub use cert::{CertificateInfo, ChainReport, Verdict};
 pub use diagnosis::{Finding, Recommendation, Recommended, Severity};
 pub use discovery::{
@@ -56,9 +58,24 @@ impl SettingsReport {
     }
 }
 
-/// The whole run.
+/// The whole report: what the run observed, what it means, and how it ends.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// What the run observed (its fields sit at the top level of the JSON).
+    #[serde(flatten)]
+    pub run: Run,
+    /// What works, in one place, and the exit code.
+    pub summary: Summary,
+    /// What the run means: stable codes, severities, causes and fixes, most
+    /// severe first (docs/findings.md).
+    pub findings: Vec<Finding>,
+    /// The settings to type in, in RFC 8314 order (never plaintext).
+    pub recommendation: Recommendation,
+}
+
+/// What one run observed, before any judgement: the input of diagnosis.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
     /// See [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// mailcheck's own version.
@@ -81,13 +98,6 @@ pub struct Report {
     pub cut_short: Option<String>,
     /// One entry per combination, in plan order.
     pub probes: Vec<ProbeReport>,
-    /// What works, in one place.
-    pub summary: Summary,
-    /// What the run means: stable codes, severities, causes and fixes, most
-    /// severe first (docs/findings.md).
-    pub findings: Vec<Finding>,
-    /// The settings to type in, in RFC 8314 order (never plaintext).
-    pub recommendation: Recommendation,
 }
 
 /// The inputs of the run, as validated.
@@ -121,9 +131,9 @@ pub struct Inputs {
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     /// Secure incoming combinations (POP3/IMAP over TLS or STARTTLS) that worked.
-    pub secure_incoming: Vec<String>,
+    pub secure_incoming: Vec<Combination>,
     /// Secure outgoing combinations (SMTP over TLS or STARTTLS) that worked.
-    pub secure_outgoing: Vec<String>,
+    pub secure_outgoing: Vec<Combination>,
     /// With credentials: whether every login test succeeded.
     pub logins_ok: Option<bool>,
     /// `--require` items that did not hold.

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::ChainReport;
 use super::session::Session;
-use crate::model::{Code, Phase, Protocol, Security};
+use crate::model::{Code, Combination, Endpoint, Phase, Protocol, Security};
 
 /// How one combination ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +59,44 @@ pub struct ProbeReport {
     pub secret_sent: bool,
     /// Wall time of this combination.
     pub duration_ms: u64,
+}
+
+impl ProbeReport {
+    /// An empty record for `endpoint`, filled in as the probe goes.
+    #[must_use]
+    pub fn blank(endpoint: &Endpoint) -> Self {
+        ProbeReport {
+            protocol: endpoint.protocol(),
+            host: endpoint.host.clone(),
+            port: endpoint.port(),
+            security: endpoint.security(),
+            inferred: false,
+            status: Status::Cancelled,
+            failure: None,
+            warnings: Vec::new(),
+            phases: Vec::new(),
+            addresses: Vec::new(),
+            connects: Vec::new(),
+            peer: None,
+            tls: None,
+            session: None,
+            transcript: Vec::new(),
+            secret_sent: false,
+            duration_ms: 0,
+        }
+    }
+
+    /// Protocol, port and security mode.
+    #[must_use]
+    pub fn combination(&self) -> Combination {
+        Combination::new(self.protocol, self.port, self.security)
+    }
+
+    /// The combination on its host.
+    #[must_use]
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(self.host.clone(), self.combination())
+    }
 }
 
 /// A failure or a warning: a stable code and a sentence.

@@ -13,10 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use clap::Parser;
-use mailcheck::check;
-use mailcheck::cli::{Cli, Command};
+use mailcheck::cli::ProbeArgs;
 use mailcheck::config::Config;
+use mailcheck::engine;
 use mailcheck::report::{ProbeReport, Report};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -368,18 +367,15 @@ pub fn server_config(
 
 /// Parses `mailcheck probe ARGS…` into a validated configuration.
 pub fn config(args: &[&str]) -> Config {
-    let mut argv = vec!["mailcheck", "probe"];
-    argv.extend_from_slice(args);
-    let cli = Cli::try_parse_from(argv).expect("arguments parse");
-    let Command::Probe(p) = cli.command else {
-        unreachable!("argv starts with `probe`")
-    };
-    Config::try_from(*p).expect("arguments validate")
+    let p = ProbeArgs::parse_from(args).expect("arguments parse");
+    Config::try_from(p).expect("arguments validate")
 }
 
 /// Runs the whole check in-process.
 pub async fn run(args: &[&str]) -> Report {
-    let report = check::run(&config(args)).await.expect("mailcheck runs");
+    let report = engine::run(&config(args), &())
+        .await
+        .expect("mailcheck runs");
     output::dump(&serde_json::to_vec(&report).unwrap());
     report
 }
@@ -389,8 +385,8 @@ pub async fn probe_one(spec: &str, extra: &[&str]) -> ProbeReport {
     let mut args = vec!["--host", "127.0.0.1", "--only", spec, "--timeout", "3"];
     args.extend_from_slice(extra);
     let report = run(&args).await;
-    assert_eq!(report.probes.len(), 1, "one combination asked for");
-    report.probes.into_iter().next().unwrap()
+    assert_eq!(report.run.probes.len(), 1, "one combination asked for");
+    report.run.probes.into_iter().next().unwrap()
 }
 
 /// The failure code of a row, as its JSON string, or "none".

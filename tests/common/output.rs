@@ -22,6 +22,8 @@ pub fn binary(args: &[&str]) -> Output {
 /// as `DIR/<test name>.<n>.json`, so that two runs of the suite (before and after a
 /// refactoring) can be compared with `scripts/compare-json.py`.
 pub fn dump(stdout: &[u8]) {
+    // Per test, in call order (tests run in parallel, so count per name).
+    static COUNTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let Some(dir) = std::env::var_os("MAILCHECK_TEST_JSON_DUMP") else {
         return;
     };
@@ -43,24 +45,14 @@ pub fn dump(stdout: &[u8]) {
                 .to_owned()
         })
         .unwrap_or_default();
-    // Per test, in call order (tests run in parallel, so count per name).
-    static COUNTS: std::sync::Mutex<Vec<(String, usize)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{binary}.{test}");
     let n = {
-        let mut counts = COUNTS.lock().unwrap();
-        let key = format!("{binary}.{test}");
-        let entry = counts.iter_mut().find(|(k, _)| *k == key);
-        match entry {
-            Some((_, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                counts.push((key, 0));
-                0
-            }
-        }
+        let mut seen = COUNTS.lock().unwrap();
+        let n = seen.iter().filter(|k| **k == key).count();
+        seen.push(key.clone());
+        n
     };
-    let path = std::path::Path::new(&dir).join(format!("{binary}.{test}.{n}.json"));
+    let path = std::path::Path::new(&dir).join(format!("{key}.{n}.json"));
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(path, stdout);
 }

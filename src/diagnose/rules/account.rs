@@ -3,15 +3,10 @@
 //! names), the login tests (with the catalogue's explanation of a refusal), the
 //! relay tests, and a run cut short.
 
-use crate::report::Finding;
-use crate::report::Login;
-use crate::report::LoginResult;
-use crate::report::RelayResult;
-use crate::report::Report;
-use crate::report::Severity;
-use crate::report::SourceKind;
+use crate::model::Endpoint;
+use crate::report::{Finding, Login, LoginResult, RelayResult, Run, Severity, SourceKind};
 
-pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
+pub(super) fn check(report: &Run, raw: &mut Vec<Finding>) {
     discovery(report, raw);
     for note in &report.notes {
         retired_host(note, raw);
@@ -37,7 +32,7 @@ pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
     }
 }
 
-fn discovery(report: &Report, raw: &mut Vec<Finding>) {
+fn discovery(report: &Run, raw: &mut Vec<Finding>) {
     let Some(d) = &report.discovery else { return };
     if !d.disagreements.is_empty() {
         let mut f = Finding::new(
@@ -106,11 +101,11 @@ fn retired_host(note: &str, raw: &mut Vec<Finding>) {
     );
 }
 
-fn login_combination(login: &Login) -> Vec<String> {
+fn login_combination(login: &Login) -> Vec<Endpoint> {
     login
         .combination
         .iter()
-        .map(|c| format!("{c}@{}", login.host))
+        .map(|c| Endpoint::new(login.host.clone(), *c))
         .collect()
 }
 
@@ -203,7 +198,7 @@ fn secret_exposed(login: &Login) -> Finding {
     f
 }
 
-fn relay(report: &Report, raw: &mut Vec<Finding>) {
+fn relay(report: &Run, raw: &mut Vec<Finding>) {
     for t in &report.relay_tests {
         let (code, severity, cause, fix) = match t.result {
             RelayResult::OpenRelay => (
@@ -230,7 +225,7 @@ fn relay(report: &Report, raw: &mut Vec<Finding>) {
         f.combinations = t
             .combination
             .iter()
-            .map(|c| format!("{c}@{}", t.host))
+            .map(|c| Endpoint::new(t.host.clone(), *c))
             .collect();
         if let Some(r) = &t.rcpt_to {
             f = f.because(format!("RCPT TO:<{}>: {r}", t.recipient));
@@ -250,12 +245,12 @@ mod tests {
     use crate::report::ProviderMatch;
     use crate::report::RelayResult;
     use crate::report::RelayTest;
-    use crate::report::Report;
+    use crate::report::Run;
     use crate::report::Severity;
     use crate::report::SourceKind;
     use crate::report::SourceReport;
 
-    fn find(r: &Report, code: &str) -> Option<Finding> {
+    fn find(r: &Run, code: &str) -> Option<Finding> {
         findings(r, &Options::default())
             .into_iter()
             .find(|f| f.code == code)
@@ -334,7 +329,10 @@ mod tests {
         skipped.reason = Some("no POP3 combination worked over TLS".into());
         r.logins.push(skipped);
         let ok = find(&r, "login_ok").unwrap();
-        assert_eq!(ok.combinations, [format!("imap:993:tls@{HOST}")]);
+        assert_eq!(
+            crate::diagnose::testing::labels(&ok.combinations),
+            [format!("imap:993:tls@{HOST}")]
+        );
         assert!(ok.cause.contains("as alice"));
         let failed = find(&r, "login_failed").unwrap();
         assert_eq!(failed.cause, "Microsoft has turned off password login.");
@@ -358,7 +356,11 @@ mod tests {
     fn relay_tests_open_or_refused_and_a_cut_short_run() {
         let relay = |result, rcpt: &str| RelayTest {
             host: HOST.into(),
-            combination: Some("smtp:25:starttls".into()),
+            combination: Some(crate::model::Combination::new(
+                crate::model::Protocol::Smtp,
+                25,
+                crate::model::Security::StartTls,
+            )),
             recipient: "x@example.net".into(),
             result,
             mail_from: Some("250 ok".into()),

@@ -9,7 +9,7 @@ use crate::report::ChainReport;
 use crate::report::Finding;
 use crate::report::Severity;
 use crate::report::Verdict;
-use crate::report::{ProbeReport, Report};
+use crate::report::{ProbeReport, Run};
 
 /// Products that intercept TLS by re-signing certificates with their own CA,
 /// as words that appear in that CA's name (issuer O or CN). Multi-word names
@@ -43,7 +43,7 @@ const PAIRS: &[(Protocol, u16, u16)] = &[
     (Protocol::Smtp, 465, 587),
 ];
 
-pub(super) fn check(report: &Report, opts: &Options, raw: &mut Vec<Finding>) {
+pub(super) fn check(report: &Run, opts: &Options, raw: &mut Vec<Finding>) {
     for (host, ps) in by_host(report) {
         let chains: Vec<(&ProbeReport, &ChainReport)> = ps
             .iter()

@@ -9,9 +9,9 @@ use crate::model::Code;
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Finding;
 use crate::report::Severity;
-use crate::report::{ProbeReport, Report};
+use crate::report::{ProbeReport, Run};
 
-pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
+pub(super) fn check(report: &Run, raw: &mut Vec<Finding>) {
     for (host, ps) in by_host(report) {
         wrong_mode_plaintext_port(host, &ps, raw);
         wrong_mode_implicit_port(host, &ps, raw);
@@ -491,7 +491,10 @@ mod tests {
             "plaintext_works",
         )
         .unwrap();
-        assert_eq!(f.combinations, [format!("imap:143:plain@{HOST}")]);
+        assert_eq!(
+            crate::diagnose::testing::labels(&f.combinations),
+            [format!("imap:143:plain@{HOST}")]
+        );
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.cause.contains("password would travel in clear"));
     }

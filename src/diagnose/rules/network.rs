@@ -2,14 +2,14 @@
 //! that answers on no port, a port this network blocks, and IPv6 that fails
 //! where IPv4 works.
 
-use super::{by_host, combination, ports, works};
+use super::{by_host, ports, works};
 use crate::model::Code;
 use crate::model::Phase;
 use crate::report::Finding;
 use crate::report::Severity;
-use crate::report::{ProbeReport, Report};
+use crate::report::{ProbeReport, Run};
 
-pub(super) fn check(report: &Report, raw: &mut Vec<Finding>) {
+pub(super) fn check(report: &Run, raw: &mut Vec<Finding>) {
     let hosts = by_host(report);
     let timed_out: Vec<(&str, Vec<u16>)> = hosts
         .iter()
@@ -142,7 +142,7 @@ fn port_blocked(
     raw.push(
         Finding::new("port_blocked", Severity::Warning, Some(host), cause, fix)
             .with_all(on_port.iter().copied())
-            .because(format!("{}: connect_timeout", combination(on_port[0]))),
+            .because(format!("{}: connect_timeout", on_port[0].endpoint())),
     );
 }
 

@@ -7,8 +7,14 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::config::UsageError;
+use thiserror::Error;
+
 use crate::proto::sasl::{Credentials, Secret};
+
+/// A secret could not be read: which source, what went wrong, what was expected.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct SecretError(pub String);
 
 /// Environment variable holding the password.
 pub const PASSWORD_ENV: &str = "MAILCHECK_PASSWORD";
@@ -42,11 +48,11 @@ pub enum Found {
 }
 
 /// Reads one secret when called.
-type Reader<'a> = Box<dyn Fn() -> Result<Found, UsageError> + 'a>;
+type Reader<'a> = Box<dyn Fn() -> Result<Found, SecretError> + 'a>;
 
 /// Reads the secret from the one source the user chose; `Ok(None)` when none was
 /// given. Two sources at once are a usage error: which one wins would be a guess.
-pub fn obtain(sources: &SecretSources) -> Result<Option<Found>, UsageError> {
+pub fn obtain(sources: &SecretSources) -> Result<Option<Found>, SecretError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut chosen: Vec<(&str, Reader<'_>)> = Vec::new();
     if let Some(v) = env(PASSWORD_ENV) {
@@ -93,7 +99,7 @@ pub fn obtain(sources: &SecretSources) -> Result<Option<Found>, UsageError> {
         [(_, read)] => read().map(Some),
         many => {
             let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
-            Err(UsageError(format!(
+            Err(SecretError(format!(
                 "credentials from more than one source ({}); give exactly one",
                 names.join(", ")
             )))
@@ -111,9 +117,9 @@ pub fn credentials(username: String, found: Found) -> Credentials {
 }
 
 /// The first line of a file (a trailing newline is not part of the secret).
-fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, UsageError> {
+fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, SecretError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        UsageError(format!(
+        SecretError(format!(
             "{flag} {}: {e}; expected a readable file holding the secret on its first line",
             path.display()
         ))
@@ -121,10 +127,10 @@ fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, UsageError> {
     first_line(&text, flag)
 }
 
-fn first_line(text: &str, what: &str) -> Result<Secret, UsageError> {
+fn first_line(text: &str, what: &str) -> Result<Secret, SecretError> {
     let line = text.lines().next().unwrap_or("");
     if line.is_empty() {
-        Err(UsageError(format!(
+        Err(SecretError(format!(
             "{what} gave an empty secret; expected it on the first line"
         )))
     } else {
@@ -134,9 +140,9 @@ fn first_line(text: &str, what: &str) -> Result<Secret, UsageError> {
 
 /// Runs `cmd` with `sh -c`, waits at most [`COMMAND_TIMEOUT`], and takes the first
 /// line of its output. Its stderr goes to ours (a helper may ask for a PIN there).
-fn run_command(cmd: &str, flag: &str) -> Result<Secret, UsageError> {
+fn run_command(cmd: &str, flag: &str) -> Result<Secret, SecretError> {
     // The command itself may hold a client secret: name only the flag.
-    let fail = |why: String| UsageError(format!("{flag}: {why}"));
+    let fail = |why: String| SecretError(format!("{flag}: {why}"));
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -190,14 +196,14 @@ fn run_command(cmd: &str, flag: &str) -> Result<Secret, UsageError> {
 }
 
 /// A hidden prompt, only when a person is there to answer it.
-fn prompt() -> Result<Secret, UsageError> {
+fn prompt() -> Result<Secret, SecretError> {
     if !std::io::stdin().is_terminal() {
-        return Err(UsageError(
+        return Err(SecretError(
             "--ask-password needs a terminal; in scripts and CI use MAILCHECK_PASSWORD, --password-file or --password-cmd".into(),
         ));
     }
     let password = rpassword::prompt_password("Password: ")
-        .map_err(|e| UsageError(format!("cannot read the password: {e}")))?;
+        .map_err(|e| SecretError(format!("cannot read the password: {e}")))?;
     first_line(&password, "the prompt")
 }
 

@@ -5,18 +5,15 @@
 //! Credentials only travel over TLS whose certificate verified, unless the user
 //! said `--allow-insecure-auth`; then the report marks the secret as exposed.
 
-use crate::config::AuthConfig;
-use crate::credentials;
-use crate::explain::{self};
-use crate::model::address::Address;
-use crate::model::{Phase, Protocol, Security};
-use crate::net::resolve::{Families, Resolver};
-use crate::probe::{self, Env, LoginRequest, Target};
+use std::time::Instant;
+
+use super::Context;
+use super::probe::{self, LoginRequest, Task};
+use crate::config::{AuthConfig, secrets};
+use crate::diagnose::refusals;
+use crate::model::{Address, Endpoint, Phase, Protocol, Security};
 use crate::proto::{AuthPlan, SendTest};
-use crate::report::Discovery;
-use crate::report::UsernameForm;
-use crate::report::{Login, LoginResult, RelayResult, RelayTest};
-use crate::report::{ProbeReport, Status};
+use crate::report::{Discovery, Login, LoginResult, ProbeReport, Status, UsernameForm};
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
 /// unverified TLS, then plaintext.
@@ -25,7 +22,7 @@ fn best(
     protocol: Protocol,
     host: &str,
     allow_insecure: bool,
-) -> Option<Target> {
+) -> Option<Endpoint> {
     let usable = |p: &&ProbeReport| {
         !p.inferred
             && p.protocol == protocol
@@ -39,12 +36,7 @@ fn best(
             .is_some_and(|c| c.trusted)
     };
     let rank = |p: &ProbeReport| (p.security != Security::Tls, p.port == 25, p.port);
-    let target = |p: &ProbeReport| Target {
-        protocol,
-        host: host.to_owned(),
-        port: p.port,
-        security: p.security,
-    };
+    let target = |p: &ProbeReport| Endpoint::new(host, p.combination());
     let secure = probes
         .iter()
         .filter(usable)
@@ -72,24 +64,8 @@ fn best(
         .map(target)
 }
 
-/// Where and how to log in: everything a login test shares.
-pub struct Context<'a> {
-    /// Probe settings.
-    pub env: &'a Env,
-    /// DNS.
-    pub resolver: &'a Resolver,
-    /// `-4` / `-6`.
-    pub families: Families,
-    /// The login settings.
-    pub auth: &'a AuthConfig,
-    /// The address, when given.
-    pub address: Option<&'a Address>,
-    /// Discovery, for the username form.
-    pub discovery: Option<&'a Discovery>,
-}
-
 /// Runs the login tests: one per protocol and host present in `probes`.
-pub async fn run(ctx: &Context<'_>, probes: &[ProbeReport]) -> Vec<Login> {
+pub async fn run(ctx: &Context<'_>, auth: &AuthConfig, probes: &[ProbeReport]) -> Vec<Login> {
     let mut pairs: Vec<(Protocol, String)> = probes
         .iter()
         .filter(|p| !p.inferred)
@@ -99,24 +75,17 @@ pub async fn run(ctx: &Context<'_>, probes: &[ProbeReport]) -> Vec<Login> {
     pairs.dedup();
     let logins = pairs
         .iter()
-        .map(|(protocol, host)| login_one(ctx, probes, *protocol, host));
+        .map(|(protocol, host)| login_one(ctx, auth, probes, *protocol, host));
     futures_util::future::join_all(logins).await
 }
 
 async fn login_one(
     ctx: &Context<'_>,
+    auth: &AuthConfig,
     probes: &[ProbeReport],
     protocol: Protocol,
     host: &str,
 ) -> Login {
-    let Context {
-        env,
-        resolver,
-        families,
-        auth,
-        address,
-        discovery,
-    } = *ctx;
     let mut login = Login {
         protocol,
         host: host.to_owned(),
@@ -129,7 +98,7 @@ async fn login_one(
         send: None,
         probe: None,
     };
-    let Some(target) = best(probes, protocol, host, auth.allow_insecure) else {
+    let Some(endpoint) = best(probes, protocol, host, auth.allow_insecure) else {
         login.reason = Some(format!(
             "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
             if auth.allow_insecure {
@@ -140,32 +109,41 @@ async fn login_one(
         ));
         return login;
     };
-    login.combination = Some(format!(
-        "{}:{}:{}",
-        protocol.as_str(),
-        target.port,
-        target.security.as_str()
-    ));
-    let (username, alt) = usernames(auth, address, discovery, protocol, host);
-    let plan = AuthPlan {
-        credentials: credentials::credentials(username, auth.secret.as_ref().clone()),
+    login.combination = Some(endpoint.combination);
+    let request = LoginRequest {
+        plan: auth_plan(ctx, auth, &endpoint),
+        allow_insecure: auth.allow_insecure,
+    };
+    let mut report = ProbeReport::blank(&endpoint);
+    let lookup = ctx.resolver.resolve(host, ctx.families);
+    let task = Task::Login(request);
+    probe::run(
+        ctx.env,
+        &endpoint,
+        lookup,
+        Instant::now(),
+        task,
+        &mut report,
+    )
+    .await;
+    judge(&mut login, &report, ctx.discovery, protocol);
+    login.probe = Some(report);
+    login
+}
+
+/// What to log in with on `endpoint`, and what to do after.
+fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, endpoint: &Endpoint) -> AuthPlan {
+    let (protocol, host) = (endpoint.protocol(), endpoint.host.as_str());
+    let (username, alt) = usernames(auth, ctx.address, ctx.discovery, protocol, host);
+    AuthPlan {
+        credentials: secrets::credentials(username, auth.secret.as_ref().clone()),
         alt_username: alt,
         forced: auth.forced,
         send_test: (protocol == Protocol::Smtp && auth.send_test)
-            .then(|| send_test(address, auth.deliver))
+            .then(|| send_test(ctx.address, auth.deliver))
             .flatten(),
-        server: (host.to_owned(), target.port),
-    };
-    let mut report = target.blank_report();
-    let lookup = resolver.resolve(host, families);
-    let request = LoginRequest {
-        plan,
-        allow_insecure: auth.allow_insecure,
-    };
-    probe::run_login(env, &target, lookup, &mut report, request).await;
-    judge(&mut login, &report, discovery, protocol);
-    login.probe = Some(report);
-    login
+        server: (host.to_owned(), endpoint.port()),
+    }
 }
 
 /// Reads the login connection's record into the login's result.
@@ -211,7 +189,7 @@ fn judge(
                 .and_then(|d| d.provider.as_ref())
                 .map(|p| p.id.as_str());
             let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
-            login.explanation = Some(explain::explain(protocol, &last.reply, provider, greeting));
+            login.explanation = Some(refusals::explain(protocol, &last.reply, provider, greeting));
         }
     } else {
         // The credentials were never handed over (the connection failed, or its
@@ -284,105 +262,4 @@ fn test_message(address: &str) -> String {
          account can send mail. It can be deleted.\r\n",
         env!("CARGO_PKG_VERSION")
     )
-}
-
-/// Where an unauthenticated relay test sends its RCPT TO: a reserved domain
-/// (RFC 2606), so even an open relay delivers nothing anywhere (and RSET follows).
-pub const RELAY_RECIPIENT: &str = "mailcheck-relay-test@example.net";
-
-/// Runs one unauthenticated relay test per SMTP host in `probes`, over the
-/// combination that matters for relaying: port 25 first (STARTTLS, then plain).
-pub async fn relay_tests(
-    env: &Env,
-    resolver: &Resolver,
-    families: Families,
-    address: &Address,
-    probes: &[ProbeReport],
-) -> Vec<RelayTest> {
-    let mut hosts: Vec<&str> = probes
-        .iter()
-        .filter(|p| p.protocol == Protocol::Smtp && !p.inferred)
-        .map(|p| p.host.as_str())
-        .collect();
-    hosts.sort_unstable();
-    hosts.dedup();
-    let tests = hosts
-        .into_iter()
-        .map(|host| relay_one(env, resolver, families, address, probes, host));
-    futures_util::future::join_all(tests).await
-}
-
-async fn relay_one(
-    env: &Env,
-    resolver: &Resolver,
-    families: Families,
-    address: &Address,
-    probes: &[ProbeReport],
-    host: &str,
-) -> RelayTest {
-    let mut test = RelayTest {
-        host: host.to_owned(),
-        combination: None,
-        recipient: RELAY_RECIPIENT.to_owned(),
-        result: RelayResult::NotTested,
-        mail_from: None,
-        rcpt_to: None,
-        reason: None,
-        probe: None,
-    };
-    let rank = |p: &ProbeReport| {
-        let mode = match p.security {
-            Security::StartTls => 0,
-            Security::Plain => 1,
-            Security::Tls => 2,
-        };
-        (p.port != 25, mode, p.port)
-    };
-    let Some(best) = probes
-        .iter()
-        .filter(|p| p.protocol == Protocol::Smtp && p.host == host && !p.inferred)
-        .filter(|p| matches!(p.status, Status::Ok | Status::Warning))
-        .min_by_key(|p| rank(p))
-    else {
-        test.reason = Some(format!("no SMTP combination on {host} worked"));
-        return test;
-    };
-    let target = Target {
-        protocol: Protocol::Smtp,
-        host: host.to_owned(),
-        port: best.port,
-        security: best.security,
-    };
-    test.combination = Some(format!("smtp:{}:{}", target.port, target.security.as_str()));
-    let envelope = SendTest {
-        from: address.ascii(),
-        to: RELAY_RECIPIENT.to_owned(),
-        message: None,
-    };
-    let mut report = target.blank_report();
-    let lookup = resolver.resolve(host, families);
-    probe::run_relay_test(env, &target, lookup, &mut report, envelope).await;
-    if let Some(send) = report.session.as_ref().and_then(|s| s.send.clone()) {
-        test.mail_from = send.mail_from;
-        test.rcpt_to.clone_from(&send.rcpt_to);
-        test.result = match &send.rcpt_to {
-            Some(r) if r.starts_with('2') => RelayResult::OpenRelay,
-            Some(r) if r.starts_with('5') => RelayResult::Refused,
-            Some(_) => {
-                test.reason = Some("a temporary refusal (4xx) says nothing about relaying".into());
-                RelayResult::NotTested
-            }
-            None => RelayResult::NotTested,
-        };
-        if send.rcpt_to.is_none() {
-            test.reason = Some("the server refused the sender, so RCPT TO was not reached".into());
-        }
-    } else {
-        test.reason = report
-            .failure
-            .as_ref()
-            .map(|f| format!("the relay test connection failed: {}", f.message));
-    }
-    test.probe = Some(report);
-    test
 }

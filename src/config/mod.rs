@@ -10,18 +10,29 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::cli::{ColorChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs};
-use crate::credentials::{self, Found, SecretSources};
+pub mod secrets;
+
+use crate::cli::{
+    ClientChoice, ColorChoice, ExportChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs,
+};
+use crate::diagnose::{Client, Export};
 use crate::model::address;
 use crate::model::address::Address;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::resolve::Families;
 use crate::proto::sasl::Mechanism;
+use secrets::{Found, SecretError, SecretSources};
 
 /// A usage error: what was wrong and what was expected.
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+impl From<SecretError> for UsageError {
+    fn from(e: SecretError) -> Self {
+        UsageError(e.0)
+    }
+}
 
 /// How to print the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +105,9 @@ pub struct Config {
     /// Diagnosis thresholds and preferences.
     pub diagnose: crate::diagnose::Options,
     /// `--client`.
-    pub client: crate::diagnose::Client,
+    pub client: Client,
     /// `--export`.
-    pub export: Option<crate::cli::Export>,
+    pub export: Option<Export>,
     /// Show a progress line on stderr (human output; shown only on a terminal).
     pub progress: bool,
 }
@@ -167,13 +178,13 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(found) = credentials::obtain(&sources)? else {
+    let Some(found) = secrets::obtain(&sources)? else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
                  --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd",
-                credentials::PASSWORD_ENV,
-                credentials::TOKEN_ENV
+                secrets::PASSWORD_ENV,
+                secrets::TOKEN_ENV
             )));
         }
         return Ok(None);
@@ -285,8 +296,11 @@ impl TryFrom<ProbeArgs> for Config {
                 crit_days: args.crit_days,
                 prefer_pop3: args.prefer == Prefer::Pop3,
             },
-            client: args.client,
-            export: args.export,
+            client: client(args.client),
+            export: args.export.map(|e| match e {
+                ExportChoice::Autoconfig => Export::Autoconfig,
+                ExportChoice::Srv => Export::Srv,
+            }),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             relay_test: args.send_test && auth.is_none(),
             auth,
@@ -359,6 +373,18 @@ impl TryFrom<SettingsArgs> for SettingsConfig {
 }
 
 /// Colour on a terminal only, unless NO_COLOR says otherwise or `--color` insists.
+fn client(choice: ClientChoice) -> Client {
+    match choice {
+        ClientChoice::Thunderbird => Client::Thunderbird,
+        ClientChoice::Outlook => Client::Outlook,
+        ClientChoice::AppleMail => Client::AppleMail,
+        ClientChoice::AndroidGmail => Client::AndroidGmail,
+        ClientChoice::Ios => Client::Ios,
+        ClientChoice::Claws => Client::Claws,
+        ClientChoice::Generic => Client::Generic,
+    }
+}
+
 fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,

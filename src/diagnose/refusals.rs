@@ -19,10 +19,11 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use crate::model::Protocol;
+use crate::proto::smtp::parse_reply_line;
 use crate::report::Explanation;
 
 /// The catalogue's text, embedded at build time.
-const CATALOGUE_TOML: &str = include_str!("../data/auth-messages.toml");
+const CATALOGUE_TOML: &str = include_str!("../../data/auth-messages.toml");
 
 /// The code of the fallback explanation, when no rule matches.
 pub const FALLBACK_CODE: &str = "auth_refused";
@@ -236,14 +237,10 @@ fn parse_smtp(reply: &str) -> Parsed {
 /// Splits `535-rest` or `535 rest` into the reply code and the rest; a line
 /// without a code comes back whole.
 fn split_reply_code(line: &str) -> (Option<u16>, &str) {
-    let b = line.as_bytes();
-    let has_code = b.len() >= 3
-        && b[..3].iter().all(u8::is_ascii_digit)
-        && matches!(b.get(3), None | Some(b' ' | b'-'));
-    if !has_code {
-        return (None, line);
+    match parse_reply_line(line) {
+        Some(reply) => (Some(reply.code), reply.text),
+        None => (None, line),
     }
-    (line[..3].parse().ok(), line.get(4..).unwrap_or(""))
 }
 
 /// Whether `s` is an enhanced status code `class.subject.detail` (RFC 3463 §2):
@@ -1304,7 +1301,7 @@ mod tests {
 
     #[test]
     fn docs_list_every_code() {
-        let docs = include_str!("../docs/auth-messages.md");
+        let docs = include_str!("../../docs/auth-messages.md");
         for rule in catalogue() {
             assert!(
                 docs.contains(&format!("`{}`", rule.code)),

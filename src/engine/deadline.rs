@@ -1,0 +1,76 @@
+//! The run's cut-off: `--deadline` and Ctrl-C end whatever is still running, and
+//! each unfinished combination keeps what it learned.
+
+use crate::model::{Code, Phase};
+use crate::report::{Failure, ProbeReport, Status};
+
+/// When the whole run must end, if ever.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(Option<tokio::time::Instant>);
+
+impl Deadline {
+    /// `--deadline` from now.
+    #[must_use]
+    pub fn after(limit: Option<std::time::Duration>) -> Self {
+        Deadline(limit.map(|d| tokio::time::Instant::now() + d))
+    }
+
+    /// Runs `work` until it finishes or the deadline passes (`None`).
+    pub async fn bound<T>(self, work: impl Future<Output = T>) -> Option<T> {
+        match self.0 {
+            Some(at) => tokio::time::timeout_at(at, work).await.ok(),
+            None => Some(work.await),
+        }
+    }
+
+    /// Runs `work` until it finishes, the deadline passes or Ctrl-C arrives; the
+    /// error says which ("deadline", "interrupted").
+    pub async fn run<T>(self, work: impl Future<Output = T>) -> Result<T, String> {
+        let deadline = async {
+            match self.0 {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let interrupted = async {
+            // Without a signal handler there is no Ctrl-C to wait for.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            done = work => Ok(done),
+            () = deadline => Err("deadline".to_owned()),
+            () = interrupted => Err("interrupted".to_owned()),
+        }
+    }
+}
+
+/// Closes a combination the run did not let finish, keeping what it learned: an
+/// earlier failure stands; otherwise it is `cancelled`.
+pub fn mark_cancelled(report: &mut ProbeReport, why: &str, now_ms: u64) {
+    if report.status != Status::Cancelled {
+        return;
+    }
+    report.duration_ms = now_ms;
+    let phase = report.phases.last().map_or(Phase::Resolve, |p| p.phase);
+    if let Some(open) = report
+        .phases
+        .last_mut()
+        .filter(|p| p.detail.as_deref() == Some("in progress"))
+    {
+        open.detail = Some(format!("cut short ({why})"));
+        open.duration_ms = now_ms.saturating_sub(open.start_ms);
+    }
+    let note = Failure {
+        code: Code::Cancelled,
+        phase,
+        message: format!("the run ended ({why}) during {phase}, before this combination finished"),
+    };
+    if report.failure.is_some() {
+        report.status = Status::Failed;
+        report.warnings.push(note);
+    } else {
+        report.failure = Some(note);
+    }
+}

@@ -1,0 +1,271 @@
+//! The engine: one run from a validated [`Config`] to a finished [`Report`].
+//!
+//! discover (unless every host was named) → plan the matrix → probe every
+//! combination at once → log in and test relaying over the best combinations →
+//! diagnose → summarise and decide the exit code. The run's deadline and Ctrl-C
+//! bound everything after discovery; what was learned by then is reported.
+//!
+//! - [`plan`]: hosts, the matrix and the rows inferred instead of tried;
+//! - [`probe`]: one combination over one connection;
+//! - [`login`] and [`relay`]: the follow-up connections;
+//! - [`outcome`]: the summary and the exit code, decided once;
+//! - [`deadline`]: the cut-off; [`progress`]: events for whoever watches.
+
+pub mod deadline;
+pub mod login;
+pub mod outcome;
+pub mod plan;
+pub mod probe;
+pub mod progress;
+pub mod relay;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared, join_all};
+
+use crate::config::{Config, SettingsConfig};
+use crate::diagnose;
+use crate::discover::autoconfig::Fetcher;
+use crate::discover::lookup::{self, Sources};
+use crate::model::{Address, Endpoint};
+use crate::net::driver::Limits;
+use crate::net::resolve::{Families, Resolution, Resolver};
+use crate::net::tls::TlsSetup;
+use crate::report::{Discovery, Inputs, Login, ProbeReport, RelayTest, Report, Run};
+use deadline::Deadline;
+use outcome::Expectations;
+use plan::{Hosts, Planned};
+use probe::{Env, Task};
+use progress::{Event, Observer};
+
+/// What the follow-up connections (logins, relay tests) share.
+pub struct Context<'a> {
+    /// Probe settings.
+    pub env: &'a Env,
+    /// DNS.
+    pub resolver: &'a Resolver,
+    /// `-4` / `-6`.
+    pub families: Families,
+    /// The address, when given.
+    pub address: Option<&'a Address>,
+    /// Discovery, for the username form.
+    pub discovery: Option<&'a Discovery>,
+}
+
+/// Runs the whole check and builds the report; `observer` hears how it goes.
+pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Report> {
+    let started_at = now_rfc3339();
+    let started = Instant::now();
+    let deadline = Deadline::after(config.deadline);
+    let env = Env {
+        tls: TlsSetup::new(config.ca_file.as_deref())?,
+        timeout: config.timeout,
+        limits: Limits::default(),
+        slow_greeting: slow_greeting_threshold(config.timeout),
+    };
+    let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
+    let (discovery, mut cut_short) = discover(config, &env, &resolver, deadline).await?;
+    let hosts = Hosts::choose(config, discovery.as_ref());
+    let planned = if cut_short.is_some() {
+        Vec::new()
+    } else {
+        plan::plan(config, &hosts, discovery.as_ref())
+    };
+    let tried: Vec<&Planned> = planned.iter().filter(|p| !p.inferred).collect();
+    let mut reports: Vec<ProbeReport> = tried
+        .iter()
+        .map(|p| ProbeReport::blank(&p.endpoint))
+        .collect();
+    if cut_short.is_none() {
+        let all = probe_all(
+            &env,
+            &resolver,
+            config.families,
+            &tried,
+            started,
+            &mut reports,
+            observer,
+        );
+        cut_short = deadline.run(all).await.err();
+    }
+    observer.event(Event::AllProbed);
+    if let Some(why) = &cut_short {
+        let now_ms = started.elapsed().as_millis() as u64;
+        for r in &mut reports {
+            deadline::mark_cancelled(r, why, now_ms);
+        }
+    }
+    let probes = plan::assemble(&planned, reports);
+    let ctx = Context {
+        env: &env,
+        resolver: &resolver,
+        families: config.families,
+        address: config.address.as_ref(),
+        discovery: discovery.as_ref(),
+    };
+    let (logins, relay_tests) = if cut_short.is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        match deadline.run(follow_up(config, &ctx, &probes)).await {
+            Ok(done) => done,
+            Err(why) => {
+                cut_short = Some(why);
+                (Vec::new(), Vec::new())
+            }
+        }
+    };
+    let run = Run {
+        schema_version: crate::report::SCHEMA_VERSION,
+        mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        inputs: inputs(config, &env.tls.roots_source),
+        notes: plan::retired_notes(&hosts),
+        discovery,
+        logins,
+        relay_tests,
+        cut_short,
+        probes,
+    };
+    Ok(judge(run, &config.diagnose, &Expectations::of(config)))
+}
+
+/// Diagnoses the run and decides its outcome: the report, complete.
+#[must_use]
+pub fn judge(run: Run, options: &diagnose::Options, expect: &Expectations) -> Report {
+    let findings = diagnose::findings(&run, options);
+    let recommendation = diagnose::recommend(&run, options);
+    let summary = outcome::summarise(expect, &run.probes, &run.logins, &findings);
+    Report {
+        run,
+        summary,
+        findings,
+        recommendation,
+    }
+}
+
+/// Discovery for `mailcheck settings`: the provider table alone when offline,
+/// every source otherwise.
+pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
+    if config.offline {
+        return Ok(lookup::offline(config.address.clone()));
+    }
+    let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
+    let fetcher = Fetcher::new(resolver.clone(), config.ca_file.as_deref(), config.timeout)?;
+    let sources = Sources {
+        resolver: &resolver,
+        fetcher: &fetcher,
+        families: Families::Any,
+    };
+    Ok(lookup::online(config.address.clone(), &sources).await)
+}
+
+/// Discovery from the address, unless every host was named; bounded by the
+/// run's deadline (`Some("deadline")` when it ran out).
+async fn discover(
+    config: &Config,
+    env: &Env,
+    resolver: &Arc<Resolver>,
+    deadline: Deadline,
+) -> anyhow::Result<(Option<Discovery>, Option<String>)> {
+    let Some(address) = config
+        .address
+        .as_ref()
+        .filter(|_| !config.all_hosts_given())
+    else {
+        return Ok((None, None));
+    };
+    let fetcher = Fetcher::with_roots(
+        resolver.clone(),
+        config.families,
+        env.tls.roots.as_ref().clone(),
+        config.timeout,
+    )?;
+    let sources = Sources {
+        resolver,
+        fetcher: &fetcher,
+        families: config.families,
+    };
+    let found = deadline
+        .bound(lookup::online(address.clone(), &sources))
+        .await;
+    let cut = found.is_none().then(|| "deadline".to_owned());
+    Ok((found, cut))
+}
+
+/// Every combination at once. One lookup per host, shared by its combinations,
+/// each of which starts as soon as its own host is resolved.
+async fn probe_all(
+    env: &Env,
+    resolver: &Resolver,
+    families: Families,
+    tried: &[&Planned],
+    clock: Instant,
+    reports: &mut [ProbeReport],
+    observer: &dyn Observer,
+) {
+    let mut lookups: HashMap<&str, Shared<BoxFuture<'_, Resolution>>> = HashMap::new();
+    for p in tried {
+        let host = p.endpoint.host.as_str();
+        lookups
+            .entry(host)
+            .or_insert_with(|| resolver.resolve(host, families).boxed().shared());
+    }
+    let endpoints: Vec<Endpoint> = tried.iter().map(|p| p.endpoint.clone()).collect();
+    observer.event(Event::Probing(&endpoints));
+    let probes = tried.iter().zip(reports.iter_mut()).map(|(p, report)| {
+        let lookup = lookups[p.endpoint.host.as_str()].clone();
+        async move {
+            probe::run(env, &p.endpoint, lookup, clock, Task::Look, report).await;
+            observer.event(Event::Probed(&p.endpoint));
+        }
+    });
+    join_all(probes).await;
+}
+
+/// The logins (with credentials) and relay tests (`--send-test` without).
+async fn follow_up(
+    config: &Config,
+    ctx: &Context<'_>,
+    probes: &[ProbeReport],
+) -> (Vec<Login>, Vec<RelayTest>) {
+    let logins = match &config.auth {
+        Some(auth) => login::run(ctx, auth, probes).await,
+        None => Vec::new(),
+    };
+    let relay_tests = match (&config.address, config.relay_test) {
+        (Some(address), true) => relay::run(ctx, address, probes).await,
+        _ => Vec::new(),
+    };
+    (logins, relay_tests)
+}
+
+/// A greeting slower than half the phase timeout (at most 5 s) is flagged.
+fn slow_greeting_threshold(timeout: Duration) -> Duration {
+    (timeout / 2).min(Duration::from_secs(5))
+}
+
+fn inputs(config: &Config, trust_anchors: &str) -> Inputs {
+    Inputs {
+        trust_anchors: trust_anchors.to_owned(),
+        address: config.address.as_ref().map(|a| a.input.clone()),
+        pop3_host: config.pop3_host.clone(),
+        imap_host: config.imap_host.clone(),
+        smtp_host: config.smtp_host.clone(),
+        only: config.only.iter().map(ToString::to_string).collect(),
+        dns_server: config.dns_server,
+        ca_file: config.ca_file.as_ref().map(|p| p.display().to_string()),
+        timeout_ms: config.timeout.as_millis() as u64,
+        deadline_ms: config.deadline.map(|d| d.as_millis() as u64),
+        address_family: config.families.as_str().to_owned(),
+    }
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
