@@ -1,11 +1,12 @@
-//! Diagnosis: turns a finished run (the [`Report`](crate::report::Report)) into
+//! Diagnosis: turns what a run observed (the [`Run`](crate::report::Run)) into
 //! findings a help desk can read out and CI can act on, and into the settings to
 //! use, worded for the user's own mail client.
 //!
-//! Everything here is a pure function of the report: no I/O, no clock. The rules
+//! Everything here is a pure function of its input: no I/O, no clock. The rules
 //! live in [`rules`] (each code is documented in docs/findings.md), the choice of
-//! settings in [`recommend`](mod@recommend), the client wording in [`clients`], and
-//! the files an administrator can publish in [`export`].
+//! settings in [`recommend`](mod@recommend), the client wording in [`clients`],
+//! what a refused login means in [`refusals`], and the files an administrator can
+//! publish in [`export`](mod@export).
 
 pub mod clients;
 pub mod export;

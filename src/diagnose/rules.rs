@@ -1,4 +1,4 @@
-//! The rules: each turns one kind of observation in a [`Report`] into findings
+//! The rules: each turns one kind of observation in a [`Run`] into findings
 //! with a stable code (docs/findings.md lists every code, when it fires and the
 //! test that pins it).
 //!

@@ -67,7 +67,7 @@ pub struct ChainReport {
     /// Whether the chain reaches a trusted root.
     pub trusted: bool,
     /// Whether the leaf names the host (RFC 9525 rules: subjectAltName only, wildcards as the
-    /// whole left-most label only; see [`dns_name_matches`]).
+    /// whole left-most label only; see [`crate::cert::dns_name_matches`]).
     pub host_name_matches: bool,
     /// Number of certificates the server sent.
     pub chain_length: usize,

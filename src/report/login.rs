@@ -81,7 +81,7 @@ pub enum RelayResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Explanation {
     /// Stable identifier of the rule that matched (`microsoft_basic_auth_disabled`),
-    /// or [`FALLBACK_CODE`].
+    /// or [`crate::diagnose::refusals::FALLBACK_CODE`].
     pub code: String,
     /// One plain sentence: why the login failed.
     pub cause: String,

@@ -27,7 +27,7 @@ pub struct Session {
     pub starttls: StartTlsState,
     /// The server's reply to QUIT/LOGOUT, if it sent one.
     pub quit_reply: Option<String>,
-    /// The login, when an [`AuthPlan`] was given.
+    /// The login, when an [`crate::proto::AuthPlan`] was given.
     pub auth: Option<AuthOutcome>,
     /// The SMTP send test, when one was asked for.
     pub send: Option<SendOutcome>,
