@@ -225,94 +225,70 @@ impl TryFrom<ProbeArgs> for Config {
     type Error = UsageError;
 
     fn try_from(args: ProbeArgs) -> Result<Self, UsageError> {
-        let host = |specific: Option<String>, flag: &str| -> Result<Option<String>, UsageError> {
-            match specific {
-                Some(h) => validate_host(&h, flag).map(Some),
-                None => args
-                    .host
-                    .as_deref()
-                    .map(|h| validate_host(h, "--host"))
-                    .transpose(),
-            }
-        };
-        let pop3_host = host(args.pop3_host.clone(), "--pop3-host")?;
-        let imap_host = host(args.imap_host.clone(), "--imap-host")?;
-        let smtp_host = host(args.smtp_host.clone(), "--smtp-host")?;
+        let [pop3_host, imap_host, smtp_host] = hosts(&args)?;
         let address = args
             .address
             .as_deref()
             .map(address::parse)
             .transpose()
             .map_err(|e| UsageError(e.to_string()))?;
-        if address.is_none() && pop3_host.is_none() && imap_host.is_none() && smtp_host.is_none() {
-            return Err(UsageError(
-                "nothing to probe: give an address (alice@example.com) to find its servers, \
-                 or name them with --host HOST (or --pop3-host, --imap-host, --smtp-host)"
-                    .into(),
-            ));
+        if address.is_none()
+            && [&pop3_host, &imap_host, &smtp_host]
+                .iter()
+                .all(|h| h.is_none())
+        {
+            return Err(UsageError(NOTHING_TO_PROBE.into()));
         }
         let auth = auth_config(&args)?;
-        let only = args
-            .only
-            .iter()
-            .map(|s| parse_spec(s))
-            .collect::<Result<Vec<_>, _>>()?;
         let config = Config {
             pop3_host,
             imap_host,
             smtp_host,
-            only,
+            only: all(&args.only, parse_spec)?,
             dns_server: args
                 .dns_server
                 .as_deref()
                 .map(parse_dns_server)
                 .transpose()?,
-            ca_file: args.ca_file.map(check_file).transpose()?,
+            ca_file: args.ca_file.clone().map(check_file).transpose()?,
             timeout: parse_secs(&args.timeout, "--timeout")?,
             deadline: args
                 .deadline
                 .as_deref()
                 .map(|d| parse_secs(d, "--deadline"))
                 .transpose()?,
-            families: match (args.ipv4, args.ipv6) {
-                (true, _) => Families::V4,
-                (_, true) => Families::V6,
-                _ => Families::Any,
-            },
-            format: match (args.json, args.format) {
-                (true, _) | (_, Some(FormatChoice::Json)) => Format::Json,
-                (_, Some(FormatChoice::Nagios)) => Format::Nagios,
-                _ => Format::Human,
-            },
+            families: families(args.ipv4, args.ipv6),
+            format: format(args.json, args.format),
             color: use_color(args.color),
             verbose: args.verbose,
-            require: args
-                .require
-                .iter()
-                .map(|r| parse_requirement(r))
-                .collect::<Result<_, _>>()?,
+            require: all(&args.require, parse_requirement)?,
             diagnose: crate::diagnose::Options {
                 warn_days: args.warn_days,
                 crit_days: args.crit_days,
                 prefer_pop3: args.prefer == Prefer::Pop3,
             },
             client: client(args.client),
-            export: args.export.map(|e| match e {
-                ExportChoice::Autoconfig => Export::Autoconfig,
-                ExportChoice::Srv => Export::Srv,
-            }),
+            export: args.export.map(export),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,
         };
-        if config.relay_test && config.address.is_none() {
+        config.check()?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// What no single flag can say is wrong: flags that need each other.
+    fn check(&self) -> Result<(), UsageError> {
+        if self.relay_test && self.address.is_none() {
             return Err(UsageError(
                 "--send-test needs the address: it is the sender of the test envelope".into(),
             ));
         }
-        for c in &config.only {
-            if config.host_for(c.protocol).is_none() && config.address.is_none() {
+        for c in &self.only {
+            if self.host_for(c.protocol).is_none() && self.address.is_none() {
                 return Err(UsageError(format!(
                     "--only {c}: no {} host given; add --host or --{}-host",
                     c.protocol,
@@ -320,7 +296,60 @@ impl TryFrom<ProbeArgs> for Config {
                 )));
             }
         }
-        Ok(config)
+        Ok(())
+    }
+}
+
+/// The POP3, IMAP and SMTP hosts: each protocol's own flag, else `--host`.
+fn hosts(args: &ProbeArgs) -> Result<[Option<String>; 3], UsageError> {
+    let host = |specific: Option<&str>, flag: &str| match specific {
+        Some(h) => validate_host(h, flag).map(Some),
+        None => args
+            .host
+            .as_deref()
+            .map(|h| validate_host(h, "--host"))
+            .transpose(),
+    };
+    Ok([
+        host(args.pop3_host.as_deref(), "--pop3-host")?,
+        host(args.imap_host.as_deref(), "--imap-host")?,
+        host(args.smtp_host.as_deref(), "--smtp-host")?,
+    ])
+}
+
+/// Every item parsed, or the first item's error.
+fn all<T>(
+    items: &[String],
+    parse: impl Fn(&str) -> Result<T, UsageError>,
+) -> Result<Vec<T>, UsageError> {
+    items.iter().map(|s| parse(s)).collect()
+}
+
+const NOTHING_TO_PROBE: &str = "nothing to probe: give an address (alice@example.com) to find its servers, \
+     or name them with --host HOST (or --pop3-host, --imap-host, --smtp-host)";
+
+/// `-4` or `-6`.
+fn families(ipv4: bool, ipv6: bool) -> Families {
+    match (ipv4, ipv6) {
+        (true, _) => Families::V4,
+        (_, true) => Families::V6,
+        _ => Families::Any,
+    }
+}
+
+fn export(choice: ExportChoice) -> Export {
+    match choice {
+        ExportChoice::Autoconfig => Export::Autoconfig,
+        ExportChoice::Srv => Export::Srv,
+    }
+}
+
+/// `--json` or `--format`.
+fn format(json: bool, choice: Option<FormatChoice>) -> Format {
+    match (json, choice) {
+        (true, _) | (_, Some(FormatChoice::Json)) => Format::Json,
+        (_, Some(FormatChoice::Nagios)) => Format::Nagios,
+        _ => Format::Human,
     }
 }
 

@@ -66,7 +66,7 @@ pub struct Provider {
     /// What the user types as the username (a setting may differ; see its own field).
     pub username: UsernameForm,
     /// Ways to sign in, best first.
-    pub logins: Vec<Login>,
+    pub logins: Vec<SignIn>,
     /// Old host names that people still type, and the protocol they were for.
     pub retired: Vec<RetiredHost>,
     /// Things a person must know.
@@ -79,7 +79,7 @@ pub struct Provider {
 
 /// A way to sign in that a provider accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Login {
+pub enum SignIn {
     /// OAuth2 sign-in (XOAUTH2/OAUTHBEARER), done by the mail client.
     #[serde(rename = "oauth2")]
     OAuth2,
@@ -94,13 +94,13 @@ pub enum Login {
     BridgePassword,
 }
 
-impl Login {
+impl SignIn {
     /// How a client authenticates with this kind of login.
     #[must_use]
     pub fn auth_method(self) -> AuthMethod {
         match self {
-            Login::OAuth2 => AuthMethod::OAuth2,
-            Login::Password | Login::AppPassword | Login::BridgePassword => {
+            SignIn::OAuth2 => AuthMethod::OAuth2,
+            SignIn::Password | SignIn::AppPassword | SignIn::BridgePassword => {
                 AuthMethod::PasswordCleartext
             }
         }
@@ -145,7 +145,7 @@ impl Provider {
     /// Whether the account's own password works in a mail client.
     #[must_use]
     pub fn accepts_account_password(&self) -> bool {
-        self.logins.contains(&Login::Password)
+        self.logins.contains(&SignIn::Password)
     }
 }
 
@@ -257,7 +257,7 @@ struct RawProvider {
     #[serde(default)]
     mx_suffixes: Vec<String>,
     username: RawUsername,
-    logins: Vec<Login>,
+    logins: Vec<SignIn>,
     servers: Vec<RawServer>,
     #[serde(default)]
     retired: Vec<RetiredHost>,
@@ -350,7 +350,7 @@ mod validation {
     use std::collections::{HashMap, HashSet};
     use std::net::IpAddr;
 
-    use super::{Login, NOTE_KEYS, Provider, Table};
+    use super::{NOTE_KEYS, Provider, SignIn, Table};
 
     /// Every problem in a parsed table, as sentences; empty when the table is sound.
     pub(super) fn validate(table: &Table) -> Vec<String> {
@@ -485,7 +485,7 @@ mod validation {
         if !p.accepts_account_password() && !explains.iter().any(|k| keys.contains(k)) {
             say("account password refused but no note says so".into());
         }
-        if p.note("oauth2_only").is_some() && p.logins != [Login::OAuth2] {
+        if p.note("oauth2_only").is_some() && p.logins != [SignIn::OAuth2] {
             say("oauth2_only note, but logins other than oauth2".into());
         }
     }
@@ -757,7 +757,7 @@ mod tests {
         let o = provider("outlook");
         let note = o.note("oauth2_only").expect("oauth2_only note");
         assert!(note.text.contains("September 2024"));
-        assert_eq!(o.logins, [Login::OAuth2]);
+        assert_eq!(o.logins, [SignIn::OAuth2]);
         assert!(has(
             &o.incoming,
             Protocol::Imap,

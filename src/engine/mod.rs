@@ -67,38 +67,21 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         slow_greeting: slow_greeting_threshold(config.timeout),
     };
     let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
-    let (discovery, mut cut_short) = discover(config, &env, &resolver, deadline).await?;
+    let (discovery, cut_short) = discover(config, &env, &resolver, deadline).await?;
     let hosts = Hosts::choose(config, discovery.as_ref());
     let planned = if cut_short.is_some() {
         Vec::new()
     } else {
         plan::plan(config, &hosts, discovery.as_ref())
     };
-    let tried: Vec<&Planned> = planned.iter().filter(|p| !p.inferred).collect();
-    let mut reports: Vec<ProbeReport> = tried
-        .iter()
-        .map(|p| ProbeReport::blank(&p.endpoint))
-        .collect();
-    if cut_short.is_none() {
-        let all = probe_all(
-            &env,
-            &resolver,
-            config.families,
-            &tried,
-            started,
-            &mut reports,
-            observer,
-        );
-        cut_short = deadline.run(all).await.err();
-    }
-    observer.event(Event::AllProbed);
-    if let Some(why) = &cut_short {
-        let now_ms = started.elapsed().as_millis() as u64;
-        for r in &mut reports {
-            deadline::mark_cancelled(r, why, now_ms);
-        }
-    }
-    let probes = plan::assemble(&planned, reports);
+    let matrix = Matrix {
+        env: &env,
+        resolver: &resolver,
+        families: config.families,
+        clock: started,
+    };
+    let (probes, probing_cut) = matrix.run(&planned, deadline, observer).await;
+    let mut cut_short = cut_short.or(probing_cut);
     let ctx = Context {
         env: &env,
         resolver: &resolver,
@@ -109,13 +92,13 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let (logins, relay_tests) = if cut_short.is_some() {
         (Vec::new(), Vec::new())
     } else {
-        match deadline.run(follow_up(config, &ctx, &probes)).await {
-            Ok(done) => done,
-            Err(why) => {
+        deadline
+            .run(follow_up(config, &ctx, &probes))
+            .await
+            .unwrap_or_else(|why| {
                 cut_short = Some(why);
                 (Vec::new(), Vec::new())
-            }
-        }
+            })
     };
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
@@ -196,34 +179,79 @@ async fn discover(
     Ok((found, cut))
 }
 
-/// Every combination at once. One lookup per host, shared by its combinations,
-/// each of which starts as soon as its own host is resolved.
-async fn probe_all(
-    env: &Env,
-    resolver: &Resolver,
+/// The matrix: every planned combination at once, on one time line.
+struct Matrix<'a> {
+    env: &'a Env,
+    resolver: &'a Resolver,
     families: Families,
-    tried: &[&Planned],
+    /// The start of the run: every combination's phases share this time line.
     clock: Instant,
-    reports: &mut [ProbeReport],
-    observer: &dyn Observer,
-) {
-    let mut lookups: HashMap<&str, Shared<BoxFuture<'_, Resolution>>> = HashMap::new();
-    for p in tried {
-        let host = p.endpoint.host.as_str();
-        lookups
-            .entry(host)
-            .or_insert_with(|| resolver.resolve(host, families).boxed().shared());
-    }
-    let endpoints: Vec<Endpoint> = tried.iter().map(|p| p.endpoint.clone()).collect();
-    observer.event(Event::Probing(&endpoints));
-    let probes = tried.iter().zip(reports.iter_mut()).map(|(p, report)| {
-        let lookup = lookups[p.endpoint.host.as_str()].clone();
-        async move {
-            probe::run(env, &p.endpoint, lookup, clock, Task::Look, report).await;
-            observer.event(Event::Probed(&p.endpoint));
+}
+
+impl Matrix<'_> {
+    /// Probes the plan within the deadline: the rows in plan order (inferred
+    /// ones filled in), and why the probing was cut short, if it was.
+    async fn run(
+        &self,
+        planned: &[Planned],
+        deadline: Deadline,
+        observer: &dyn Observer,
+    ) -> (Vec<ProbeReport>, Option<String>) {
+        let tried: Vec<&Planned> = planned.iter().filter(|p| !p.inferred).collect();
+        let mut reports: Vec<ProbeReport> = tried
+            .iter()
+            .map(|p| ProbeReport::blank(&p.endpoint))
+            .collect();
+        let cut_short = if tried.is_empty() {
+            None
+        } else {
+            let all = self.probe_all(&tried, &mut reports, observer);
+            deadline.run(all).await.err()
+        };
+        observer.event(Event::AllProbed);
+        if let Some(why) = &cut_short {
+            let now_ms = self.clock.elapsed().as_millis() as u64;
+            for r in &mut reports {
+                deadline::mark_cancelled(r, why, now_ms);
+            }
         }
-    });
-    join_all(probes).await;
+        (plan::assemble(planned, reports), cut_short)
+    }
+
+    /// One lookup per host, shared by its combinations, each of which starts as
+    /// soon as its own host is resolved.
+    async fn probe_all(
+        &self,
+        tried: &[&Planned],
+        reports: &mut [ProbeReport],
+        observer: &dyn Observer,
+    ) {
+        let mut lookups: HashMap<&str, Shared<BoxFuture<'_, Resolution>>> = HashMap::new();
+        for p in tried {
+            let host = p.endpoint.host.as_str();
+            lookups
+                .entry(host)
+                .or_insert_with(|| self.resolver.resolve(host, self.families).boxed().shared());
+        }
+        let endpoints: Vec<Endpoint> = tried.iter().map(|p| p.endpoint.clone()).collect();
+        observer.event(Event::Probing(&endpoints));
+        let probes = tried.iter().zip(reports.iter_mut()).map(|(p, report)| {
+            let lookup = lookups[p.endpoint.host.as_str()].clone();
+            async move {
+                probe::run(
+                    self.env,
+                    &p.endpoint,
+                    lookup,
+                    self.clock,
+                    Task::Look,
+                    report,
+                )
+                .await;
+                observer.event(Event::Probed(&p.endpoint));
+            }
+        });
+        join_all(probes).await;
+    }
 }
 
 /// The logins (with credentials) and relay tests (`--send-test` without).

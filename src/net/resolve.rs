@@ -49,7 +49,7 @@ impl Families {
 /// The resolver could not even be set up.
 #[derive(Debug, Error)]
 #[error("cannot set up DNS resolution: {0}")]
-pub struct SetupError(String);
+pub struct ResolverSetupError(String);
 
 /// A lookup that produced no usable address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub struct Resolver {
 impl Resolver {
     /// A resolver using `server` (IP and port) or, when `None`, the system's
     /// resolv.conf and hosts file.
-    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Self, SetupError> {
+    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Self, ResolverSetupError> {
         let provider = TokioRuntimeProvider::default();
         let mut builder = match server {
             Some(addr) => {
@@ -91,14 +91,18 @@ impl Resolver {
                 let config = ResolverConfig::from_name_servers(vec![ns]);
                 TokioResolver::builder_with_config(config, provider)
             }
-            None => TokioResolver::builder(provider).map_err(|e| SetupError(e.to_string()))?,
+            None => {
+                TokioResolver::builder(provider).map_err(|e| ResolverSetupError(e.to_string()))?
+            }
         };
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.timeout = timeout.min(Duration::from_secs(5));
         opts.attempts = 2;
         // Names are looked up as given: a help desk types full host names.
         opts.ndots = 0;
-        let inner = builder.build().map_err(|e| SetupError(e.to_string()))?;
+        let inner = builder
+            .build()
+            .map_err(|e| ResolverSetupError(e.to_string()))?;
         Ok(Resolver { inner, timeout })
     }
 

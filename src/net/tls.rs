@@ -31,7 +31,7 @@ use crate::model::Code;
 
 /// Trust anchors could not be loaded.
 #[derive(Debug, Error)]
-pub enum SetupError {
+pub enum TlsSetupError {
     /// The `--ca-file` could not be read or holds no certificate.
     #[error("cannot use CA file {path}: {reason}")]
     CaFile {
@@ -58,13 +58,13 @@ pub struct TlsSetup {
 impl TlsSetup {
     /// Trust the system's roots (or Mozilla's, bundled, when the system has none)
     /// plus those in `ca_file`.
-    pub fn new(ca_file: Option<&Path>) -> Result<Self, SetupError> {
+    pub fn new(ca_file: Option<&Path>) -> Result<Self, TlsSetupError> {
         let (roots, roots_source) = root_store(ca_file)?;
         let roots = Arc::new(roots);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
-            .map_err(|e| SetupError::Rustls(e.to_string()))?;
+            .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
         Ok(TlsSetup {
             provider,
             webpki,
@@ -129,7 +129,7 @@ impl TlsSetup {
 /// The trust anchors mailcheck uses everywhere: the system's roots (or Mozilla's,
 /// bundled, when the system has none) plus those in `ca_file`, and where they came
 /// from, in words, for the report.
-pub fn root_store(ca_file: Option<&Path>) -> Result<(RootCertStore, String), SetupError> {
+pub fn root_store(ca_file: Option<&Path>) -> Result<(RootCertStore, String), TlsSetupError> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(native.certs);
@@ -146,8 +146,8 @@ pub fn root_store(ca_file: Option<&Path>) -> Result<(RootCertStore, String), Set
     Ok((roots, roots_source))
 }
 
-fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, SetupError> {
-    let err = |reason: String| SetupError::CaFile {
+fn add_ca_file(roots: &mut RootCertStore, path: &Path) -> Result<usize, TlsSetupError> {
+    let err = |reason: String| TlsSetupError::CaFile {
         path: path.display().to_string(),
         reason,
     };

@@ -9,7 +9,9 @@ use super::Options;
 use super::text::{format_ms, setting, truncate, wrap};
 use crate::diagnose::Client;
 use crate::model::{Code, Combination, Security};
-use crate::report::{Login, LoginResult, ProbeReport, RelayResult, Report, Severity, Status};
+use crate::report::{
+    Login, LoginResult, ProbeReport, RelayResult, Report, SendOutcome, Severity, Status,
+};
 
 /// Writes the report for a person; `verbose` adds every transcript.
 pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
@@ -326,26 +328,28 @@ fn login_details(l: &Login, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     if let Some(send) = &l.send {
-        let verdict = if send.accepted {
-            "the server accepts this sender and recipient"
-        } else {
-            "the server refused the envelope"
-        };
-        let sent = if send.data.is_some() {
-            "the test message was sent"
-        } else {
-            "nothing was sent"
-        };
-        let replies: Vec<&str> = [&send.mail_from, &send.rcpt_to, &send.data]
-            .into_iter()
-            .filter_map(|r| r.as_deref())
-            .collect();
-        indented(
-            out,
-            &format!("Send test: {verdict}; {sent} ({})", replies.join(" / ")),
-        )?;
+        indented(out, &send_test(send))?;
     }
     Ok(())
+}
+
+/// "Send test: the server accepts …; nothing was sent (250 … / 250 …)".
+fn send_test(send: &SendOutcome) -> String {
+    let verdict = if send.accepted {
+        "the server accepts this sender and recipient"
+    } else {
+        "the server refused the envelope"
+    };
+    let sent = if send.data.is_some() {
+        "the test message was sent"
+    } else {
+        "nothing was sent"
+    };
+    let replies: Vec<&str> = [&send.mail_from, &send.rcpt_to, &send.data]
+        .into_iter()
+        .filter_map(|r| r.as_deref())
+        .collect();
+    format!("Send test: {verdict}; {sent} ({})", replies.join(" / "))
 }
 
 fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -454,6 +458,11 @@ fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             format!("Run cut short ({why}): unfinished combinations are marked 'cut'.").yellow()
         )?;
     }
+    directions(report, out)
+}
+
+/// Per direction: what works, or why nothing does.
+fn directions(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let probed = |incoming: bool| {
         report
             .run

@@ -59,7 +59,7 @@ pub(crate) enum After {
 ///
 /// `Debug` never shows the secret ([`Credentials`] and [`Exchange`] redact it).
 #[derive(Debug, Clone)]
-pub(crate) struct Login {
+pub(crate) struct LoginState {
     plan: AuthPlan,
     outcome: AuthOutcome,
     /// Whether `outcome.not_attempted` holds the final word (a reason, or an attempt
@@ -78,10 +78,10 @@ pub(crate) struct Login {
 /// The reply recorded for an attempt whose answer never came.
 pub(crate) const NO_ANSWER: &str = "(no answer from the server)";
 
-impl Login {
+impl LoginState {
     /// Starts with nothing attempted yet.
-    pub(crate) fn new(plan: AuthPlan) -> Login {
-        Login {
+    pub(crate) fn new(plan: AuthPlan) -> LoginState {
+        LoginState {
             username: plan.credentials.username().to_owned(),
             plan,
             outcome: AuthOutcome {
@@ -98,8 +98,8 @@ impl Login {
     }
 
     /// Starts a login for a dialogue: the session shows it as pending from now on.
-    pub(crate) fn attach(plan: AuthPlan, session: &mut crate::report::Session) -> Login {
-        let login = Login::new(plan);
+    pub(crate) fn attach(plan: AuthPlan, session: &mut crate::report::Session) -> LoginState {
+        let login = LoginState::new(plan);
         session.auth = Some(login.outcome().clone());
         login
     }
@@ -493,7 +493,7 @@ mod tests {
 
     #[test]
     fn challenges_are_capped() {
-        let mut login = Login::new(password_plan("u"));
+        let mut login = LoginState::new(password_plan("u"));
         login.start(Method::Sasl(Mechanism::Login)).unwrap();
         for _ in 0..2 {
             login.challenge("VXNlcm5hbWU6").unwrap();
@@ -509,7 +509,7 @@ mod tests {
             username: "u".to_owned(),
             password: Secret::new("p\r\nDELE 1"),
         };
-        let mut login = Login::new(plan);
+        let mut login = LoginState::new(plan);
         let err = login.start(Method::Password("USER/PASS")).unwrap_err();
         assert!(err.contains("CR, LF or NUL"), "{err}");
         assert!(!err.contains("DELE"));
@@ -519,7 +519,7 @@ mod tests {
     fn retry_happens_once_and_only_with_a_different_name() {
         let mut plan = password_plan("alice");
         plan.alt_username = Some("alice@example.com".to_owned());
-        let mut login = Login::new(plan);
+        let mut login = LoginState::new(plan);
         let method = Method::Sasl(Mechanism::Plain);
         login.start(method).unwrap();
         assert_eq!(login.finish(false, "no".into()), After::Retry(method));
@@ -530,20 +530,20 @@ mod tests {
 
         let mut same = password_plan("alice");
         same.alt_username = Some("alice".to_owned());
-        let mut login = Login::new(same);
+        let mut login = LoginState::new(same);
         login.start(method).unwrap();
         assert_eq!(login.finish(false, "no".into()), After::Done(false));
     }
 
     #[test]
     fn first_reason_wins_and_none_after_an_attempt() {
-        let mut login = Login::new(password_plan("u"));
+        let mut login = LoginState::new(password_plan("u"));
         assert_eq!(login.outcome().not_attempted.as_deref(), Some(NOT_YET));
         login.skip("first");
         login.skip("second");
         assert_eq!(login.outcome().not_attempted.as_deref(), Some("first"));
 
-        let mut login = Login::new(password_plan("u"));
+        let mut login = LoginState::new(password_plan("u"));
         login.start(Method::Sasl(Mechanism::Plain)).unwrap();
         login.skip("late");
         assert_eq!(login.outcome().not_attempted, None);

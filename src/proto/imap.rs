@@ -21,7 +21,7 @@ use std::fmt;
 
 mod login;
 
-use super::auth::{self, Login};
+use super::auth::{self, LoginState};
 use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;
@@ -149,7 +149,7 @@ pub struct Imap {
     /// Untagged lines ignored while waiting for the current tagged reply.
     untagged: usize,
     /// The login, when an [`AuthPlan`] was given.
-    login: Option<Login>,
+    login: Option<LoginState>,
     session: Session,
 }
 
@@ -453,7 +453,7 @@ impl Dialogue for Imap {
     }
 
     fn set_auth(&mut self, plan: AuthPlan) {
-        self.login = Some(Login::attach(plan, &mut self.session));
+        self.login = Some(LoginState::attach(plan, &mut self.session));
     }
 }
 

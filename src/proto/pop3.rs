@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use super::auth::{self, After, Login, Method};
+use super::auth::{self, After, LoginState, Method};
 use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;
@@ -110,7 +110,7 @@ pub struct Pop3 {
     /// Lines of the current multi-line reply, or lines ignored while quitting.
     lines_read: usize,
     /// The login, when an [`AuthPlan`] was given.
-    login: Option<Login>,
+    login: Option<LoginState>,
     session: Session,
 }
 
@@ -263,7 +263,7 @@ impl Pop3 {
             .any(|c| c.trim().eq_ignore_ascii_case("USER"));
         self.login
             .as_ref()
-            .is_some_and(Login::password_command_allowed)
+            .is_some_and(LoginState::password_command_allowed)
             && (lists_user || !self.session.capabilities_supported)
     }
 
@@ -328,7 +328,7 @@ impl Pop3 {
     fn on_user(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
         match (
             Status::of(line),
-            self.login.as_ref().and_then(Login::password),
+            self.login.as_ref().and_then(LoginState::password),
         ) {
             (Some(Status::Ok), Some(password)) => {
                 let step = auth::secret_command("PASS ", password);
@@ -446,7 +446,7 @@ impl Dialogue for Pop3 {
     }
 
     fn set_auth(&mut self, plan: AuthPlan) {
-        self.login = Some(Login::attach(plan, &mut self.session));
+        self.login = Some(LoginState::attach(plan, &mut self.session));
     }
 }
 

@@ -19,7 +19,7 @@ use std::fmt;
 mod login;
 mod send;
 
-use super::auth::{self, Login};
+use super::auth::{self, LoginState};
 use super::{
     AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Step, expect_greeting,
     identify_greeting, unexpected,
@@ -189,7 +189,7 @@ pub struct Smtp {
     upgraded: bool,
     reader: ReplyReader,
     /// The login, when an [`AuthPlan`] was given.
-    login: Option<Login>,
+    login: Option<LoginState>,
     /// The envelope test to run after a successful login.
     send_test: Option<SendTest>,
     session: Session,
@@ -435,7 +435,7 @@ impl Dialogue for Smtp {
 
     fn set_auth(&mut self, plan: AuthPlan) {
         self.send_test.clone_from(&plan.send_test);
-        self.login = Some(Login::attach(plan, &mut self.session));
+        self.login = Some(LoginState::attach(plan, &mut self.session));
     }
 }
 

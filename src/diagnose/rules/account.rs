@@ -122,37 +122,7 @@ fn login_finding(login: &Login) -> Finding {
             format!("{} login{who} works on {}", login.protocol, login.host),
             "Nothing to do.",
         ),
-        LoginResult::Failed => {
-            let (cause, fix) = login.explanation.as_ref().map_or_else(
-                || {
-                    (
-                        login.reason.clone().unwrap_or_else(|| {
-                            format!("The {} login on {} failed", login.protocol, login.host)
-                        }),
-                        "Check the username and password; read the server's reply below."
-                            .to_owned(),
-                    )
-                },
-                |e| (e.cause.clone(), e.fix.clone()),
-            );
-            let mut f = Finding::new(
-                "login_failed",
-                Severity::Critical,
-                Some(&login.host),
-                cause,
-                fix,
-            );
-            if let Some(e) = &login.explanation {
-                f = f.because(format!("explanation: {}", e.code));
-                if let Some(alert) = &e.alert {
-                    f = f.because(format!("ALERT: {alert}"));
-                }
-            }
-            if let Some(reason) = &login.reason {
-                f = f.because(reason.clone());
-            }
-            f
-        }
+        LoginResult::Failed => login_failed(login),
         LoginResult::NotAttempted => Finding::new(
             "login_not_attempted",
             Severity::Warning,
@@ -180,6 +150,38 @@ fn login_finding(login: &Login) -> Finding {
         ));
     }
     f.combinations = login_combination(login);
+    f
+}
+
+/// A refused login: the explanation's cause and fix when there is one.
+fn login_failed(login: &Login) -> Finding {
+    let (cause, fix) = login.explanation.as_ref().map_or_else(
+        || {
+            (
+                login.reason.clone().unwrap_or_else(|| {
+                    format!("The {} login on {} failed", login.protocol, login.host)
+                }),
+                "Check the username and password; read the server's reply below.".to_owned(),
+            )
+        },
+        |e| (e.cause.clone(), e.fix.clone()),
+    );
+    let mut f = Finding::new(
+        "login_failed",
+        Severity::Critical,
+        Some(&login.host),
+        cause,
+        fix,
+    );
+    if let Some(e) = &login.explanation {
+        f = f.because(format!("explanation: {}", e.code));
+        if let Some(alert) = &e.alert {
+            f = f.because(format!("ALERT: {alert}"));
+        }
+    }
+    if let Some(reason) = &login.reason {
+        f = f.because(reason.clone());
+    }
     f
 }
 

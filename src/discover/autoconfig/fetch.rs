@@ -1,0 +1,346 @@
+//! Fetching configuration documents over HTTP(S), bounded in time, size
+//! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]), with names resolved through
+//! mailcheck's own [`Resolver`] and the probes' trust anchors.
+
+use std::error::Error as _;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Url;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use rustls::RootCertStore;
+use serde::Serialize;
+use thiserror::Error;
+
+use super::{MAX_BODY, MAX_REDIRECTS};
+use crate::net::resolve::{Families, Resolver};
+use crate::net::tls;
+
+/// The fetcher could not be set up.
+#[derive(Debug, Error)]
+pub enum FetcherError {
+    /// Trust anchors (`--ca-file`) could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsSetupError),
+    /// The HTTP client refused its configuration.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Why a fetch produced no document.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FetchError {
+    /// The URL (or a redirect's target) is not an http(s) URL.
+    #[error("{url} cannot be fetched: {reason}")]
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// Why not.
+        reason: String,
+    },
+    /// DNS, connection, TLS or HTTP failure, with its causes.
+    #[error("{0}")]
+    Request(String),
+    /// The whole fetch (redirects included) took longer than the timeout.
+    #[error("no complete answer within {}s", .0.as_secs_f32())]
+    Timeout(Duration),
+    /// A final status other than 2xx.
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    /// A 3xx without a usable `Location`.
+    #[error("HTTP {0} redirect without a Location header")]
+    NoLocation(u16),
+    /// More redirects than [`MAX_REDIRECTS`].
+    #[error("more than {MAX_REDIRECTS} redirects (the next pointed to {next})")]
+    TooManyRedirects {
+        /// Where the refused redirect pointed.
+        next: String,
+    },
+    /// The body is longer than [`MAX_BODY`]; reading stopped there.
+    #[error("the document is larger than {MAX_BODY} bytes")]
+    TooLarge,
+}
+
+/// One redirect followed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redirect {
+    /// The URL that answered with the redirect.
+    pub from: String,
+    /// Its status (301, 302, 303, 307, 308).
+    pub status: u16,
+    /// Where it pointed (resolved against `from`).
+    pub to: String,
+}
+
+/// What one fetch did.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL asked for.
+    pub url: String,
+    /// The last URL requested (after redirects).
+    pub final_url: String,
+    /// Every redirect followed, in order.
+    pub redirects: Vec<Redirect>,
+    /// The last HTTP status received, if any.
+    pub status: Option<u16>,
+    /// True if any request in the chain went over plain HTTP (a redirect from
+    /// HTTPS to HTTP counts: the document could have been forged there).
+    pub plain_http: bool,
+    /// How long the whole fetch took.
+    pub duration: Duration,
+    /// The body (at most [`MAX_BODY`] bytes), or why there is none.
+    pub body: Result<Vec<u8>, FetchError>,
+}
+
+/// An HTTP(S) client for autoconfig documents: bounded, resolving through
+/// mailcheck's resolver, trusting the system's roots plus `--ca-file`.
+pub struct Fetcher {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Fetcher {
+    /// A fetcher resolving names with `resolver` (over both address families) and
+    /// bounding each fetch, redirects included, by `timeout`.
+    ///
+    /// The resolver is shared (`Arc`) because the HTTP client resolves in tasks
+    /// that may outlive any borrow; pass the one the probes use, so that
+    /// `--dns-server` applies here too.
+    pub fn new(
+        resolver: Arc<Resolver>,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Self, FetcherError> {
+        Self::with_families(resolver, Families::Any, ca_file, timeout)
+    }
+
+    /// As [`Fetcher::new`], connecting only over `families` (`-4`/`-6`).
+    pub fn with_families(
+        resolver: Arc<Resolver>,
+        families: Families,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Self, FetcherError> {
+        let (roots, _) = tls::root_store(ca_file)?;
+        Self::with_roots(resolver, families, roots, timeout)
+    }
+
+    /// As [`Fetcher::with_families`], trusting `roots` (already loaded, e.g. by
+    /// the probes' TLS setup, so the system's store is read once per run).
+    pub fn with_roots(
+        resolver: Arc<Resolver>,
+        families: Families,
+        roots: RootCertStore,
+        timeout: Duration,
+    ) -> Result<Self, FetcherError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| FetcherError::Client(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .dns_resolver(ViaResolver { resolver, families })
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .no_proxy()
+            .user_agent(concat!("mailcheck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetcherError::Client(error_chain(&e)))?;
+        Ok(Fetcher { client, timeout })
+    }
+
+    /// Fetches `url`, following at most [`MAX_REDIRECTS`] redirects to http(s)
+    /// URLs, reading at most [`MAX_BODY`] bytes, all within the timeout.
+    pub async fn fetch(&self, url: &str) -> Fetched {
+        let started = Instant::now();
+        let mut fetched = Fetched {
+            url: url.to_owned(),
+            final_url: url.to_owned(),
+            redirects: Vec::new(),
+            status: None,
+            plain_http: false,
+            duration: Duration::ZERO,
+            body: Err(FetchError::Timeout(self.timeout)),
+        };
+        let outcome = tokio::time::timeout(self.timeout, self.follow(&mut fetched)).await;
+        fetched.body = outcome.unwrap_or(Err(FetchError::Timeout(self.timeout)));
+        fetched.duration = started.elapsed();
+        fetched
+    }
+
+    async fn follow(&self, fetched: &mut Fetched) -> Result<Vec<u8>, FetchError> {
+        let mut current = http_url(&fetched.url, None)?;
+        loop {
+            fetched.final_url = current.to_string();
+            fetched.plain_http |= current.scheme() == "http";
+            let response = self
+                .client
+                .get(current.clone())
+                .send()
+                .await
+                .map_err(|e| FetchError::Request(request_error(&e)))?;
+            let status = response.status().as_u16();
+            fetched.status = Some(status);
+            if !response.status().is_redirection() {
+                if !response.status().is_success() {
+                    return Err(FetchError::Status(status));
+                }
+                return read_body(response).await;
+            }
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(FetchError::NoLocation(status))?;
+            let next = http_url(location, Some(&current))?;
+            if fetched.redirects.len() >= MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects {
+                    next: next.to_string(),
+                });
+            }
+            fetched.redirects.push(Redirect {
+                from: current.to_string(),
+                status,
+                to: next.to_string(),
+            });
+            current = next;
+        }
+    }
+}
+
+/// Parses `url` (relative to `base`, for a `Location`), accepting only http(s).
+fn http_url(url: &str, base: Option<&Url>) -> Result<Url, FetchError> {
+    let bad = |reason: String| FetchError::BadUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let parsed = match base {
+        Some(base) => base.join(url),
+        None => Url::parse(url),
+    }
+    .map_err(|e| bad(e.to_string()))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(parsed),
+        other => Err(bad(format!(
+            "the {other}: scheme is refused (http/https only)"
+        ))),
+    }
+}
+
+/// Reads the body, failing as soon as it is known to exceed [`MAX_BODY`]: from
+/// `Content-Length` before reading anything, or from the bytes read so far.
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY as u64)
+    {
+        return Err(FetchError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| FetchError::Request(request_error(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A reqwest error's causes, without its "error sending request for url (…)"
+/// wrapper: the URL is recorded beside the message.
+fn request_error(e: &reqwest::Error) -> String {
+    e.source().map_or_else(|| e.to_string(), error_chain)
+}
+
+/// An error and its causes, "outer: inner: innermost", without repeats.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    // A failed lookup says everything in mailcheck's own words.
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(dns) = s.downcast_ref::<DnsFailure>() {
+            return format!("DNS: {dns}");
+        }
+        source = s.source();
+    }
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// reqwest's resolver hook, answered by mailcheck's resolver.
+struct ViaResolver {
+    resolver: Arc<Resolver>,
+    families: Families,
+}
+
+/// A failed lookup, as an error reqwest can carry.
+#[derive(Debug, Error)]
+#[error("{0}")]
+struct DnsFailure(String);
+
+impl Resolve for ViaResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let resolver = self.resolver.clone();
+        let families = self.families;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolution = resolver.resolve(&host, families).await;
+            if let Some(failure) = resolution.failure {
+                return Err(DnsFailure(failure.message).into());
+            }
+            // Port 0: the HTTP connector puts in the URL's port.
+            let addrs: Addrs = Box::new(
+                resolution
+                    .addresses
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0)),
+            );
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_targets_must_be_http() {
+        let base = Url::parse("https://autoconfig.example.com/mail/config-v1.1.xml").unwrap();
+        assert_eq!(
+            http_url("/other.xml", Some(&base)).unwrap().as_str(),
+            "https://autoconfig.example.com/other.xml"
+        );
+        assert!(http_url("http://x.example/", Some(&base)).is_ok());
+        for refused in [
+            "file:///etc/passwd",
+            "ftp://x/",
+            "javascript:alert(1)",
+            "data:,x",
+        ] {
+            assert!(
+                matches!(
+                    http_url(refused, Some(&base)),
+                    Err(FetchError::BadUrl { .. })
+                ),
+                "{refused}"
+            );
+        }
+    }
+}

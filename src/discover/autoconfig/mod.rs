@@ -1,0 +1,173 @@
+//! Mozilla autoconfig: the `config-v1.1.xml` documents that Thunderbird (and other
+//! clients) fetch from a mail domain's own web server to learn its settings.
+//!
+//! The format and the places a client looks are described on the Mozilla wiki,
+//! "Thunderbird:Autoconfiguration" and "Thunderbird:Autoconfiguration:ConfigFileFormat"
+//! (config-v1.1). In the order Thunderbird's account setup tries them:
+//!
+//! 1. `https://autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=<address>`
+//! 2. `https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml`
+//! 3. the same two over plain HTTP.
+//!
+//! The plain-HTTP forms are a fallback only: a configuration fetched without TLS can
+//! be forged by anyone on the path (pointing the client at an attacker's server), so
+//! every [`Attempt`] says whether plain HTTP was involved, and callers must report
+//! it as a finding. (Thunderbird's central ISPDB and the MX-based lookup are other
+//! sources, not this module.)
+//!
+//! Everything fetched is hostile until parsed: fetches are bounded in time, size
+//! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]); the XML parser (roxmltree)
+//! refuses DTDs, so no entity is ever expanded or loaded (XXE-safe).
+//!
+//! Names are resolved through mailcheck's own [`Resolver`], so `--dns-server`
+//! applies to these fetches too, and trust anchors are those of the probes
+//! ([`tls::root_store`]): the system's plus `--ca-file`.
+
+mod fetch;
+mod parse;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+pub use fetch::{FetchError, Fetched, Fetcher, FetcherError, Redirect};
+pub use parse::{ClientConfig, ParseError, parse};
+
+/// The largest configuration document read; a longer body fails the fetch.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// How many redirects a fetch follows before giving up.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The URLs to try for `domain`, in Thunderbird's order, each with whether it is
+/// plain HTTP (see the module docs: a plain-HTTP configuration can be forged).
+#[must_use]
+pub fn candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let query = percent_encode(address);
+    let paths = [
+        format!("autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={query}"),
+        format!("{domain}/.well-known/autoconfig/mail/config-v1.1.xml"),
+    ];
+    let https = paths.iter().map(|p| (format!("https://{p}"), false));
+    let http = paths.iter().map(|p| (format!("http://{p}"), true));
+    https.chain(http).collect()
+}
+
+/// Like JavaScript's `encodeURIComponent`, which Thunderbird uses for the address.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
+/// What one candidate URL gave.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// A usable configuration.
+    Found(ClientConfig),
+    /// Nothing fetched.
+    FetchFailed(FetchError),
+    /// A document, but not a usable configuration.
+    Invalid(ParseError),
+}
+
+/// One candidate URL tried.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The candidate URL.
+    pub url: String,
+    /// Plain HTTP was involved (the candidate itself or a redirect): a finding.
+    pub plain_http: bool,
+    /// The last URL requested.
+    pub final_url: String,
+    /// Redirects followed.
+    pub redirects: Vec<Redirect>,
+    /// The last HTTP status, if any.
+    pub status: Option<u16>,
+    /// How long the fetch took.
+    pub duration: Duration,
+    /// What came of it.
+    pub outcome: Outcome,
+}
+
+/// Tries [`candidate_urls`] for `domain` in order, stopping at the first that
+/// yields a configuration; every attempt is returned.
+pub async fn lookup(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
+    lookup_urls(fetcher, &candidate_urls(domain, address), address).await
+}
+
+/// As [`lookup`], over the given `(url, plain_http)` candidates.
+pub async fn lookup_urls(
+    fetcher: &Fetcher,
+    candidates: &[(String, bool)],
+    address: &str,
+) -> Vec<Attempt> {
+    let mut attempts = Vec::new();
+    for (url, plain) in candidates {
+        let attempt = attempt(fetcher.fetch(url).await, *plain, address);
+        let found = matches!(attempt.outcome, Outcome::Found(_));
+        attempts.push(attempt);
+        if found {
+            break;
+        }
+    }
+    attempts
+}
+
+fn attempt(fetched: Fetched, plain: bool, address: &str) -> Attempt {
+    let outcome = match fetched.body {
+        Err(e) => Outcome::FetchFailed(e),
+        Ok(bytes) => match std::str::from_utf8(&bytes) {
+            Err(e) => Outcome::Invalid(ParseError::Xml(format!("not UTF-8 ({e})"))),
+            Ok(xml) => parse(xml, address).map_or_else(Outcome::Invalid, Outcome::Found),
+        },
+    };
+    Attempt {
+        url: fetched.url,
+        plain_http: plain || fetched.plain_http,
+        final_url: fetched.final_url,
+        redirects: fetched.redirects,
+        status: fetched.status,
+        duration: fetched.duration,
+        outcome,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidate_urls_in_thunderbird_order() {
+        let urls = candidate_urls("Example.COM.", "alice+tag@example.com");
+        assert_eq!(
+            urls,
+            [
+                (
+                    "https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%2Btag%40example.com"
+                        .to_owned(),
+                    false
+                ),
+                (
+                    "https://example.com/.well-known/autoconfig/mail/config-v1.1.xml".to_owned(),
+                    false
+                ),
+                (
+                    "http://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=alice%2Btag%40example.com"
+                        .to_owned(),
+                    true
+                ),
+                (
+                    "http://example.com/.well-known/autoconfig/mail/config-v1.1.xml".to_owned(),
+                    true
+                ),
+            ]
+        );
+    }
+}
