@@ -19,9 +19,9 @@
 //! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]); the XML parser (roxmltree)
 //! refuses DTDs, so no entity is ever expanded or loaded (XXE-safe).
 //!
-//! Names are resolved through mailcheck's own [`Resolver`], so `--dns-server`
+//! Names are resolved through mailcheck's own [`Resolver`](crate::net::resolve::Resolver), so `--dns-server`
 //! applies to these fetches too, and trust anchors are those of the probes
-//! ([`tls::root_store`]): the system's plus `--ca-file`.
+//! ([`root_store`](crate::net::tls::root_store)): the system's plus `--ca-file`.
 
 mod fetch;
 mod parse;
