@@ -5,10 +5,8 @@
 //! Credentials only travel over TLS whose certificate verified, unless the user
 //! said `--allow-insecure-auth`; then the report marks the secret as exposed.
 
-use std::time::Instant;
-
 use super::Context;
-use super::probe::{self, LoginRequest, Task};
+use super::probe::{LoginRequest, Task};
 use crate::config::{AuthConfig, secrets};
 use crate::diagnose::refusals;
 use crate::model::{Address, Endpoint, Phase, Protocol, Security};
@@ -114,18 +112,7 @@ async fn login_one(
         plan: auth_plan(ctx, auth, &endpoint),
         allow_insecure: auth.allow_insecure,
     };
-    let mut report = ProbeReport::blank(&endpoint);
-    let lookup = ctx.resolver.resolve(host, ctx.families);
-    let task = Task::Login(request);
-    probe::run(
-        ctx.env,
-        &endpoint,
-        lookup,
-        Instant::now(),
-        task,
-        &mut report,
-    )
-    .await;
+    let report = ctx.connect(&endpoint, Task::Login(request)).await;
     judge(&mut login, &report, ctx.discovery, protocol);
     login.probe = Some(report);
     login

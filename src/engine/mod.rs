@@ -55,6 +55,24 @@ pub struct Context<'a> {
     pub discovery: Option<&'a Discovery>,
 }
 
+impl Context<'_> {
+    /// One follow-up connection to `endpoint` for `task`, on its own time line.
+    pub async fn connect(&self, endpoint: &Endpoint, task: Task) -> ProbeReport {
+        let mut report = ProbeReport::blank(endpoint);
+        let lookup = self.resolver.resolve(&endpoint.host, self.families);
+        probe::run(
+            self.env,
+            endpoint,
+            lookup,
+            Instant::now(),
+            task,
+            &mut report,
+        )
+        .await;
+        report
+    }
+}
+
 /// Runs the whole check and builds the report; `observer` hears how it goes.
 pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Report> {
     let started_at = now_rfc3339();

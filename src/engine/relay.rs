@@ -2,10 +2,8 @@
 //! SMTP host refuse an outside recipient from someone who did not log in, as it
 //! must (RFC 5321 §3.6.2)? MAIL FROM and RCPT TO only, then RSET: nothing is sent.
 
-use std::time::Instant;
-
 use super::Context;
-use super::probe::{self, Task};
+use super::probe::Task;
 use crate::model::{Address, Endpoint, Protocol, Security};
 use crate::proto::SendTest;
 use crate::proto::smtp::parse_reply_line;
@@ -75,18 +73,7 @@ async fn relay_one(
         to: RELAY_RECIPIENT.to_owned(),
         message: None,
     };
-    let mut report = ProbeReport::blank(&endpoint);
-    let lookup = ctx.resolver.resolve(host, ctx.families);
-    let task = Task::Relay(envelope);
-    probe::run(
-        ctx.env,
-        &endpoint,
-        lookup,
-        Instant::now(),
-        task,
-        &mut report,
-    )
-    .await;
+    let report = ctx.connect(&endpoint, Task::Relay(envelope)).await;
     match report.session.as_ref().and_then(|s| s.send.clone()) {
         Some(send) => judge(&mut test, send),
         None => {
