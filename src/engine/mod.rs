@@ -30,11 +30,12 @@ use crate::config::{Config, SettingsConfig};
 use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::lookup::{self, Sources};
+use crate::discover::providers;
 use crate::model::{Address, Endpoint};
 use crate::net::driver::Limits;
 use crate::net::resolve::{Families, Resolution, Resolver};
 use crate::net::tls::TlsSetup;
-use crate::report::{Discovery, Inputs, Login, ProbeReport, RelayTest, Report, Run};
+use crate::report::{Discovery, DnsCheck, Inputs, Login, ProbeReport, RelayTest, Report, Run};
 use deadline::Deadline;
 use outcome::Expectations;
 use plan::{Hosts, Planned};
@@ -78,12 +79,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let started_at = now_rfc3339();
     let started = Instant::now();
     let deadline = Deadline::after(config.deadline);
-    let env = Env {
-        tls: TlsSetup::new(config.ca_file.as_deref())?,
-        timeout: config.timeout,
-        limits: Limits::default(),
-        slow_greeting: slow_greeting_threshold(config.timeout),
-    };
+    let env = Env::for_config(config)?;
     let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
     let (discovery, cut_short) = discover(config, &env, &resolver, deadline).await?;
     let hosts = Hosts::choose(config, discovery.as_ref());
@@ -118,6 +114,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
                 (Vec::new(), Vec::new())
             })
     };
+    let dns_check = dns_check(&resolver, config.families).await;
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -130,6 +127,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         relay_tests,
         cut_short,
         probes,
+        dns_check,
     };
     Ok(judge(run, &config.diagnose, &Expectations::of(config)))
 }
@@ -139,13 +137,41 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
 pub fn judge(run: Run, options: &diagnose::Options, expect: &Expectations) -> Report {
     let findings = diagnose::findings(&run, options);
     let recommendation = diagnose::recommend(&run, options);
-    let summary = outcome::summarise(expect, &run.probes, &run.logins, &findings);
+    let expect = expect.given(&run);
+    let summary = outcome::summarise(&expect, &run.probes, &run.logins, &findings);
+    let judged = [true, false].map(|incoming| expect.judges(incoming, &run.probes));
+    let verdict = diagnose::verdict(&run, &findings, &recommendation, &summary, judged);
     Report {
         run,
+        verdict,
         summary,
         findings,
         recommendation,
     }
+}
+
+/// When no lookup of the run got a useful answer, one lookup of a well-known
+/// name tells "this computer's DNS fails" from "that domain's DNS fails".
+async fn dns_check(resolver: &Resolver, families: Families) -> Option<DnsCheck> {
+    if !resolver.asked() || resolver.informed() {
+        return None;
+    }
+    let name = providers::control_host();
+    let resolution = resolver.resolve(name, families).await;
+    Some(match resolution.failure {
+        None => DnsCheck {
+            name: name.to_owned(),
+            ok: true,
+            code: None,
+            message: format!("resolved to {}", resolution.addresses.len()),
+        },
+        Some(f) => DnsCheck {
+            name: name.to_owned(),
+            ok: false,
+            code: Some(f.code),
+            message: f.message,
+        },
+    })
 }
 
 /// Discovery for `mailcheck settings`: the provider table alone when offline,
@@ -287,6 +313,18 @@ async fn follow_up(
         _ => Vec::new(),
     };
     (logins, relay_tests)
+}
+
+impl Env {
+    /// What the probes of a run with `config` share.
+    fn for_config(config: &Config) -> anyhow::Result<Env> {
+        Ok(Env {
+            tls: TlsSetup::new(config.ca_file.as_deref())?,
+            timeout: config.timeout,
+            limits: Limits::default(),
+            slow_greeting: slow_greeting_threshold(config.timeout),
+        })
+    }
 }
 
 /// A greeting slower than half the phase timeout (at most 5 s) is flagged.

@@ -1,202 +1,15 @@
-//! The human renderer: one row per combination, readable in 80 columns, then what
-//! explains each failure, then what works.
+//! What `-v` adds to the human report: each combination's failure and warnings
+//! in full, the login replies and send test, the relay test and the transcripts.
 
 use std::io::{self, Write};
 
 use colored::Colorize;
 
-use super::Options;
-use super::text::{format_ms, setting, truncate, wrap};
-use crate::diagnose::Client;
-use crate::model::{Code, Combination, Security};
-use crate::report::{
-    Login, LoginResult, ProbeReport, RelayResult, Report, SendOutcome, Severity, Status,
-};
+use super::matrix::short;
+use crate::output::text::{setting, wrap};
+use crate::report::{Login, LoginResult, ProbeReport, RelayResult, Report, SendOutcome};
 
-/// Writes the report for a person; `verbose` adds every transcript.
-pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
-    if let Some(d) = &report.run.discovery {
-        super::settings::header(d, out)?;
-        super::settings::sources(d, out)?;
-        super::settings::notes(d, out)?;
-        writeln!(out)?;
-    }
-    for note in &report.run.notes {
-        for (i, line) in wrap(note, 72).into_iter().enumerate() {
-            let lead = if i == 0 {
-                format!("{} ", "Note:".yellow().bold())
-            } else {
-                " ".repeat(6)
-            };
-            writeln!(out, "{lead}{line}")?;
-        }
-    }
-    let mut host: Option<&str> = None;
-    if !report.run.probes.is_empty() {
-        writeln!(
-            out,
-            "{:<5} {:>5}  {:<9} {:<6} {:<40} {:>6}",
-            "PROTO", "PORT", "SECURITY", "RESULT", "DETAIL", "TIME"
-        )?;
-    }
-    for p in &report.run.probes {
-        if host != Some(p.host.as_str()) {
-            writeln!(out, "{}", format!("{}:", p.host).bold())?;
-            host = Some(&p.host);
-        }
-        row(p, out)?;
-    }
-    findings(report, out)?;
-    settings_block(report, opts.client, out)?;
-    logins(report, out)?;
-    relay_tests(report, out)?;
-    if opts.verbose {
-        problems(report, out)?;
-        transcripts(report, out)?;
-    }
-    summary(report, out)
-}
-
-/// The findings, most severe first, each with its fix.
-fn findings(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    if report.findings.is_empty() {
-        return Ok(());
-    }
-    writeln!(out, "\n{}", "Findings".bold())?;
-    for f in &report.findings {
-        let mark = match f.severity {
-            Severity::Critical => "✗".red().bold(),
-            Severity::Warning => "⚠".yellow(),
-            Severity::Info => "i".blue(),
-            Severity::Ok => "✓".green(),
-        };
-        for (i, line) in wrap(&f.cause, 76).into_iter().enumerate() {
-            let lead = if i == 0 {
-                format!("{mark} ")
-            } else {
-                "  ".to_owned()
-            };
-            writeln!(out, "{lead}{line}")?;
-        }
-        if f.severity > Severity::Ok {
-            for line in wrap(&format!("Fix: {}", f.fix), 74) {
-                writeln!(out, "    {line}")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// "Use these settings", in the words of the user's mail client.
-fn settings_block(report: &Report, client: Client, out: &mut dyn Write) -> io::Result<()> {
-    let rec = &report.recommendation;
-    if rec.incoming.is_none() && rec.outgoing.is_none() {
-        return Ok(());
-    }
-    writeln!(out, "\n{}", "Use these settings".bold())?;
-    for line in crate::diagnose::words(rec, client) {
-        writeln!(out, "  {line}")?;
-    }
-    Ok(())
-}
-
-fn row(p: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
-    let result = match p.status {
-        Status::Ok => "✓ ok".green(),
-        Status::Warning => "⚠ warn".yellow(),
-        Status::Failed => "✗ FAIL".red().bold(),
-        Status::Cancelled => "… cut".yellow(),
-    };
-    let time = if p.inferred {
-        "-".to_owned()
-    } else {
-        format_ms(p.duration_ms)
-    };
-    let detail = truncate(&detail(p), 40);
-    // Pad the plain text before colouring, so escape codes do not break alignment.
-    let pad = 6usize.saturating_sub(result.chars().count());
-    writeln!(
-        out,
-        "{:<5} {:>5}  {:<9} {}{} {:<40} {:>6}",
-        p.protocol.to_string(),
-        p.port,
-        p.security.to_string(),
-        result,
-        " ".repeat(pad),
-        detail,
-        time
-    )
-}
-
-/// The key detail of a row: TLS and certificate on success, the cause on failure.
-fn detail(p: &ProbeReport) -> String {
-    let inferred = if p.inferred { " (inferred)" } else { "" };
-    if let Some(f) = &p.failure {
-        return format!("{}{inferred}", short(f.code));
-    }
-    let mut parts = Vec::new();
-    if let Some(tls) = &p.tls {
-        parts.push(tls.version.clone().unwrap_or_else(|| "TLS".into()));
-        if let Some(leaf) = tls
-            .certificate
-            .as_ref()
-            .and_then(|c| c.certificates.first())
-        {
-            parts.push(format!("cert {} days left", leaf.days_left));
-        }
-    } else if p.security == Security::Plain {
-        parts.push("works, NO encryption".into());
-    }
-    if let Some(w) = p.warnings.first() {
-        parts.push(short(w.code).to_owned());
-    }
-    format!("{}{inferred}", parts.join(", "))
-}
-
-/// A few words per code, for the matrix.
-#[must_use]
-pub fn short(code: Code) -> &'static str {
-    match code {
-        Code::DnsNameNotFound => "name does not exist",
-        Code::DnsNoAddress => "name has no address",
-        Code::DnsTimeout => "DNS timed out",
-        Code::DnsServerFailure => "DNS server failed",
-        Code::ConnectRefused => "connection refused",
-        Code::ConnectTimeout => "connect timed out (filtered?)",
-        Code::NetworkUnreachable => "network unreachable",
-        Code::ConnectionReset => "connection reset",
-        Code::ConnectionClosed => "server hung up",
-        Code::TlsGotPlaintext => "plaintext, not TLS: wrong mode",
-        Code::TlsAlert => "TLS alert from server",
-        Code::TlsHandshakeFailed => "TLS handshake failed",
-        Code::TlsTimeout => "no TLS answer (silent)",
-        Code::TlsVersionTooOld => "only TLS < 1.2 offered",
-        Code::CertExpired => "certificate expired",
-        Code::CertNotYetValid => "certificate not yet valid",
-        Code::CertNameMismatch => "certificate for another name",
-        Code::CertSelfSigned => "self-signed certificate",
-        Code::CertUntrusted => "untrusted certificate",
-        Code::CertIncompleteChain => "incomplete certificate chain",
-        Code::CertInvalid => "certificate rejected",
-        Code::NoGreeting => "silent: wants SSL/TLS?",
-        Code::SlowGreeting => "slow greeting",
-        Code::WrongProtocol => "another protocol answers",
-        Code::GreetingRejected => "server refuses service",
-        Code::StartTlsNotAdvertised => "no STARTTLS offered",
-        Code::StartTlsRefused => "STARTTLS refused",
-        Code::StartTlsInjection => "data injected at STARTTLS",
-        Code::LineTooLong => "line too long",
-        Code::ReplyTooLong => "reply too long",
-        Code::ProbeTooLarge => "server sent too much",
-        Code::InvalidBytes => "garbage bytes",
-        Code::ProtocolViolation => "protocol error",
-        Code::ReplyTimeout => "server stopped answering",
-        Code::ExpectsImplicitTls => "expects SSL/TLS",
-        Code::Cancelled => "not finished",
-    }
-}
-
-fn problems(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn details(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let troubled: Vec<&ProbeReport> = report
         .run
         .probes
@@ -240,7 +53,7 @@ fn problems(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if report.run.logins.is_empty() {
         return Ok(());
     }
@@ -352,7 +165,7 @@ fn send_test(send: &SendOutcome) -> String {
     format!("Send test: {verdict}; {sent} ({})", replies.join(" / "))
 }
 
-fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     if report.run.relay_tests.is_empty() {
         return Ok(());
     }
@@ -401,7 +214,7 @@ fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let login_probes = report
         .run
         .logins
@@ -437,102 +250,6 @@ fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 _ => "--",
             };
             writeln!(out, "{:>6}ms {arrow} {}", l.t_ms, l.text)?;
-        }
-    }
-    Ok(())
-}
-
-fn summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out)?;
-    for r in &report.summary.unmet_requirements {
-        writeln!(
-            out,
-            "{} {r} does not work (--require)",
-            "Required:".red().bold()
-        )?;
-    }
-    if let Some(why) = &report.run.cut_short {
-        writeln!(
-            out,
-            "{}",
-            format!("Run cut short ({why}): unfinished combinations are marked 'cut'.").yellow()
-        )?;
-    }
-    directions(report, out)
-}
-
-/// Per direction: what works, or why nothing does.
-fn directions(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let probed = |incoming: bool| {
-        report
-            .run
-            .probes
-            .iter()
-            .any(|p| p.protocol.is_incoming() == incoming)
-    };
-    let list = |v: &[Combination]| v.iter().map(|c| setting(*c)).collect::<Vec<_>>().join(", ");
-    if let Some(d) = &report.run.discovery {
-        for (incoming, what) in [(true, "Incoming:"), (false, "Outgoing:")] {
-            if !probed(incoming) && report.run.cut_short.is_none() {
-                let text = format!(
-                    "no server found for {} (every source above came back empty)",
-                    d.address.domain
-                );
-                labelled(out, what, &text)?;
-            }
-        }
-    }
-    if probed(true) {
-        if report.summary.secure_incoming.is_empty() {
-            let why = nothing_works(report, true, "read");
-            writeln!(out, "{} {why}", "Incoming:".bold())?;
-        } else {
-            labelled(
-                out,
-                "Incoming works:",
-                &list(&report.summary.secure_incoming),
-            )?;
-        }
-    }
-    if probed(false) {
-        if report.summary.secure_outgoing.is_empty() {
-            let why = nothing_works(report, false, "send");
-            writeln!(out, "{} {why}", "Outgoing:".bold())?;
-        } else {
-            labelled(
-                out,
-                "Outgoing works:",
-                &list(&report.summary.secure_outgoing),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// Why a direction has nothing to show: no secure combination, or (with
-/// credentials) no successful login.
-fn nothing_works(report: &Report, incoming: bool, verb: &str) -> String {
-    let secure_worked = report.run.probes.iter().any(|p| {
-        p.protocol.is_incoming() == incoming
-            && !p.inferred
-            && p.security.is_secure()
-            && matches!(p.status, Status::Ok | Status::Warning)
-    });
-    if secure_worked && !report.run.logins.is_empty() {
-        format!("secure connections work, but no login to {verb} mail succeeded")
-    } else {
-        format!("no secure way to {verb} mail works")
-    }
-}
-
-/// A bold label and a text wrapped to 80 columns, continuation lines indented.
-fn labelled(out: &mut dyn Write, label: &str, text: &str) -> io::Result<()> {
-    let indent = label.chars().count() + 1;
-    for (i, line) in wrap(text, 80 - indent).into_iter().enumerate() {
-        if i == 0 {
-            writeln!(out, "{} {line}", label.bold())?;
-        } else {
-            writeln!(out, "{:indent$}{line}", "")?;
         }
     }
     Ok(())
