@@ -565,3 +565,46 @@ fn usage_errors_exit_3_with_a_clear_message() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// A domain that declares IMAP and POP3 not offered and sends fine is OK: the
+/// missing services are not a problem, nor a server "down".
+#[test]
+fn an_smtp_only_domain_that_works_is_ok() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "alice@smtponly.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "-4",
+        "--json",
+    ]);
+    let doc = json(&out);
+    assert_valid(&doc);
+    assert_eq!(
+        doc["verdict"]["incoming"], "not_offered",
+        "{:#}",
+        doc["verdict"]
+    );
+    assert_eq!(doc["verdict"]["outgoing"], "works");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "critical"),
+        "{:#}",
+        doc["findings"]
+    );
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "service_not_offered"),
+        "{:#}",
+        doc["findings"]
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

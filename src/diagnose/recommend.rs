@@ -327,4 +327,80 @@ mod tests {
         assert_eq!(i.username.as_deref(), Some("alice"));
         assert_eq!(i.authentication, "OAuth2");
     }
+
+    fn refused_with(spec: &str, code: &str, provider_specific: bool) -> Login {
+        let mut l = login(spec, LoginResult::Failed, &["alice@example.com"]);
+        l.explanation = Some(crate::report::Explanation {
+            code: code.into(),
+            cause: "c".into(),
+            fix: "f".into(),
+            provider_specific,
+            alert: None,
+        });
+        l
+    }
+
+    #[test]
+    fn the_authentication_named_is_what_the_refusal_demands() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("smtp:587:starttls")]);
+        r.logins = vec![
+            refused_with("imap:993:tls", "microsoft_pop_imap_login_failed", true),
+            refused_with("smtp:587:starttls", "microsoft_basic_auth_disabled", true),
+        ];
+        let rec = recommend(&r, &Options::default());
+        assert_eq!(
+            rec.incoming.unwrap().authentication,
+            "OAuth2",
+            "the clearer refusal of the same provider"
+        );
+        assert_eq!(rec.outgoing.unwrap().authentication, "OAuth2");
+        r.logins = vec![refused_with(
+            "smtp:587:starttls",
+            "gmail_app_password_required",
+            true,
+        )];
+        assert_eq!(
+            recommend(&r, &Options::default())
+                .outgoing
+                .unwrap()
+                .authentication,
+            "app password"
+        );
+    }
+
+    #[test]
+    fn a_refused_password_or_send_test_is_not_recommended() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("smtp:465:tls")]);
+        r.logins = vec![refused_with(
+            "imap:993:tls",
+            "imap_authentication_failed",
+            false,
+        )];
+        let mut send = login("smtp:465:tls", LoginResult::Ok, &["alice@example.com"]);
+        send.send = Some(crate::report::SendOutcome {
+            mail_from: Some("530 5.7.1 Sender rejected".into()),
+            rcpt_to: None,
+            accepted: false,
+            data: None,
+        });
+        r.logins.push(send);
+        let rec = recommend(&r, &Options::default());
+        assert_eq!(rec.incoming, None);
+        assert_eq!(rec.outgoing, None);
+    }
+
+    #[test]
+    fn port_25_is_recommended_only_where_a_login_worked() {
+        let r = report(vec![ok("imap:993:tls"), ok("smtp:25:starttls")]);
+        assert_eq!(recommend(&r, &Options::default()).outgoing, None);
+        let mut r = r;
+        r.logins.push(login(
+            "smtp:25:starttls",
+            LoginResult::Ok,
+            &["alice@example.com"],
+        ));
+        let o = recommend(&r, &Options::default()).outgoing.unwrap();
+        assert_eq!(o.port, 25);
+        assert!(o.login_verified);
+    }
 }
