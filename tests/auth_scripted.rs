@@ -149,9 +149,10 @@ async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
         "bounded"
     );
     let l = &report.run.logins[0];
-    assert_eq!(l.result, LoginResult::Failed);
+    // Nothing was refused: the connection failed during the login.
+    assert_eq!(l.result, LoginResult::ConnectionFailed);
     assert!(
-        l.reason.as_deref().unwrap_or("").contains("no answer"),
+        l.reason.as_deref().unwrap_or("").contains("before the server answered"),
         "{:?}",
         l.reason
     );
@@ -288,7 +289,7 @@ async fn a_password_sent_in_clear_is_marked_exposed_even_without_an_answer() {
     .await;
     let l = &report.run.logins[0];
     assert!(l.secret_exposed, "{l:?}");
-    assert_eq!(l.result, LoginResult::Failed);
+    assert_eq!(l.result, LoginResult::ConnectionFailed);
 }
 
 #[tokio::test]
@@ -334,4 +335,29 @@ async fn a_temporary_refusal_says_nothing_about_relaying() {
     let t = &report.run.relay_tests[0];
     assert_eq!(t.result, mailcheck::report::RelayResult::NotTested, "{t:?}");
     assert!(t.reason.as_deref().unwrap_or("").contains("temporary"));
+}
+
+/// Regression: a connection closed right after AUTH, or a reply line over the
+/// 8 KiB limit, was "the server refused the login … check the password".
+#[tokio::test]
+async fn a_connection_that_breaks_during_login_is_not_a_refused_password() {
+    let pki = Pki::new("ca");
+    let long = format!("535 {}\r\n", "x".repeat(10_000));
+    for reply in [Reply::Close, Reply::Text(long)] {
+        let rules = vec![Rule { prefix: "AUTH", reply }];
+        let server = Scripted::start(smtp_server(&pki, rules)).await;
+        let spec = format!("smtp:{}:tls", server.port);
+        let report = login_run(&pki, &spec, ("password", "pw-123456"), &[]).await;
+        let l = &report.run.logins[0];
+        assert_eq!(l.result, LoginResult::ConnectionFailed, "{l:?}");
+        assert!(l.explanation.is_none(), "no refusal to explain");
+        let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+        assert!(codes.contains(&"login_connection_failed"), "{codes:?}");
+        assert!(!codes.contains(&"login_failed"), "{codes:?}");
+        assert!(
+            !report.findings.iter().any(|f| f.fix.contains("Check the username")),
+            "{:#?}",
+            report.findings
+        );
+    }
 }

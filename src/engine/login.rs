@@ -10,7 +10,7 @@ use super::probe::{LoginRequest, Task};
 use crate::config::{AuthConfig, secrets};
 use crate::diagnose::refusals;
 use crate::model::{Address, Endpoint, Phase, Protocol, Security};
-use crate::proto::{AuthPlan, SendTest};
+use crate::proto::{AuthPlan, NO_ANSWER, SendTest};
 use crate::report::{Discovery, Login, LoginResult, ProbeReport, Status, UsernameForm};
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
@@ -152,18 +152,27 @@ fn judge(
             .and_then(|t| t.certificate.as_ref())
             .is_some_and(|c| c.trusted);
         login.secret_exposed = report.secret_sent && !verified;
+        // A login is refused only when the server said so.
+        let refused = o.attempts.iter().rev().find(|a| !a.ok && a.reply != NO_ANSWER);
         login.result = if o.ok {
             LoginResult::Ok
+        } else if refused.is_some() {
+            LoginResult::Failed
         } else if o.attempts.is_empty() {
             LoginResult::NotAttempted
         } else {
-            LoginResult::Failed
+            LoginResult::ConnectionFailed
         };
         login.reason.clone_from(&o.not_attempted);
-        // Sent, but never answered: the connection failed during the login.
         if let Some(f) = report.failure.as_ref().filter(|f| f.phase == Phase::Auth) {
-            login.result = LoginResult::Failed;
-            login.reason = Some(format!("the login got no answer: {}", f.message));
+            // Sent, but the connection broke before (another) answer came.
+            if login.result != LoginResult::Failed {
+                login.result = LoginResult::ConnectionFailed;
+            }
+            login.reason = Some(format!(
+                "the connection broke during the login, before the server answered: {}",
+                f.message
+            ));
         } else if let Some(f) = report.failure.as_ref().filter(|_| !report.secret_sent) {
             login.result = LoginResult::NotAttempted;
             login.reason = Some(format!(
@@ -171,7 +180,7 @@ fn judge(
                 f.message
             ));
         }
-        if let Some(last) = o.attempts.last().filter(|a| !a.ok) {
+        if let Some(last) = refused {
             let provider = discovery
                 .and_then(|d| d.provider.as_ref())
                 .map(|p| p.id.as_str());

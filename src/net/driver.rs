@@ -339,6 +339,7 @@ impl<'a> Driver<'a> {
                     ProtoError::Unexpected { .. } | ProtoError::Refused { .. } => {
                         Code::ProtocolViolation
                     }
+                    ProtoError::TooManyLines { .. } => Code::ReplyTooLong,
                 };
                 self.error(code, phase, e.to_string(), true)
             })?;
@@ -470,6 +471,15 @@ impl<'a> Driver<'a> {
             if n == 0 {
                 return Ok(None);
             }
+            if phase == Phase::Greeting && self.buf.is_empty() && tls_record(&chunk[..n]) {
+                return Err(self.error(
+                    Code::ExpectsImplicitTls,
+                    phase,
+                    "the server answered with a TLS record instead of a greeting: this port speaks SSL/TLS from the first byte"
+                        .into(),
+                    false,
+                ));
+            }
             self.read_total += n;
             if self.read_total > self.limits.total {
                 return Err(self.error(
@@ -591,6 +601,12 @@ fn injected_instead_of_tls(mut e: HandshakeError) -> HandshakeError {
         );
     }
     e
+}
+
+/// Whether `bytes` start like a TLS record (RFC 8446 §5.1): a content type
+/// (change_cipher_spec, alert, handshake, application_data) and a 3.x version.
+fn tls_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x14..=0x17, 0x03, 0x00..=0x04, ..])
 }
 
 fn closed_message(phase: Phase) -> String {
@@ -801,6 +817,20 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.code, Code::NoGreeting);
         assert!(e.message.contains("part of a line"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn tls_records_in_place_of_a_greeting_say_the_port_speaks_tls() {
+        // A TLS alert (fatal, protocol_version), as some servers send at once.
+        let (r, _) = drive_with(
+            vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70],
+            Limits::default(),
+            Duration::from_secs(5),
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, Code::ExpectsImplicitTls, "{e:?}");
+        assert!(e.message.contains("speaks SSL/TLS"), "{}", e.message);
     }
 
     #[test]

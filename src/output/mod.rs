@@ -9,6 +9,8 @@ pub mod nagios;
 pub mod progress;
 pub mod settings;
 #[cfg(test)]
+mod hostile_text;
+#[cfg(test)]
 mod snapshots;
 pub mod text;
 

@@ -89,7 +89,7 @@ fn label(p: &ProbeReport) -> String {
     format!(
         "{}@{}",
         p.combination().to_string().replace(':', "_"),
-        p.host
+        super::text::clean(&p.host)
     )
     .chars()
     .filter(|c| !matches!(c, '\'' | '=' | '|'))
@@ -99,7 +99,9 @@ fn label(p: &ProbeReport) -> String {
 /// The status text may not contain '|' (it starts the performance data) nor a
 /// line break (the first line is what most monitoring systems show).
 fn clean(text: &str) -> String {
-    text.replace('|', "/").replace(['\r', '\n'], " ")
+    super::text::clean(text)
+        .replace('|', "/")
+        .replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]
@@ -116,6 +118,6 @@ mod tests {
 
     #[test]
     fn text_cannot_break_the_grammar() {
-        assert_eq!(clean("a | b\nc"), "a / b c");
+        assert_eq!(clean("a | b\nc\u{1b}[2J"), "a / b / c\\u{1b}[2J");
     }
 }

@@ -38,8 +38,12 @@ pub struct Login {
 pub enum LoginResult {
     /// The server accepted the credentials.
     Ok,
-    /// The server refused them (or the connection failed during the login).
+    /// The server refused them.
     Failed,
+    /// The credentials were sent, but the connection broke before the server
+    /// answered (reset, closed, no answer, a reply over the limits): nothing was
+    /// refused.
+    ConnectionFailed,
     /// Nothing was sent (no safe combination, no usable mechanism, …).
     NotAttempted,
 }

@@ -60,6 +60,8 @@ pub enum Reply {
     StartTls(String, Arc<rustls::ServerConfig>),
     /// Never answer.
     Hang,
+    /// Close the connection without a word.
+    Close,
 }
 
 /// A rule that answers `prefix` with `text`.
@@ -207,6 +209,7 @@ async fn serve(mut stream: Box<dyn Io>, rules: &[Rule], log: &Log) -> std::io::R
                 stream = Box::new(acceptor.accept(stream).await?);
             }
             Some(Reply::Hang) => tokio::time::sleep(Duration::from_mins(1)).await,
+            Some(Reply::Close) => return Err(std::io::ErrorKind::ConnectionAborted.into()),
             None => stream.write_all(b"500 unknown command\r\n").await?,
         }
         if upper.starts_with("QUIT") || untagged.starts_with("LOGOUT") {

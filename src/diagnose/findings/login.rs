@@ -17,6 +17,7 @@ use crate::report::{Category, Finding, Login, LoginResult, ProbeReport, RelayRes
 pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     refused(facts, out);
     out.extend(logged_in(facts));
+    broken(facts, out);
     not_attempted(facts, out);
     for l in facts.run.logins.iter().filter(|l| l.secret_exposed) {
         out.push(exposed(l));
@@ -195,6 +196,41 @@ fn logged_in(facts: &Facts<'_>) -> Option<Finding> {
         }
     }
     Some(f)
+}
+
+/// Logins whose connection broke before the server answered the credentials:
+/// a connection failure, not a refused password.
+fn broken(facts: &Facts<'_>, out: &mut Vec<Finding>) {
+    let hit: Vec<&Login> = facts
+        .run
+        .logins
+        .iter()
+        .filter(|l| l.result == LoginResult::ConnectionFailed)
+        .collect();
+    let Some(first) = hit.first() else { return };
+    let protocols: Vec<String> = hit.iter().map(|l| format!("{} on {}", l.protocol, l.host)).collect();
+    let mut f = Finding::new(
+        "login_connection_failed",
+        Severity::Critical,
+        Category::Login,
+        format!(
+            "The connection broke during the {} login, before the server answered: nothing was refused, and nothing proven",
+            and_list(&protocols)
+        ),
+        "Try again; if it lasts, the server or something on the path cuts the connection at login: tell the provider. \
+         The password is not known to be wrong.",
+    );
+    for l in &hit {
+        if let Some(e) = endpoint(l) {
+            f = f.at(e);
+        }
+        f.affects.add_protocol(l.protocol);
+        f.affects.add_host(&l.host);
+    }
+    if let Some(reason) = &first.reason {
+        f = f.because(reason.clone());
+    }
+    out.push(f);
 }
 
 /// Logins not attempted. When no combination with a verified certificate was

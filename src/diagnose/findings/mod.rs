@@ -73,6 +73,7 @@ pub const CODES: &[(&str, Category)] = &[
     ("only_unencrypted", Category::Tls),
     ("login_failed", Category::Login),
     ("login_not_attempted", Category::Login),
+    ("login_connection_failed", Category::Login),
     ("login_ok", Category::Login),
     ("secret_exposed", Category::Login),
     ("send_refused", Category::Login),
@@ -105,6 +106,7 @@ pub fn findings(run: &Run, opts: &Options) -> Vec<Finding> {
     advice::check(&facts, &mut out);
     for f in &mut out {
         dedup(&mut f.evidence);
+        bound(f);
     }
     out.sort_by_key(|f| (f.category, Reverse(f.severity)));
     out
@@ -350,6 +352,44 @@ pub(crate) fn failure_text(p: &ProbeReport) -> String {
     p.failure.as_ref().map_or_else(String::new, |f| {
         format!("{} {}: {}: {}", p.protocol, p.port, f.code, f.message)
     })
+}
+
+/// The most of one finding's cause or fix, in characters.
+const MAX_TEXT: usize = 600;
+/// The most of one line of evidence, in characters.
+const MAX_EVIDENCE: usize = 400;
+/// The most lines of evidence one finding keeps.
+const MAX_EVIDENCE_LINES: usize = 12;
+
+/// Keeps a finding's text bounded, whatever the server sent (a certificate with
+/// a thousand names, a reply of 64 KiB): each cut says how much was cut.
+fn bound(f: &mut Finding) {
+    cap(&mut f.cause, MAX_TEXT);
+    cap(&mut f.fix, MAX_TEXT);
+    if f.evidence.len() > MAX_EVIDENCE_LINES {
+        let more = f.evidence.len() - (MAX_EVIDENCE_LINES - 1);
+        f.evidence.truncate(MAX_EVIDENCE_LINES - 1);
+        f.evidence.push(format!("… and {more} more lines of evidence"));
+    }
+    for e in &mut f.evidence {
+        cap(e, MAX_EVIDENCE);
+    }
+}
+
+fn cap(text: &mut String, max: usize) {
+    let total = text.chars().count();
+    if total > max {
+        let kept: String = text.chars().take(max).collect();
+        *text = format!("{kept}… [{} more characters]", total - max);
+    }
+}
+
+/// At most `max` items, then "and N more".
+pub(crate) fn some_of(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!("{}, and {} more", items[..max].join(", "), items.len() - max)
 }
 
 fn dedup(items: &mut Vec<String>) {

@@ -6,7 +6,9 @@
 //! One certificate is one finding: the same self-signed certificate on three
 //! hosts is said once, listing the hosts.
 
-use super::{Facts, and_list, failure_text, hosts_of, implicit_port, ports, setting, works};
+use super::{
+    Facts, and_list, failure_text, hosts_of, implicit_port, ports, setting, some_of, works,
+};
 use crate::diagnose::Options;
 use crate::model::{Code, Phase, Security};
 use crate::report::{Category, ChainReport, Finding, ProbeReport, Severity, Verdict};
@@ -44,7 +46,7 @@ fn problems(c: &ChainReport, host: &str, opts: &Options) -> Vec<Problem> {
         let names = if leaf.subject_alt_names.is_empty() {
             "no name at all".to_owned()
         } else {
-            leaf.subject_alt_names.join(", ")
+            some_of(&leaf.subject_alt_names, 5)
         };
         found.push((
             "cert_name_mismatch",
@@ -113,6 +115,11 @@ fn trust(verdict: Verdict) -> Option<Problem> {
             "cert_untrusted",
             "The certificate of {hosts} is rejected (bad signature, encoding or usage)",
             "Server: replace the certificate; the evidence names what was rejected.",
+        ),
+        Verdict::ChainTooLong => (
+            "cert_untrusted",
+            "{hosts} sends a certificate chain too long for any client to check (too many intermediate certificates)",
+            "Server: send only the certificate and the intermediate certificates of its authority (usually one or two).",
         ),
         Verdict::NotYetValid => (
             "cert_not_yet_valid",
@@ -209,7 +216,7 @@ fn evidence(code: &str, c: &ChainReport) -> String {
         }
         "cert_name_mismatch" => format!(
             "names in the certificate: {}",
-            leaf.subject_alt_names.join(", ")
+            some_of(&leaf.subject_alt_names, 20)
         ),
         _ => c
             .verifier_error

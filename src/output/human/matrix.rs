@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use colored::{ColoredString, Colorize};
 
 use crate::model::{Code, Security};
-use crate::output::text::{format_ms, truncate};
+use crate::output::text::{clean, format_ms, truncate};
 use crate::report::{ProbeReport, Report, Status};
 
 /// Width of one compact cell ("587 STARTTLS ✓" and room).
@@ -36,7 +36,7 @@ pub(super) fn compact(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "✗".red()
     )?;
     for host in hosts {
-        writeln!(out, "  {}", host.bold())?;
+        writeln!(out, "  {}", clean(host).bold())?;
         for protocol in crate::model::Protocol::ALL {
             let row: Vec<&ProbeReport> = probes
                 .iter()
@@ -88,7 +88,7 @@ pub(super) fn table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let mut host: Option<&str> = None;
     for p in &report.run.probes {
         if host != Some(p.host.as_str()) {
-            writeln!(out, "{}", format!("{}:", p.host).bold())?;
+            writeln!(out, "{}", format!("{}:", clean(&p.host)).bold())?;
             host = Some(&p.host);
         }
         row(p, out)?;

@@ -13,10 +13,13 @@ use std::io::{self, Write};
 use colored::{ColoredString, Colorize};
 
 use super::Options;
-use super::text::{truncate, wrap};
+use super::text::{capped, clean, truncate, wrap};
 use crate::report::{Direction, Finding, LoginResult, RelayResult, Report, Severity, SourceKind};
 
 pub use matrix::short;
+
+/// The most of one line of evidence shown with `-v`.
+const EVIDENCE: usize = 500;
 
 /// Writes the report for a person.
 pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
@@ -65,7 +68,7 @@ fn header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .provider
             .as_ref()
             .map_or_else(|| "not a known provider".to_owned(), |p| p.name.clone());
-        return writeln!(out, "{} · {who}", shown.bold());
+        return writeln!(out, "{} · {}", clean(&shown).bold(), clean(&who));
     }
     let mut hosts: Vec<&str> = Vec::new();
     for p in &report.run.probes {
@@ -73,7 +76,7 @@ fn header(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             hosts.push(&p.host);
         }
     }
-    writeln!(out, "{}", hosts.join(", ").bold())
+    writeln!(out, "{}", clean(&hosts.join(", ")).bold())
 }
 
 fn severity_mark(s: Severity) -> ColoredString {
@@ -145,7 +148,7 @@ fn settings_block(report: &Report, opts: &Options, out: &mut dyn Write) -> io::R
     }
     writeln!(out, "\n{}", "Use these settings".bold())?;
     for line in crate::diagnose::words(rec, opts.client) {
-        writeln!(out, "  {line}")?;
+        writeln!(out, "  {}", clean(&line))?;
     }
     Ok(())
 }
@@ -177,7 +180,11 @@ fn problems(report: &Report, verbose: bool, out: &mut dyn Write) -> io::Result<(
             &f.evidence[..f.evidence.len().min(1)]
         };
         for e in evidence {
-            let e = if verbose { e.clone() } else { truncate(e, 68) };
+            let e = if verbose {
+                capped(e, EVIDENCE)
+            } else {
+                truncate(e, 68)
+            };
             para(out, "    Seen: ", 10, 10, &e)?;
         }
     }
@@ -193,7 +200,7 @@ fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             .map(|l| {
                 let mark = match l.result {
                     LoginResult::Ok => "✓".green(),
-                    LoginResult::Failed => "✗".red(),
+                    LoginResult::Failed | LoginResult::ConnectionFailed => "✗".red(),
                     LoginResult::NotAttempted => "–".yellow(),
                 };
                 format!("{mark} {}", l.protocol)
@@ -202,7 +209,7 @@ fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let user = logins
             .iter()
             .find_map(|l| l.usernames.last())
-            .map(|u| format!(" as {u}"))
+            .map(|u| format!(" as {}", clean(u)))
             .unwrap_or_default();
         writeln!(out, "\n{}{user}: {}", "Login test".bold(), parts.join("  "))?;
     }
@@ -214,7 +221,7 @@ fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 .bold(),
             RelayResult::NotTested => "– not tested".yellow(),
         };
-        writeln!(out, "{} {}: {what}", "Relay test".bold(), t.host)?;
+        writeln!(out, "{} {}: {what}", "Relay test".bold(), clean(&t.host))?;
     }
     Ok(())
 }

@@ -6,7 +6,10 @@ use std::io::{self, Write};
 use colored::Colorize;
 
 use super::matrix::short;
-use crate::output::text::{setting, wrap};
+use crate::output::text::{capped, clean, setting, wrap};
+
+/// The most of one transcript line shown (the driver allows 8 KiB).
+const LINE: usize = 1000;
 use crate::report::{Login, LoginResult, ProbeReport, RelayResult, Report, SendOutcome};
 
 pub(super) fn details(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -45,7 +48,7 @@ pub(super) fn details(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 };
                 writeln!(out, "{lead}{line}")?;
             }
-            for line in wrap(&f.message, 76) {
+            for line in wrap(&capped(&f.message, LINE), 76) {
                 writeln!(out, "    {line}")?;
             }
         }
@@ -79,6 +82,10 @@ fn login_head(l: &Login, out: &mut dyn Write) -> io::Result<()> {
         LoginResult::Failed => (
             "✗".red(),
             format!("refused for {}", l.usernames.join(", then ")),
+        ),
+        LoginResult::ConnectionFailed => (
+            "✗".red(),
+            "the connection broke before the server answered".to_owned(),
         ),
         LoginResult::NotAttempted => ("–".yellow(), "not attempted".to_owned()),
     };
@@ -239,7 +246,10 @@ pub(super) fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()
             "\n{}",
             format!(
                 "Transcript: {} {} {} on {}",
-                p.protocol, p.port, p.security, p.host
+                p.protocol,
+                p.port,
+                p.security,
+                clean(&p.host)
             )
             .bold()
         )?;
@@ -249,7 +259,7 @@ pub(super) fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()
                 "client" => "C:",
                 _ => "--",
             };
-            writeln!(out, "{:>6}ms {arrow} {}", l.t_ms, l.text)?;
+            writeln!(out, "{:>6}ms {arrow} {}", l.t_ms, capped(&l.text, LINE))?;
         }
     }
     Ok(())
