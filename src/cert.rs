@@ -92,7 +92,9 @@ pub fn verdict_for(error: &Error, certs: &[CertificateInfo]) -> Verdict {
         CertificateError::UnknownIssuer => unknown_issuer_verdict(certs),
         // webpki's path-building limits come through as `Other`; only their
         // names tell them apart (rustls does not re-export webpki's error).
-        CertificateError::Other(other) if path_too_long(&other.to_string()) => Verdict::ChainTooLong,
+        CertificateError::Other(other) if path_too_long(&other.to_string()) => {
+            Verdict::ChainTooLong
+        }
         // A self-signed leaf that is not itself a trust anchor can never verify,
         // whatever error webpki met first while looking for an issuer (it may try
         // an unrelated root with the same name and fail on its key type).
@@ -803,9 +805,9 @@ RwKVwqQNg7N8EdexVsM1OLE=\n\
             (invalid(CertificateError::Revoked), Verdict::Invalid),
             (invalid(CertificateError::InvalidPurpose), Verdict::Invalid),
             (
-                invalid(CertificateError::Other(rustls::OtherError(std::sync::Arc::new(
-                    std::io::Error::other("MaximumPathDepthExceeded"),
-                )))),
+                invalid(CertificateError::Other(rustls::OtherError(
+                    std::sync::Arc::new(std::io::Error::other("MaximumPathDepthExceeded")),
+                ))),
                 Verdict::ChainTooLong,
             ),
             (Error::General("boom".to_owned()), Verdict::Invalid),

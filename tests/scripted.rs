@@ -717,7 +717,13 @@ async fn garbage_at_goodbye_is_a_failure_not_a_warning() {
         ])
         .await;
         let p = probe_one(&spec("pop3", s.port, "plain"), &["--timeout", "1"]).await;
-        assert_eq!(p.status, Status::Failed, "{:?} {:#?}", p.warnings, p.transcript);
+        assert_eq!(
+            p.status,
+            Status::Failed,
+            "{:?} {:#?}",
+            p.warnings,
+            p.transcript
+        );
         assert!(
             matches!(
                 p.failure.as_ref().map(|f| f.code),

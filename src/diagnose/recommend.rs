@@ -103,6 +103,11 @@ fn login_rank(report: &Run, p: &ProbeReport) -> Option<u8> {
     if login.send.as_ref().is_some_and(|s| !s.accepted) {
         return None;
     }
+    // A second connection unlike the first (another certificate, STARTTLS gone):
+    // the combination is not to be trusted from here, working or not.
+    if !login.changed.is_empty() && login.result != LoginResult::Ok {
+        return None;
+    }
     match login.result {
         LoginResult::Ok if login.combination == Some(p.combination()) => Some(0),
         LoginResult::Ok => Some(1),

@@ -215,5 +215,6 @@ pub(crate) fn login(
         explanation: None,
         send: None,
         probe: None,
+        changed: Vec::new(),
     }
 }

@@ -64,8 +64,10 @@ fn direction(run: &Run, summary: &Summary, incoming: bool, judged: bool) -> Dire
         .any(|p| p.security.is_secure() && works(p));
     let login_failed = run.logins.iter().any(|l| {
         l.protocol.is_incoming() == incoming
-            && (matches!(l.result, LoginResult::Failed | LoginResult::ConnectionFailed)
-                || l.send.as_ref().is_some_and(|s| !s.accepted))
+            && (matches!(
+                l.result,
+                LoginResult::Failed | LoginResult::ConnectionFailed
+            ) || l.send.as_ref().is_some_and(|s| !s.accepted))
     });
     let plain = run
         .probes

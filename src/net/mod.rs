@@ -8,6 +8,7 @@ pub mod connect;
 pub mod driver;
 pub mod resolve;
 pub mod tls;
+pub mod trace;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

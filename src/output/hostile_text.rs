@@ -16,7 +16,8 @@ use super::{Options, render, render_settings};
 
 /// Everything a server could try: CR and erase-line to fake a line, OSC to set
 /// the title, clear screen, C1 CSI, bidi override and isolate, zero width, tags.
-const HOSTILE: &str = "235 ok\r\x1b[2K\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}txt.exe\u{2066}\u{200b}\u{e0041}";
+const HOSTILE: &str =
+    "235 ok\r\x1b[2K\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}txt.exe\u{2066}\u{200b}\u{e0041}";
 
 fn hostile_report() -> Report {
     let mut bad = failed("imap:143:starttls", Code::GreetingRejected, Phase::Greeting);
@@ -76,7 +77,11 @@ fn hostile_report() -> Report {
     d.disagreements.push(HOSTILE.into());
     run.discovery = Some(d);
     run.notes.push(HOSTILE.into());
-    crate::engine::judge(run, &crate::diagnose::Options::default(), &Default::default())
+    crate::engine::judge(
+        run,
+        &crate::diagnose::Options::default(),
+        &crate::engine::outcome::Expectations::default(),
+    )
 }
 
 fn rendered(report: &Report, format: Format, verbose: bool) -> String {
@@ -94,7 +99,10 @@ fn rendered(report: &Report, format: Format, verbose: bool) -> String {
 }
 
 fn assert_safe(what: &str, text: &str) {
-    let raw: Vec<char> = text.chars().filter(|c| *c != '\n' && unsafe_char(*c)).collect();
+    let raw: Vec<char> = text
+        .chars()
+        .filter(|c| *c != '\n' && unsafe_char(*c))
+        .collect();
     assert!(raw.is_empty(), "{what}: raw {raw:?} in\n{text}");
 }
 
@@ -102,7 +110,9 @@ fn assert_safe(what: &str, text: &str) {
 fn no_hostile_character_survives_any_format_or_section() {
     let r = hostile_report();
     assert!(
-        r.findings.iter().any(|f| f.evidence.iter().any(|e| e.contains('\u{1b}'))),
+        r.findings
+            .iter()
+            .any(|f| f.evidence.iter().any(|e| e.contains('\u{1b}'))),
         "the findings carry the server's words, so the renderers must clean them"
     );
     for (name, format, verbose) in [
@@ -113,10 +123,19 @@ fn no_hostile_character_survives_any_format_or_section() {
     ] {
         let text = rendered(&r, format, verbose);
         assert_safe(name, &text);
-        assert!(text.contains("txt.exe"), "{name}: the text itself is still shown");
+        assert!(
+            text.contains("txt.exe"),
+            "{name}: the text itself is still shown"
+        );
     }
     let verbose = rendered(&r, Format::Human, true);
-    for section in ["Transcript", "Login test", "Send test", "Relay test", "Details"] {
+    for section in [
+        "Transcript",
+        "Login test",
+        "Send test",
+        "Relay test",
+        "Details",
+    ] {
         assert!(verbose.contains(section), "-v shows {section}:\n{verbose}");
     }
     let settings = SettingsReport::new(r.run.discovery.clone().unwrap());

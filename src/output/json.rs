@@ -2,7 +2,7 @@
 //!
 //! serde_json escapes C0 controls in strings; this renderer also escapes the C1
 //! controls, DEL and the invisible or reordering format characters (see
-//! [`unsafe_char`](super::text::unsafe_char)) as `\uXXXX`, so a server's words
+//! [`unsafe_char`]) as `\uXXXX`, so a server's words
 //! reach a terminal that shows the JSON as visible escapes while a JSON parser
 //! still reads them exactly.
 
@@ -35,7 +35,7 @@ impl Formatter for Safe<'_> {
             w.write_all(&rest.as_bytes()[..i])?;
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                write!(w, "\\u{:04x}", unit)?;
+                write!(w, "\\u{unit:04x}")?;
             }
             rest = &rest[i + c.len_utf8()..];
         }
@@ -84,7 +84,10 @@ mod tests {
         let mut out = Vec::new();
         render(&serde_json::json!({ "greeting": text }), &mut out).unwrap();
         let shown = String::from_utf8(out).unwrap();
-        assert!(!shown.chars().any(|c| c != '\n' && unsafe_char(c)), "{shown}");
+        assert!(
+            !shown.chars().any(|c| c != '\n' && unsafe_char(c)),
+            "{shown}"
+        );
         assert!(
             shown.contains("\\u202e") && shown.contains("\\udb40\\udc41"),
             "{shown}"

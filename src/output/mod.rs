@@ -3,13 +3,13 @@
 //! caller, through `colored`'s global override. The progress line draws the
 //! engine's events while a run is under way.
 
+#[cfg(test)]
+mod hostile_text;
 pub mod human;
 pub mod json;
 pub mod nagios;
 pub mod progress;
 pub mod settings;
-#[cfg(test)]
-mod hostile_text;
 #[cfg(test)]
 mod snapshots;
 pub mod text;

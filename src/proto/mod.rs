@@ -136,7 +136,7 @@ pub enum ProtoError {
         /// The server's reply.
         reply: String,
     },
-    /// A reply went on past [`MAX_REPLY_LINES`] lines (an endless capability
+    /// A reply went on past 1000 lines (an endless capability
     /// list, endless untagged data or continuation lines).
     #[error("more than {limit} lines in one reply during {phase}")]
     TooManyLines {

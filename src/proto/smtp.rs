@@ -22,8 +22,7 @@ mod send;
 use super::auth::{self, LoginState};
 use super::{
     AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Step, expect_greeting,
-    too_many_lines,
-    identify_greeting, unexpected,
+    identify_greeting, too_many_lines, unexpected,
 };
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;

@@ -93,6 +93,13 @@ pub struct Scripted {
 impl Scripted {
     /// Starts the server in the current runtime.
     pub async fn start(script: Vec<Act>) -> Scripted {
+        Scripted::start_each(vec![script]).await
+    }
+
+    /// As [`Scripted::start`], with one script per connection: the n-th
+    /// connection runs the n-th script (the last one from then on), as a
+    /// server whose second connection differs from its first.
+    pub async fn start_each(scripts: Vec<Vec<Act>>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -101,8 +108,8 @@ impl Scripted {
         let log = received.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                let script = script.clone();
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let script = scripts[n.min(scripts.len() - 1)].clone();
                 let log = log.clone();
                 tokio::spawn(async move {
                     let _ = run_script(tcp, script, log).await;

@@ -15,6 +15,55 @@ pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     interception(facts, out);
     out.extend(smtp_inspection(facts));
     out.extend(blocklisted(facts));
+    changed_connections(facts, out);
+}
+
+fn said(c: crate::model::Combination) -> String {
+    format!("{} {} {}", c.protocol, c.port, c.security)
+}
+
+/// A second connection to the same combination (the login's) that was not
+/// the same as the first: another certificate, STARTTLS gone, data injected.
+/// A server does not change so between two connections; an interceptor does.
+fn changed_connections(facts: &Facts<'_>, out: &mut Vec<Finding>) {
+    for l in facts.run.logins.iter().filter(|l| !l.changed.is_empty()) {
+        let Some(combination) = l.combination else {
+            continue;
+        };
+        // Both certificates verified and only the certificate differs: most
+        // likely several certificates behind one name (renewal, a cluster).
+        let benign = l
+            .changed
+            .iter()
+            .all(|c| c.starts_with("certificate changed") && c.ends_with("(verified)"));
+        let (severity, cause, fix) = if benign {
+            (
+                Severity::Warning,
+                format!(
+                    "The second connection to {} ({}) showed another certificate than the first, both valid",
+                    l.host,
+                    said(combination)
+                ),
+                "Nothing for the client to change; if the server should have one certificate, tell the provider (several servers behind one name, or a renewal under way).",
+            )
+        } else {
+            (
+                Severity::Critical,
+                format!(
+                    "The second connection to {} ({}) was not the same as the first: something on the path between this computer and the server is probably intercepting the connection",
+                    l.host,
+                    said(combination)
+                ),
+                "Do not send a password over this network until it is explained: try from another network; the network's administrator should look for a TLS-inspecting gateway or a compromised router.",
+            )
+        };
+        let mut f = Finding::new("connection_changed", severity, Category::Local, cause, fix)
+            .at(crate::model::Endpoint::new(l.host.clone(), combination));
+        for c in &l.changed {
+            f = f.because(c.clone());
+        }
+        out.push(f);
+    }
 }
 
 /// Every name failed, and so did a control lookup of a well-known name.

@@ -208,7 +208,10 @@ fn broken(facts: &Facts<'_>, out: &mut Vec<Finding>) {
         .filter(|l| l.result == LoginResult::ConnectionFailed)
         .collect();
     let Some(first) = hit.first() else { return };
-    let protocols: Vec<String> = hit.iter().map(|l| format!("{} on {}", l.protocol, l.host)).collect();
+    let protocols: Vec<String> = hit
+        .iter()
+        .map(|l| format!("{} on {}", l.protocol, l.host))
+        .collect();
     let mut f = Finding::new(
         "login_connection_failed",
         Severity::Critical,
@@ -255,7 +258,8 @@ fn not_attempted(facts: &Facts<'_>, out: &mut Vec<Finding>) {
                 && f.affects.hosts.contains(&l.host)
                 && f.affects.protocols.contains(&l.protocol)
         });
-        if let Some(f) = cause_found.filter(|_| reason.contains("verified certificate")) {
+        let consequence_of_it = reason.contains("verified certificate") || !l.changed.is_empty();
+        if let Some(f) = cause_found.filter(|_| consequence_of_it) {
             f.evidence.push(consequence);
             continue;
         }

@@ -39,6 +39,7 @@ pub const CODES: &[(&str, Category)] = &[
     ("tls_interception", Category::Local),
     ("smtp_inspection", Category::Local),
     ("address_blocklisted", Category::Local),
+    ("connection_changed", Category::Local),
     ("host_not_found", Category::Server),
     ("host_no_address", Category::Server),
     ("host_no_ipv6", Category::Server),
@@ -369,7 +370,8 @@ fn bound(f: &mut Finding) {
     if f.evidence.len() > MAX_EVIDENCE_LINES {
         let more = f.evidence.len() - (MAX_EVIDENCE_LINES - 1);
         f.evidence.truncate(MAX_EVIDENCE_LINES - 1);
-        f.evidence.push(format!("… and {more} more lines of evidence"));
+        f.evidence
+            .push(format!("… and {more} more lines of evidence"));
     }
     for e in &mut f.evidence {
         cap(e, MAX_EVIDENCE);
@@ -389,7 +391,11 @@ pub(crate) fn some_of(items: &[String], max: usize) -> String {
     if items.len() <= max {
         return items.join(", ");
     }
-    format!("{}, and {} more", items[..max].join(", "), items.len() - max)
+    format!(
+        "{}, and {} more",
+        items[..max].join(", "),
+        items.len() - max
+    )
 }
 
 fn dedup(items: &mut Vec<String>) {
