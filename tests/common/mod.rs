@@ -62,6 +62,10 @@ pub enum Reply {
     Hang,
     /// Close the connection without a word.
     Close,
+    /// IMAP: the untagged lines, then "TAG text" with the command's own tag.
+    Tagged(String, String),
+    /// IMAP: "TAG text" with the command's own tag, then switch to TLS.
+    StartTlsTagged(String, Arc<rustls::ServerConfig>),
 }
 
 /// A rule that answers `prefix` with `text`.
@@ -135,7 +139,9 @@ async fn run_script(tcp: tokio::net::TcpStream, script: Vec<Act>, log: Log) -> s
                 stream.flush().await?;
             }
             Act::Read => {
-                read_line(&mut stream).await?;
+                if let Some(line) = read_line(&mut stream).await? {
+                    log.lock().unwrap().push(line);
+                }
             }
             Act::Serve(rules) => stream = serve(stream, &rules, &log).await?,
             Act::Sleep(d) => tokio::time::sleep(d).await,
@@ -217,6 +223,20 @@ async fn serve(mut stream: Box<dyn Io>, rules: &[Rule], log: &Log) -> std::io::R
             }
             Some(Reply::Hang) => tokio::time::sleep(Duration::from_mins(1)).await,
             Some(Reply::Close) => return Err(std::io::ErrorKind::ConnectionAborted.into()),
+            Some(Reply::Tagged(untagged, text)) => {
+                let tag = line.split(' ').next().unwrap_or("*");
+                stream
+                    .write_all(format!("{untagged}{tag} {text}").as_bytes())
+                    .await?;
+                stream.flush().await?;
+            }
+            Some(Reply::StartTlsTagged(text, config)) => {
+                let tag = line.split(' ').next().unwrap_or("*");
+                stream.write_all(format!("{tag} {text}").as_bytes()).await?;
+                stream.flush().await?;
+                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                stream = Box::new(acceptor.accept(stream).await?);
+            }
             None => stream.write_all(b"500 unknown command\r\n").await?,
         }
         if upper.starts_with("QUIT") || untagged.starts_with("LOGOUT") {
@@ -334,6 +354,38 @@ impl Pki {
         if send_intermediate {
             chain.push(icert.der().clone());
         }
+        server_config(
+            chain,
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+
+    /// A leaf under `depth` intermediates (each signing the next), all sent:
+    /// a chain longer than any verifier follows.
+    pub fn server_deep_chain(&self, depth: usize) -> Arc<rustls::ServerConfig> {
+        let mut chain = Vec::new();
+        let mut issuer: Option<Issuer<'static, KeyPair>> = None;
+        for i in 0..depth {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(DnType::CommonName, format!("Intermediate {i}"));
+            let cert = match &issuer {
+                Some(up) => params.signed_by(&key, up).unwrap(),
+                None => params.signed_by(&key, &self.issuer).unwrap(),
+            };
+            chain.insert(0, cert.der().clone());
+            issuer = Some(Issuer::new(params, key));
+        }
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let leaf = params
+            .signed_by(&key, issuer.as_ref().unwrap_or(&self.issuer))
+            .unwrap();
+        chain.insert(0, leaf.der().clone());
         server_config(
             chain,
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
