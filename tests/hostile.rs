@@ -111,12 +111,12 @@ struct Case {
 
 /// The rules of a server that answers everything, refusing the login with
 /// hostile words (`auth` replaces the refusal when given).
-fn session(p: Proto, tls: &Arc<rustls::ServerConfig>, auth: Option<Reply>) -> Vec<Rule> {
+fn session(p: Proto, tls: &Arc<rustls::ServerConfig>, auth: Option<&Reply>) -> Vec<Rule> {
     let text = |prefix: &'static str, reply: String| Rule {
         prefix,
         reply: Reply::Text(reply),
     };
-    let refusal = |default: Reply| auth.clone().unwrap_or(default);
+    let refusal = |default: Reply| auth.cloned().unwrap_or(default);
     match p {
         Proto::Pop3 => vec![
             text("CAPA", "+OK\r\nSTLS\r\nSASL PLAIN\r\nUSER\r\n.\r\n".into()),
@@ -323,6 +323,100 @@ fn go_ahead(p: Proto) -> &'static str {
 /// certificate with a thousand names).
 fn protocol_cases(pki: &Pki, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
     let mut cases = Vec::new();
+    for p in Proto::ALL {
+        cases.extend(reply_cases(p, tls));
+        cases.extend(starttls_cases(p, tls));
+    }
+    cases.extend(handshake_cases(pki, tls));
+    cases
+}
+
+fn case(p: Proto, mode: Mode, what: &str, script: Vec<Act>, expect: Expect) -> Case {
+    Case {
+        name: format!("{} {} {what}", p.name(), mode.name()),
+        proto: p,
+        mode,
+        script,
+        expect,
+    }
+}
+
+fn greeting_of(p: Proto) -> &'static str {
+    match p {
+        Proto::Pop3 => "+OK ready\r\n",
+        Proto::Imap => "* OK ready\r\n",
+        Proto::Smtp => "220 ready\r\n",
+    }
+}
+
+fn reply_cases(p: Proto, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
+    let endless = match p {
+        Proto::Pop3 => format!("+OK\r\n{}", "CAP\r\n".repeat(20_000)),
+        Proto::Imap => "* CAPABILITY X\r\n".repeat(20_000),
+        Proto::Smtp => "250-CAP\r\n".repeat(20_000),
+    };
+    let mut cases = Vec::new();
+    for m in Mode::ALL {
+        let mut endless_script = opening(m, tls);
+        endless_script.extend([send(greeting_of(p)), Act::Read, send(&endless), Act::Hang]);
+        cases.push(case(
+            p,
+            m,
+            "endless capability list",
+            endless_script,
+            Expect::Fails(vec![Code::ReplyTooLong, Code::ProbeTooLarge]),
+        ));
+        let mut garbage = opening(m, tls);
+        garbage.extend([
+            send(greeting_of(p)),
+            Act::Read,
+            Act::Send(b"\x00\x01\x02\xff garbage \x1b[2J\r\n".to_vec()),
+            Act::Hang,
+        ]);
+        cases.push(case(
+            p,
+            m,
+            "garbage reply",
+            garbage,
+            Expect::Fails(vec![Code::InvalidBytes]),
+        ));
+    }
+    cases
+}
+
+fn starttls_cases(p: Proto, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
+    let mut injected = up_to_go_ahead(p);
+    injected.extend([
+        send(&format!("{}{} injected\r\n", go_ahead(p), p.ok())),
+        Act::Tls(tls.clone()),
+        Act::Hang,
+    ]);
+    let mut plaintext = up_to_go_ahead(p);
+    plaintext.extend([
+        send(go_ahead(p)),
+        Act::Sleep(Duration::from_millis(100)),
+        send(&format!("{} still plaintext\r\n", p.ok())),
+        Act::Hang,
+    ]);
+    vec![
+        case(
+            p,
+            Mode::StartTls,
+            "injection after STARTTLS",
+            injected,
+            Expect::Fails(vec![Code::StartTlsInjection]),
+        ),
+        case(
+            p,
+            Mode::StartTls,
+            "plaintext instead of a handshake",
+            plaintext,
+            Expect::Fails(vec![Code::StartTlsInjection, Code::TlsGotPlaintext]),
+        ),
+    ]
+}
+
+fn handshake_cases(pki: &Pki, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
     let deep = pki.server_deep_chain(20);
     let names: Vec<String> = (0..1000).map(|i| format!("n{i}.elsewhere.test")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -330,115 +424,55 @@ fn protocol_cases(pki: &Pki, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
         names: &names,
         ..Leaf::default()
     });
+    let mut cases = Vec::new();
     for p in Proto::ALL {
-        let (greet, endless) = match p {
-            Proto::Pop3 => (
-                "+OK ready\r\n",
-                format!("+OK\r\n{}", "CAP\r\n".repeat(20_000)),
-            ),
-            Proto::Imap => ("* OK ready\r\n", "* CAPABILITY X\r\n".repeat(20_000)),
-            Proto::Smtp => ("220 ready\r\n", "250-CAP\r\n".repeat(20_000)),
+        let greet = greeting_of(p);
+        let tls_case = |what: &str, script: Vec<Act>, codes: &[Code]| {
+            case(p, Mode::Tls, what, script, Expect::Fails(codes.to_vec()))
         };
-        let mut add = |what: &str, mode: Mode, script: Vec<Act>, expect: Expect| {
-            cases.push(Case {
-                name: format!("{} {} {what}", p.name(), mode.name()),
-                proto: p,
-                mode,
-                script,
-                expect,
-            });
-        };
-        for m in Mode::ALL {
-            let mut endless_script = opening(m, tls);
-            endless_script.extend([send(greet), Act::Read, send(&endless), Act::Hang]);
-            add(
-                "endless capability list",
-                m,
-                endless_script,
-                Expect::Fails(vec![Code::ReplyTooLong, Code::ProbeTooLarge]),
-            );
-            let mut garbage = opening(m, tls);
-            garbage.extend([
-                send(greet),
-                Act::Read,
-                Act::Send(b"\x00\x01\x02\xff garbage \x1b[2J\r\n".to_vec()),
-                Act::Hang,
-            ]);
-            add(
-                "garbage reply",
-                m,
-                garbage,
-                Expect::Fails(vec![Code::InvalidBytes]),
-            );
-        }
-        let mut injected = up_to_go_ahead(p);
-        injected.extend([
-            send(&format!("{}{} injected\r\n", go_ahead(p), p.ok())),
-            Act::Tls(tls.clone()),
-            Act::Hang,
-        ]);
-        add(
-            "injection after STARTTLS",
-            Mode::StartTls,
-            injected,
-            Expect::Fails(vec![Code::StartTlsInjection]),
-        );
-        let mut plaintext = up_to_go_ahead(p);
-        plaintext.extend([
-            send(go_ahead(p)),
-            Act::Sleep(Duration::from_millis(100)),
-            send(&format!("{} still plaintext\r\n", p.ok())),
-            Act::Hang,
-        ]);
-        add(
-            "plaintext instead of a handshake",
-            Mode::StartTls,
-            plaintext,
-            Expect::Fails(vec![Code::StartTlsInjection, Code::TlsGotPlaintext]),
-        );
-        add(
-            "TLS alert",
-            Mode::Tls,
-            vec![Act::AfterHello(vec![
-                0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40,
-            ])],
-            Expect::Fails(vec![Code::TlsAlert]),
-        );
-        add(
-            "garbage instead of a ServerHello",
-            Mode::Tls,
+        let served = |config: &Arc<rustls::ServerConfig>| {
             vec![
-                Act::AfterHello(b"\x16\x03\x03\x00\x05garbage".to_vec()),
-                Act::Hang,
-            ],
-            Expect::Fails(vec![Code::TlsHandshakeFailed, Code::TlsAlert]),
-        );
-        add(
-            "plaintext greeting on a TLS port",
-            Mode::Tls,
-            vec![send(greet), Act::Hang],
-            Expect::Fails(vec![Code::TlsGotPlaintext]),
-        );
-        let mut long_chain = vec![Act::Tls(deep.clone()), send(greet)];
-        long_chain.push(Act::Serve(session(p, tls, None)));
-        add(
-            "a chain of 20 intermediates",
-            Mode::Tls,
-            long_chain,
-            Expect::Fails(vec![
-                Code::CertInvalid,
-                Code::CertIncompleteChain,
-                Code::CertUntrusted,
-            ]),
-        );
-        let mut thousand = vec![Act::Tls(crowded.clone()), send(greet)];
-        thousand.push(Act::Serve(session(p, tls, None)));
-        add(
-            "a certificate with 1000 other names",
-            Mode::Tls,
-            thousand,
-            Expect::Fails(vec![Code::CertNameMismatch]),
-        );
+                Act::Tls(config.clone()),
+                send(greet),
+                Act::Serve(session(p, tls, None)),
+            ]
+        };
+        cases.extend([
+            tls_case(
+                "TLS alert",
+                vec![Act::AfterHello(vec![
+                    0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40,
+                ])],
+                &[Code::TlsAlert],
+            ),
+            tls_case(
+                "garbage instead of a ServerHello",
+                vec![
+                    Act::AfterHello(b"\x16\x03\x03\x00\x05garbage".to_vec()),
+                    Act::Hang,
+                ],
+                &[Code::TlsHandshakeFailed, Code::TlsAlert],
+            ),
+            tls_case(
+                "plaintext greeting on a TLS port",
+                vec![send(greet), Act::Hang],
+                &[Code::TlsGotPlaintext],
+            ),
+            tls_case(
+                "a chain of 20 intermediates",
+                served(&deep),
+                &[
+                    Code::CertInvalid,
+                    Code::CertIncompleteChain,
+                    Code::CertUntrusted,
+                ],
+            ),
+            tls_case(
+                "a certificate with 1000 other names",
+                served(&crowded),
+                &[Code::CertNameMismatch],
+            ),
+        ]);
     }
     cases
 }
@@ -474,7 +508,7 @@ fn login_cases(tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
                 Act::Tls(tls.clone()),
                 send(&format!("{} ready\r\n", p.ok())),
             ];
-            script.push(Act::Serve(session(p, tls, Some(reply))));
+            script.push(Act::Serve(session(p, tls, Some(&reply))));
             cases.push(Case {
                 name: format!("{} tls login: {what}", p.name()),
                 proto: p,

@@ -191,7 +191,7 @@ impl<'a> Driver<'a> {
                 self.put_stream(stream);
                 Ok(handshake)
             }
-            Err(e) => Err(injected_instead_of_tls(e)),
+            Err(e) => Err(injected_instead_of_tls(e, injected)),
         };
         let established = outcome.is_ok();
         secure.secured(trace, dialogue, outcome, injected);
@@ -485,8 +485,19 @@ impl<'a> Driver<'a> {
 }
 
 /// A handshake after an accepted STARTTLS that met plaintext instead: injected,
-/// whether in the reply's segment or later.
-fn injected_instead_of_tls(mut e: HandshakeError) -> HandshakeError {
+/// whether in the reply's segment or later. And when bytes came after the
+/// go-ahead (`injected`), the handshake's failure is a consequence: the
+/// injection is what happened, however the reads fell.
+fn injected_instead_of_tls(mut e: HandshakeError, injected: usize) -> HandshakeError {
+    if injected > 0 && e.plaintext_line.is_none() {
+        e.message = format!(
+            "the server sent {injected} bytes after its STARTTLS reply, before the TLS handshake (discarded unread), \
+             and then the handshake failed ({}). This is the CVE-2011-0411 class of flaw (or someone on the path injecting commands)",
+            e.message
+        );
+        e.code = Code::StartTlsInjection;
+        return e;
+    }
     if let Some(line) = e.plaintext_line.take() {
         e.code = Code::StartTlsInjection;
         e.message = format!(
