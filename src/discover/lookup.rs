@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::providers::{self, Provider};
-use super::{autoconfig, dns};
+use super::{autoconfig, dns, domain};
 use crate::model::Address;
 use crate::model::Protocol;
 use crate::net::resolve::{Families, Resolver};
@@ -49,7 +49,7 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
         // Thunderbird also asks the MX host's base domain for autoconfig.
         if let Some(base) = mx_hosts
             .first()
-            .and_then(|h| base_domain(h))
+            .and_then(|h| domain::base_domain(h))
             .filter(|b| *b != domain)
         {
             reports.extend(autoconfig_reports(s.fetcher, &base, &ascii).await);
@@ -141,14 +141,6 @@ fn autoconfig_report(a: autoconfig::Attempt) -> SourceReport {
     }
     report.outcome = outcome;
     report
-}
-
-/// The registrable-looking part of a host: its last two labels. (A public suffix
-/// list would get "example.co.uk" right; the MX hosts of the providers that
-/// matter here have two-label base domains.)
-fn base_domain(host: &str) -> Option<String> {
-    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
-    (labels.len() >= 2).then(|| labels[labels.len() - 2..].join("."))
 }
 
 fn finish(
@@ -360,16 +352,6 @@ mod tests {
             ),
         ];
         assert!(disagreements(&sources).is_empty());
-    }
-
-    #[test]
-    fn base_domains_of_mx_hosts() {
-        assert_eq!(
-            base_domain("mx1.mail.hoster.net").as_deref(),
-            Some("hoster.net")
-        );
-        assert_eq!(base_domain("hoster.net.").as_deref(), Some("hoster.net"));
-        assert_eq!(base_domain("localhost"), None);
     }
 
     #[test]

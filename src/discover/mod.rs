@@ -5,5 +5,6 @@
 
 pub mod autoconfig;
 pub mod dns;
+pub mod domain;
 pub mod lookup;
 pub mod providers;

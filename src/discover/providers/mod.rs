@@ -26,7 +26,7 @@ use crate::report::Setting;
 use crate::report::UsernameForm;
 
 /// The table's text, embedded at build time.
-const TABLE_TOML: &str = include_str!("../../data/providers.toml");
+const TABLE_TOML: &str = include_str!("../../../data/providers.toml");
 
 /// Every key a note may have. Later layers match on these keys (to word a
 /// finding, or to explain a refused login), so the set is closed: the tests
