@@ -119,7 +119,10 @@ mod tests {
     fn same_site_compares_registrable_domains() {
         assert!(same_site("autodiscover.example.co.uk", "example.co.uk"));
         assert!(!same_site("autodiscover.example.co.uk", "other.co.uk"));
-        assert!(!same_site("autodiscover.example.com", "autodiscover-s.outlook.com"));
+        assert!(!same_site(
+            "autodiscover.example.com",
+            "autodiscover-s.outlook.com"
+        ));
         assert!(same_site("127.0.0.1", "127.0.0.1"));
     }
 }

@@ -192,7 +192,7 @@ fn socket_type(value: &str) -> Option<Security> {
 
 /// Only the two placeholders the format defines for usernames; a literal or any
 /// other pattern says nothing mailcheck can use.
-fn username_form(value: &str) -> Option<UsernameForm> {
+pub(crate) fn username_form(value: &str) -> Option<UsernameForm> {
     match value {
         "%EMAILADDRESS%" => Some(UsernameForm::Address),
         "%EMAILLOCALPART%" => Some(UsernameForm::LocalPart),
@@ -203,7 +203,7 @@ fn username_form(value: &str) -> Option<UsernameForm> {
 /// The `<authentication>` values of config-v1.1. The first value understood wins
 /// (the document lists them in the provider's order of preference); unknown values
 /// are skipped, as Thunderbird does.
-fn auth_method(value: &str) -> Option<AuthMethod> {
+pub(crate) fn auth_method(value: &str) -> Option<AuthMethod> {
     match value.to_ascii_lowercase().as_str() {
         "password-cleartext" | "plain" => Some(AuthMethod::PasswordCleartext),
         "password-encrypted" | "secure" => Some(AuthMethod::PasswordEncrypted),
@@ -226,6 +226,12 @@ fn is_host(host: &str) -> bool {
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// `text` with the address's `%EMAIL…%` placeholders filled in (host names
+/// such as `mail.%EMAILDOMAIN%`).
+pub(crate) fn substitute(text: &str, address: &str) -> String {
+    Placeholders::new(address).substitute(text)
 }
 
 /// The values of `%EMAILADDRESS%`, `%EMAILLOCALPART%` and `%EMAILDOMAIN%`.
