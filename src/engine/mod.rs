@@ -160,6 +160,7 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
         resolver: &resolver,
         fetcher: &fetcher,
         families: Families::Any,
+        ispdb_url: &config.ispdb_url,
     };
     Ok(lookup::online(config.address.clone(), &sources).await)
 }
@@ -189,6 +190,7 @@ async fn discover(
         resolver,
         fetcher: &fetcher,
         families: config.families,
+        ispdb_url: &config.ispdb_url,
     };
     let found = deadline
         .bound(lookup::online(address.clone(), &sources))

@@ -32,7 +32,11 @@ pub use probe::{
 pub use session::{AuthAttempt, AuthOutcome, OAuthError, SendOutcome, Session, StartTlsState};
 
 /// Version of the JSON document; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// 3: discovery sources `ispdb_snapshot`, `ispdb`, `autodiscover_json` and
+/// `autodiscover_pox`; `provider` now means mailcheck's overrides on the ISPDB
+/// snapshot; a provider may be recognised `via` the snapshot or Autodiscover.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The output of `mailcheck settings`.
 #[derive(Debug, Clone, Serialize)]

@@ -1,6 +1,8 @@
 //! Tests of the merged provider data: the embedded files, the corrections of
 //! issue 11, the lookups, and the override test on made-up overrides.
 
+#![cfg(test)]
+
 use super::overrides::{self, OVERRIDES_TOML};
 use super::snapshot::{self, SNAPSHOT_TOML};
 use super::validation::{compare, is_date, is_dns_name, is_loopback, validate};

@@ -8,6 +8,8 @@
 //! and carry a written reason in `differs`, and every reason must still
 //! explain a difference.
 
+#![cfg(test)]
+
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
