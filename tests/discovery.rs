@@ -9,16 +9,22 @@ use common::output::{assert_valid, binary as mailcheck, json};
 use common::servers::Servers;
 
 #[test]
-fn offline_settings_come_from_the_provider_table_alone() {
+fn offline_settings_come_from_the_built_in_provider_data_alone() {
     let out = mailcheck(&["settings", "alice@gmail.com", "--offline", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let doc = json(&out);
     assert_valid("settings.schema.json", &doc);
     assert_eq!(doc["provider"]["id"], "gmail");
     assert_eq!(doc["offline"], true);
+    let kinds: Vec<&str> = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        doc["sources"].as_array().unwrap().len(),
-        1,
+        kinds,
+        ["provider", "ispdb_snapshot"],
         "no network source consulted"
     );
     let imap = doc["candidates"]
@@ -112,7 +118,17 @@ fn srv_records_are_discovered_with_their_sources() {
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    for kind in ["provider", "srv", "mx", "autoconfig", "guess"] {
+    for kind in [
+        "provider",
+        "ispdb_snapshot",
+        "ispdb",
+        "srv",
+        "mx",
+        "autoconfig",
+        "autodiscover_json",
+        "autodiscover_pox",
+        "guess",
+    ] {
         assert!(kinds.contains(&kind), "{kind} consulted: {kinds:?}");
     }
 }
