@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::http::{HttpServer, Reply};
-use common::output::{assert_valid, binary as mailcheck, json};
+use common::output::{assert_valid, binary_async, candidate, json, source_kinds};
 use common::servers::Servers;
 use common::{Leaf, Pki, dns};
 use mailcheck::discover::autoconfig::Fetcher;
@@ -126,12 +126,29 @@ impl Setup {
 
     async fn pox(&self, paths: &[&str]) -> Found {
         let plan = Plan {
-            json: None,
             pox: paths.iter().map(|p| self.url(p)).collect(),
-            http_redirect: None,
-            srv: None,
+            ..nothing()
         };
         self.ask(plan, Duration::from_secs(5)).await
+    }
+
+    /// Only the JSON service at `url`.
+    async fn json(&self, url: String, timeout: Duration) -> Found {
+        let plan = Plan {
+            json: Some(url),
+            ..nothing()
+        };
+        self.ask(plan, timeout).await
+    }
+}
+
+/// A plan that asks nothing, to fill in.
+fn nothing() -> Plan {
+    Plan {
+        json: None,
+        pox: Vec::new(),
+        http_redirect: None,
+        srv: None,
     }
 }
 
@@ -142,13 +159,9 @@ fn secs(n: u64) -> Duration {
 #[tokio::test]
 async fn the_json_service_points_at_the_pox_service_which_gives_the_settings() {
     let s = Setup::start().await;
-    let plan = Plan {
-        json: Some(autodiscover::json::url(&s.url(""), ADDRESS)),
-        pox: Vec::new(),
-        http_redirect: None,
-        srv: None,
-    };
-    let found = s.ask(plan, secs(5)).await;
+    let found = s
+        .json(autodiscover::json::url(&s.url(""), ADDRESS), secs(5))
+        .await;
     assert_eq!(found.reports.len(), 2, "{:#?}", found.reports);
     let json = &found.reports[0];
     assert_eq!(json.kind, SourceKind::AutodiscoverJson);
@@ -199,13 +212,7 @@ async fn the_json_service_points_at_the_pox_service_which_gives_the_settings() {
 #[tokio::test]
 async fn microsoft_365_is_recognised_from_its_autodiscover_host() {
     let s = Setup::start().await;
-    let plan = Plan {
-        json: Some(s.url("/json/exchange-online")),
-        pox: Vec::new(),
-        http_redirect: None,
-        srv: None,
-    };
-    let found = s.ask(plan, secs(3)).await;
+    let found = s.json(s.url("/json/exchange-online"), secs(3)).await;
     let (provider, via) = found.provider.expect("Microsoft 365 recognised");
     assert_eq!(
         (provider.id.as_str(), via),
@@ -325,8 +332,7 @@ async fn oversized_and_silent_answers_are_cut_off() {
     let plan = Plan {
         json: Some(s.url("/json/malformed")),
         pox: vec![s.url("/pox/huge"), s.url("/pox/slow")],
-        http_redirect: None,
-        srv: None,
+        ..nothing()
     };
     let started = std::time::Instant::now();
     let found = s.ask(plan, Duration::from_millis(700)).await;
@@ -355,21 +361,9 @@ async fn oversized_and_silent_answers_are_cut_off() {
 #[tokio::test]
 async fn json_errors_are_reported() {
     let s = Setup::start().await;
-    let plan = Plan {
-        json: Some(s.url("/json/invalid-protocol")),
-        pox: Vec::new(),
-        http_redirect: None,
-        srv: None,
-    };
-    let found = s.ask(plan, secs(5)).await;
+    let found = s.json(s.url("/json/invalid-protocol"), secs(5)).await;
     assert_eq!(found.reports[0].outcome, "the server answered HTTP 400");
-    let plan = Plan {
-        json: Some(s.url("/json/error")),
-        pox: Vec::new(),
-        http_redirect: None,
-        srv: None,
-    };
-    let found = s.ask(plan, secs(5)).await;
+    let found = s.json(s.url("/json/error"), secs(5)).await;
     assert!(
         found.reports[0]
             .outcome
@@ -386,13 +380,12 @@ async fn the_plain_http_redirect_step_is_followed_to_https_and_flagged() {
     let target = s.url("/pox/settings");
     let plain = HttpServer::start(None, move |_| Reply::Redirect(302, target.clone())).await;
     let plan = Plan {
-        json: None,
-        pox: Vec::new(),
         http_redirect: Some(format!(
             "http://127.0.0.1:{}/autodiscover/autodiscover.xml",
             plain.port
         )),
         srv: Some("_autodiscover._tcp.ad.mailcheck.test".into()),
+        ..nothing()
     };
     let found = s.ask(plan, secs(5)).await;
     let get = found
@@ -437,7 +430,7 @@ async fn settings_finds_a_domain_by_autodiscover_alone() {
     });
     let base = "https://autodiscover.ad.mailcheck.test".to_owned();
     let server = HttpServer::start_on("127.0.0.4:443", Some(tls), route(base)).await;
-    let args: Vec<String> = [
+    let out = binary_async(&[
         "settings",
         ADDRESS,
         "--dns-server",
@@ -449,31 +442,17 @@ async fn settings_finds_a_domain_by_autodiscover_alone() {
         "--json",
         "--timeout",
         "3",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        mailcheck(&args)
-    })
-    .await
-    .unwrap();
+    ])
+    .await;
     let doc = json(&out);
     assert_valid("settings.schema.json", &doc);
-    let imap = doc["candidates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["protocol"] == "imap" && c["port"] == 993)
-        .cloned()
+    let imap = candidate(&doc, "imap", Some(993))
         .unwrap_or_else(|| panic!("IMAP from Autodiscover: {doc}"));
     assert_eq!(imap["host"], "mail.mailcheck.test");
     assert_eq!(imap["sources"][0], "autodiscover_pox");
-    let kinds = doc["sources"].to_string();
-    assert!(
-        kinds.contains("autodiscover_json") && kinds.contains("\"ispdb\""),
-        "{kinds}"
-    );
+    let kinds = source_kinds(&doc);
+    for kind in ["ispdb", "autodiscover_json", "autodiscover_pox"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind}: {kinds:?}");
+    }
     assert!(server.requests().iter().any(|q| q.0 == "POST"));
 }

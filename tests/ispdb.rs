@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::http::{HttpServer, Reply};
-use common::output::{assert_valid, binary as mailcheck, json};
+use common::output::{assert_valid, binary as mailcheck, binary_async, json};
 use common::{Leaf, Pki, dns};
 use mailcheck::discover::autoconfig::{self, FetchError, Fetcher, Outcome, ParseError};
 use mailcheck::discover::{ispdb, providers};
@@ -294,29 +294,29 @@ async fn online_lookups_survive_huge_silent_and_malformed_answers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn settings_asks_the_online_ispdb_and_reports_disagreement() {
     let o = Online::start().await;
-    let run = |address: &'static str, base: String| {
-        let args: Vec<String> = [
+    let ca = o.pki.ca_path();
+    let dns = format!("127.0.0.1:{}", o.dns_port);
+    let run = |base: String| {
+        let args = [
             "settings",
-            address,
+            "alice@163.com",
             "--ispdb-url",
             &base,
             "--ca-file",
-            &o.pki.ca_path(),
+            &ca,
             "--dns-server",
-            &format!("127.0.0.1:{}", o.dns_port),
+            &dns,
             "--timeout",
             "3",
             "--json",
         ]
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-        tokio::task::spawn_blocking(move || {
+        .map(str::to_owned);
+        async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            json(&mailcheck(&args))
-        })
+            json(&binary_async(&args).await)
+        }
     };
-    let doc = run("alice@163.com", o.base()).await.unwrap();
+    let doc = run(o.base()).await;
     assert_valid("settings.schema.json", &doc);
     let online = kind(&doc, "ispdb");
     assert_eq!(online["query"], format!("{}163.com", o.base()));
@@ -330,7 +330,7 @@ async fn settings_asks_the_online_ispdb_and_reports_disagreement() {
 
     // A newer upstream answer (served here under another path) disagrees.
     let newer = format!("https://127.0.0.1:{}/v1.1/newer.example/", o.server.port);
-    let doc = run("alice@163.com", newer).await.unwrap();
+    let doc = run(newer).await;
     assert_valid("settings.schema.json", &doc);
     let d = doc["disagreements"].to_string();
     assert!(

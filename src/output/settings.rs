@@ -43,7 +43,7 @@ pub fn header(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
                 SourceKind::AutodiscoverJson | SourceKind::AutodiscoverPox => {
                     "recognised from the domain's Autodiscover service"
                 }
-                SourceKind::IspdbSnapshot => "ISPDB snapshot",
+                SourceKind::IspdbSnapshot => "Thunderbird's ISPDB, built-in snapshot",
                 _ => "provider overrides on the ISPDB snapshot",
             };
             para(

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 pub use fetch::{FetchError, Fetched, Fetcher, FetcherError, Method, Redirect};
 pub use parse::{ClientConfig, ParseError, parse};
-pub(crate) use parse::{auth_method, substitute, username_form};
+pub(crate) use parse::{auth_method, substitute, untrusted_document, username_form};
 
 /// The largest configuration document read; a longer body fails the fetch.
 pub const MAX_BODY: usize = 256 * 1024;

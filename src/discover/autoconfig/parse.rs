@@ -81,14 +81,7 @@ pub enum ParseError {
 /// known type fails the whole document, since a client would not know which of
 /// the provider's settings to trust.
 pub fn parse(xml: &str, address: &str) -> Result<ClientConfig, ParseError> {
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let doc =
-        Document::parse_with_options(xml, options).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let doc = untrusted_document(xml).map_err(ParseError::Xml)?;
     let root = doc.root_element();
     if root.tag_name().name() != "clientConfig" {
         return Err(ParseError::NotClientConfig(
@@ -123,6 +116,19 @@ pub fn parse(xml: &str, address: &str) -> Result<ClientConfig, ParseError> {
         }
     }
     Ok(config)
+}
+
+/// Parses a document from a server the way every such document is parsed: no
+/// DTD (so no entity is ever expanded or loaded), at most [`MAX_NODES`] nodes, a
+/// UTF-8 byte order mark ignored. Autodiscover's answers are read the same way.
+pub(crate) fn untrusted_document(xml: &str) -> Result<Document<'_>, String> {
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_NODES,
+        ..ParsingOptions::default()
+    };
+    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    Document::parse_with_options(xml, options).map_err(|e| e.to_string())
 }
 
 fn protocol(element: &str, kind: &str) -> Option<Protocol> {

@@ -3,18 +3,16 @@
 //! schema (`outlook/responseschema/2006a`), whose `<Protocol>` elements of type
 //! IMAP, POP3 and SMTP are what mailcheck can probe.
 //!
-//! The XML parser (roxmltree) refuses DTDs, so no entity is ever expanded or
-//! loaded, and reads at most [`MAX_NODES`] nodes. Elements are matched by local
+//! The XML is parsed as autoconfig documents are: no DTD, so no entity is ever
+//! expanded or loaded, and at most 10 000 nodes. Elements are matched by local
 //! name: servers differ in how they qualify the response namespaces.
 
-use roxmltree::{Document, Node, ParsingOptions};
+use roxmltree::Node;
 use thiserror::Error;
 
+use crate::discover::autoconfig::untrusted_document;
 use crate::model::{Protocol, Security};
 use crate::report::{AuthMethod, Setting, UsernameForm};
-
-/// At most this many XML nodes are parsed (a real answer has a few hundred).
-const MAX_NODES: u32 = 10_000;
 
 /// The request schema a client sends (MS-OXDSCLI §2.2.3).
 const REQUEST_SCHEMA: &str =
@@ -87,14 +85,7 @@ pub enum ParseError {
 
 /// Parses a POX answer for `address` (to read `<LoginName>` as a username form).
 pub fn parse(xml: &str, address: &str) -> Result<Answer, ParseError> {
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let doc =
-        Document::parse_with_options(xml, options).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let doc = untrusted_document(xml).map_err(ParseError::Xml)?;
     let root = doc.root_element();
     if root.tag_name().name() != "Autodiscover" {
         return Err(ParseError::NotAutodiscover(
@@ -282,7 +273,7 @@ mod tests {
         let body = request_body("a&b<c@example.com");
         assert!(body.contains("<EMailAddress>a&amp;b&lt;c@example.com</EMailAddress>"));
         assert!(body.contains(RESPONSE_SCHEMA) && body.contains(REQUEST_SCHEMA));
-        assert!(Document::parse(&body).is_ok());
+        assert!(roxmltree::Document::parse(&body).is_ok());
     }
 
     #[test]

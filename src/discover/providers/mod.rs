@@ -3,11 +3,11 @@
 //!
 //! Two layers, both embedded at build time and used without any network:
 //!
-//! 1. **The ISPDB snapshot** ([`snapshot`]): Thunderbird's provider database
+//! 1. **The ISPDB snapshot** ([`mod@snapshot`]): Thunderbird's provider database
 //!    (`github.com/thunderbird/autoconfig`, about 160 providers and 960
 //!    domains) at one pinned commit, converted by `scripts/update-ispdb.py`
 //!    into `data/ispdb.toml` (MPL-2.0, as upstream).
-//! 2. **The overrides** ([`overrides`]): `data/providers.toml`, written by hand
+//! 2. **The overrides**: `data/providers.toml`, written by hand
 //!    for what the ISPDB does not carry (app passwords, OAuth2-only notes,
 //!    "POP is off by default", retired host names, MX markers, OAuth2 device
 //!    endpoints) and for the few corrections it needs, each with its source, the

@@ -3,8 +3,8 @@
 //! stays under the Mozilla Public License 2.0, as its header says).
 //!
 //! It is the base of mailcheck's provider knowledge and a discovery source of
-//! its own ("ISPDB snapshot <commit>"); the hand-written overrides in
-//! `data/providers.toml` refine it ([`super::overrides`]). Host names and
+//! its own ("ISPDB snapshot" and the commit); the hand-written overrides in
+//! `data/providers.toml` refine it. Host names and
 //! usernames keep the ISPDB's `%EMAIL…%` placeholders until an address fills
 //! them in ([`Entry::settings_for`]).
 
