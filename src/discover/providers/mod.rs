@@ -213,6 +213,19 @@ pub fn all() -> &'static [Provider] {
     &TABLE.providers
 }
 
+/// A host name every working DNS resolves: the first server of the first
+/// provider (Outlook.com's), for the diagnosis to look up when nothing else of
+/// a run resolved.
+#[must_use]
+pub fn control_host() -> &'static str {
+    all()
+        .iter()
+        .flat_map(Provider::settings)
+        .map(|s| s.host.as_str())
+        .next()
+        .unwrap_or("outlook.office365.com")
+}
+
 /// The pinned ISPDB snapshot, as converted.
 #[must_use]
 pub fn snapshot() -> &'static Snapshot {

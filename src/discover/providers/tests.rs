@@ -759,3 +759,8 @@ fn placeholders_are_filled_in_per_address() {
     let s = p.settings_for("anna@inbox.lv");
     assert!(s.iter().all(|s| s.host == "mail.inbox.lv"), "{s:?}");
 }
+
+#[test]
+fn the_control_host_is_a_real_provider_server() {
+    assert_eq!(control_host(), "outlook.office365.com");
+}
