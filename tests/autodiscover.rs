@@ -456,3 +456,46 @@ async fn settings_finds_a_domain_by_autodiscover_alone() {
     }
     assert!(server.requests().iter().any(|q| q.0 == "POST"));
 }
+
+/// How Outlook finds a custom domain on Microsoft 365: its plain-HTTP
+/// Autodiscover URL redirects to Exchange Online's. (That host resolves
+/// nowhere here, so nothing is sent to it.)
+#[tokio::test]
+async fn microsoft_365_is_recognised_from_the_plain_http_redirect() {
+    let s = Setup::start().await;
+    let plain = HttpServer::start(None, |_| {
+        Reply::Redirect(
+            302,
+            "https://autodiscover-s.outlook.com/autodiscover/autodiscover.xml".into(),
+        )
+    })
+    .await;
+    let plan = Plan {
+        http_redirect: Some(format!(
+            "http://127.0.0.1:{}/autodiscover/autodiscover.xml",
+            plain.port
+        )),
+        ..nothing()
+    };
+    let found = s.ask(plan, secs(3)).await;
+    let (provider, _) = found.provider.expect("recognised");
+    assert_eq!(provider.id, "microsoft365");
+    let get = &found.reports[0];
+    assert!(
+        get.outcome.contains("another domain (outlook.com)"),
+        "{}",
+        get.outcome
+    );
+    assert!(
+        get.outcome.contains("could have been forged"),
+        "{}",
+        get.outcome
+    );
+    let post = &found.reports[1];
+    assert!(post.plain_http);
+    assert!(
+        post.settings
+            .iter()
+            .any(|x| x.host == "outlook.office365.com")
+    );
+}

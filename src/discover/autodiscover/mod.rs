@@ -191,18 +191,20 @@ impl Asker<'_> {
         (pointer, asked)
     }
 
-    /// Step 3: the plain-HTTP GET; the https URL it redirects to, if any.
+    /// Step 3: the plain-HTTP GET; the https URL its first redirect names, if
+    /// any (later hops belong to the service it names, asked next with a POST).
     async fn http_redirect(&self, url: &str) -> (Option<String>, Asked) {
         let fetched = self.fetcher.fetch(url).await;
         let mut asked = Self::asked(SourceKind::AutodiscoverPox, format!("GET {url}"), &fetched);
-        let last = fetched.redirects.last();
-        let target = last
+        let first = fetched.redirects.first();
+        let target = first
             .map(|r| r.to.clone())
             .filter(|t| t.starts_with("https://"));
-        asked.report.outcome = match (last, &target) {
-            (Some(r), Some(_)) => format!(
-                "{}; learnt over plain HTTP, so it could have been forged on the way",
-                r.describe(self.domain)
+        asked.report.outcome = match (first, &target) {
+            (Some(r), Some(t)) => format!(
+                "{}{}; learnt over plain HTTP, so it could have been forged on the way",
+                r.describe(self.domain),
+                self.recognise(t, &mut asked)
             ),
             (Some(r), None) => format!("redirected to {}, which is not https: not followed", r.to),
             (None, _) => match &fetched.body {
@@ -210,6 +212,8 @@ impl Asker<'_> {
                 Ok(_) => "no redirect to an Autodiscover service".into(),
             },
         };
+        // The redirect's target names the provider, not a settings answer.
+        asked.report.settings.clear();
         (target, asked)
     }
 
