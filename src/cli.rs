@@ -38,7 +38,8 @@ pub struct SettingsArgs {
     /// The email address.
     pub address: String,
 
-    /// Use the built-in provider table only; never touch the network.
+    /// Use the built-in provider data only (the ISPDB snapshot and mailcheck's
+    /// overrides); never touch the network.
     #[arg(long)]
     pub offline: bool,
 
@@ -49,6 +50,10 @@ pub struct SettingsArgs {
     /// Also trust the CA certificates in this PEM file (for autoconfig over HTTPS).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+
+    /// Where Thunderbird's ISPDB is asked online (the domain is appended).
+    #[arg(long, value_name = "URL", default_value = crate::discover::ispdb::DEFAULT_URL)]
+    pub ispdb_url: String,
 
     /// Timeout for each lookup, in seconds.
     #[arg(
@@ -177,6 +182,10 @@ pub struct ProbeArgs {
     /// Also trust the CA certificates in this PEM file.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
+
+    /// Where Thunderbird's ISPDB is asked online (the domain is appended).
+    #[arg(long, value_name = "URL", default_value = crate::discover::ispdb::DEFAULT_URL)]
+    pub ispdb_url: String,
 
     /// Timeout for each phase, in seconds.
     #[arg(

@@ -5,11 +5,13 @@
 
 mod common;
 
-use common::output::{assert_valid, binary as mailcheck, json};
+use common::output::{
+    assert_valid, binary as mailcheck, binary_async, candidate, json, source_kinds,
+};
 use common::servers::Servers;
 
 #[test]
-fn offline_settings_come_from_the_provider_table_alone() {
+fn offline_settings_come_from_the_built_in_provider_data_alone() {
     let out = mailcheck(&["settings", "alice@gmail.com", "--offline", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let doc = json(&out);
@@ -17,8 +19,8 @@ fn offline_settings_come_from_the_provider_table_alone() {
     assert_eq!(doc["provider"]["id"], "gmail");
     assert_eq!(doc["offline"], true);
     assert_eq!(
-        doc["sources"].as_array().unwrap().len(),
-        1,
+        source_kinds(&doc),
+        ["provider", "ispdb_snapshot"],
         "no network source consulted"
     );
     let imap = doc["candidates"]
@@ -106,14 +108,22 @@ fn srv_records_are_discovered_with_their_sources() {
         serde_json::json!([{"protocol": "pop3", "security": "starttls", "service": "_pop3._tcp"}])
     );
     // Every source was consulted and timed.
-    let kinds: Vec<&str> = doc["sources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["kind"].as_str().unwrap())
-        .collect();
-    for kind in ["provider", "srv", "mx", "autoconfig", "guess"] {
-        assert!(kinds.contains(&kind), "{kind} consulted: {kinds:?}");
+    let kinds = source_kinds(&doc);
+    for kind in [
+        "provider",
+        "ispdb_snapshot",
+        "ispdb",
+        "srv",
+        "mx",
+        "autoconfig",
+        "autodiscover_json",
+        "autodiscover_pox",
+        "guess",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} consulted: {kinds:?}"
+        );
     }
 }
 
@@ -254,7 +264,8 @@ async fn autoconfig_is_fetched_over_https_through_the_chosen_dns_server() {
     })
     .await;
     let ca = pki.ca_path();
-    let args: Vec<String> = [
+    // The server runs on this test's runtime: the binary runs on another thread.
+    let out = binary_async(&[
         "settings",
         "bob@auto.mailcheck.test",
         "--dns-server",
@@ -264,26 +275,11 @@ async fn autoconfig_is_fetched_over_https_through_the_chosen_dns_server() {
         "--json",
         "--timeout",
         "3",
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .collect();
-    // The server runs on this test's runtime: run the binary on another thread.
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        mailcheck(&args)
-    })
-    .await
-    .unwrap();
+    ])
+    .await;
     let doc = json(&out);
     assert_valid("settings.schema.json", &doc);
-    let imap = doc["candidates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["protocol"] == "imap")
-        .cloned()
-        .expect("IMAP from autoconfig");
+    let imap = candidate(&doc, "imap", None).expect("IMAP from autoconfig");
     assert_eq!(imap["host"], "mail.mailcheck.test");
     assert_eq!(imap["username"], "local_part");
     assert_eq!(imap["sources"], serde_json::json!(["autoconfig"]));

@@ -84,6 +84,8 @@ pub struct Config {
     pub dns_server: Option<SocketAddr>,
     /// Extra trust anchors.
     pub ca_file: Option<PathBuf>,
+    /// The online ISPDB's base URL (discovery).
+    pub ispdb_url: String,
     /// Per-phase timeout.
     pub timeout: Duration,
     /// Whole-run deadline.
@@ -251,6 +253,7 @@ impl TryFrom<ProbeArgs> for Config {
                 .map(parse_dns_server)
                 .transpose()?,
             ca_file: args.ca_file.clone().map(check_file).transpose()?,
+            ispdb_url: ispdb_url(&args.ispdb_url)?,
             timeout: parse_secs(&args.timeout, "--timeout")?,
             deadline: args
                 .deadline
@@ -364,6 +367,8 @@ pub struct SettingsConfig {
     pub dns_server: Option<SocketAddr>,
     /// Extra trust anchors (autoconfig over HTTPS).
     pub ca_file: Option<PathBuf>,
+    /// The online ISPDB's base URL.
+    pub ispdb_url: String,
     /// Per-lookup timeout.
     pub timeout: Duration,
     /// Output format.
@@ -390,6 +395,7 @@ impl TryFrom<SettingsArgs> for SettingsConfig {
                 .map(parse_dns_server)
                 .transpose()?,
             ca_file: args.ca_file.map(check_file).transpose()?,
+            ispdb_url: ispdb_url(&args.ispdb_url)?,
             timeout: parse_secs(&args.timeout, "--timeout")?,
             format: if args.json {
                 Format::Json
@@ -399,6 +405,11 @@ impl TryFrom<SettingsArgs> for SettingsConfig {
             color: use_color(args.color),
         })
     }
+}
+
+/// `--ispdb-url`: an http(s) URL the domain can be appended to.
+fn ispdb_url(url: &str) -> Result<String, UsageError> {
+    crate::discover::ispdb::base_url(url).map_err(|e| UsageError(format!("--ispdb-url: {e}")))
 }
 
 /// Colour on a terminal only, unless NO_COLOR says otherwise or `--color` insists.

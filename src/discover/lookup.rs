@@ -1,35 +1,42 @@
 //! Runs every discovery source at once, each bounded in time, and merges what they
 //! proposed into candidates that keep their sources, noting where sources disagree.
+//!
+//! The order of the reports is the order of trust (docs/discovery.md): the
+//! provider overrides, the ISPDB snapshot, the ISPDB online, SRV, MX,
+//! autoconfig, Autodiscover, guesses.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use futures_util::future::join_all;
+
 use super::providers::{self, Provider};
-use super::{autoconfig, dns};
+use super::{autoconfig, autodiscover, dns, domain, ispdb, merge};
 use crate::model::Address;
-use crate::model::Protocol;
 use crate::net::resolve::{Families, Resolver};
-use crate::report::Setting;
 use crate::report::SourceKind;
 use crate::report::SourceReport;
-use crate::report::{Candidate, Discovery, ProviderMatch};
+use crate::report::{Discovery, ProviderMatch};
 
 /// Shared by every source.
 pub struct Sources<'a> {
     /// DNS.
     pub resolver: &'a Resolver,
-    /// HTTP(S) for autoconfig.
+    /// HTTP(S) for autoconfig, the ISPDB and Autodiscover.
     pub fetcher: &'a autoconfig::Fetcher,
     /// Address families for the guesses.
     pub families: Families,
+    /// The online ISPDB's base URL, checked ([`ispdb::base_url`]).
+    pub ispdb_url: &'a str,
 }
 
-/// Discovery without the network: the provider table only.
+/// Discovery without the network: the provider overrides and the ISPDB
+/// snapshot built into mailcheck.
 #[must_use]
 pub fn offline(address: Address) -> Discovery {
     let started = Instant::now();
-    let (provider, report) = table(&address);
-    finish(address, provider, vec![report], true, started)
+    let (provider, reports) = built_in(&address);
+    finish(address, provider, reports, true, started)
 }
 
 /// Discovery with every source at once.
@@ -37,33 +44,29 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
     let started = Instant::now();
     let domain = address.domain_ascii.clone();
     let ascii = address.ascii();
-    let (by_domain, table_report) = table(&address);
-    let mx_then_autoconfig = async {
-        let (mx_hosts, mx_report) = dns::mx(s.resolver, &domain).await;
-        let mut reports = vec![mx_report];
-        let recognised = providers::by_mx(&mx_hosts);
-        if let Some(p) = recognised {
-            reports[0].settings = settings_of(p);
-            reports[0].outcome = format!("{} → {}", reports[0].outcome, p.name);
-        }
-        // Thunderbird also asks the MX host's base domain for autoconfig.
-        if let Some(base) = mx_hosts
-            .first()
-            .and_then(|h| base_domain(h))
-            .filter(|b| *b != domain)
-        {
-            reports.extend(autoconfig_reports(s.fetcher, &base, &ascii).await);
-        }
-        (recognised, reports)
-    };
-    let (srv, (by_mx, mx_reports), domain_autoconfig, guesses) = tokio::join!(
+    let (by_domain, built_in_reports) = built_in(&address);
+    let plan = autodiscover::Plan::for_domain(&domain, &ascii);
+    let (srv, (by_mx, mx_reports), ispdb_report, domain_autoconfig, found, guesses) = tokio::join!(
         dns::srv(s.resolver, &domain),
-        mx_then_autoconfig,
+        Box::pin(mx_branch(s, &domain, &ascii)),
+        ispdb_report(s, &domain, &ascii),
         autoconfig_reports(s.fetcher, &domain, &ascii),
+        Box::pin(autodiscover::lookup(
+            s.fetcher, s.resolver, &plan, &domain, &ascii
+        )),
         dns::guess(s.resolver, &domain, s.families),
     );
-    let provider = by_domain.or_else(|| by_mx.map(|p| match_of(p, SourceKind::Mx)));
-    let mut reports = vec![table_report];
+    let provider = by_domain
+        .or_else(|| by_mx.map(|p| match_of(p, SourceKind::Mx)))
+        .or_else(|| found.provider.map(|(p, kind)| match_of(p, kind)));
+    let mut reports = built_in_reports;
+    reports.push(ispdb_report);
+    reports.extend(
+        mx_reports
+            .iter()
+            .filter(|r| r.kind == SourceKind::Ispdb)
+            .cloned(),
+    );
     reports.extend(srv);
     reports.extend(
         mx_reports
@@ -72,25 +75,98 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
             .cloned(),
     );
     reports.extend(domain_autoconfig);
-    reports.extend(mx_reports.into_iter().filter(|r| r.kind != SourceKind::Mx));
+    reports.extend(
+        mx_reports
+            .into_iter()
+            .filter(|r| r.kind == SourceKind::Autoconfig),
+    );
+    reports.extend(found.reports);
     reports.push(guesses);
     finish(address, provider, reports, false, started)
 }
 
-fn table(address: &Address) -> (Option<ProviderMatch>, SourceReport) {
-    let mut report = SourceReport::new(
-        SourceKind::Provider,
-        format!("provider table ({})", address.domain_ascii),
-    );
-    let found = providers::by_domain(&address.domain_ascii);
-    match found {
-        Some(p) => {
-            report.outcome.clone_from(&p.name);
-            report.settings = settings_of(p);
-        }
-        None => report.outcome = "not a listed provider domain".into(),
+/// The domain's MX hosts, the provider they point at, and, as Thunderbird
+/// does, the ISPDB for the MX host's parent and base domains and autoconfig
+/// at its base domain.
+async fn mx_branch(
+    s: &Sources<'_>,
+    domain: &str,
+    address: &str,
+) -> (Option<&'static Provider>, Vec<SourceReport>) {
+    let (mx_hosts, mut mx_report) = dns::mx(s.resolver, domain).await;
+    let recognised = providers::by_mx(&mx_hosts);
+    if let Some(p) = recognised {
+        mx_report.settings = p.settings_for(address);
+        mx_report.outcome = format!("{} → {}", mx_report.outcome, p.name);
     }
-    (found.map(|p| match_of(p, SourceKind::Provider)), report)
+    let lookups = mx_hosts
+        .first()
+        .map(|h| domain::mx_lookup_domains(h, domain))
+        .unwrap_or_default();
+    let base = mx_hosts.first().and_then(|h| domain::base_domain(h));
+    let autoconfig_at_base = async {
+        match base.filter(|b| b != domain) {
+            Some(b) => autoconfig_reports(s.fetcher, &b, address).await,
+            None => Vec::new(),
+        }
+    };
+    let (ispdb_reports, autoconfig) = tokio::join!(
+        join_all(lookups.iter().map(|d| ispdb_report(s, d, address))),
+        autoconfig_at_base,
+    );
+    let mut reports = vec![mx_report];
+    reports.extend(ispdb_reports);
+    reports.extend(autoconfig);
+    (recognised, reports)
+}
+
+/// The built-in sources: the provider overrides and the ISPDB snapshot, each
+/// asked for the address's domain, and the provider they know it by.
+fn built_in(address: &Address) -> (Option<ProviderMatch>, Vec<SourceReport>) {
+    let domain = &address.domain_ascii;
+    let ascii = address.ascii();
+    let found = providers::by_domain(domain);
+    let mut overrides = SourceReport::new(
+        SourceKind::Provider,
+        format!(
+            "provider overrides, checked {} ({domain})",
+            providers::checked_date()
+        ),
+    );
+    overrides.outcome = match found {
+        Some(p) if p.overridden => {
+            overrides.settings = p.settings_for(&ascii);
+            match &p.ispdb {
+                Some(key) => format!("{} (refines the ISPDB's {key})", p.name),
+                None => format!("{} (not in the ISPDB)", p.name),
+            }
+        }
+        Some(p) => format!("no override; {} is known from the ISPDB alone", p.name),
+        None => "not a listed provider domain".into(),
+    };
+    let snap = providers::snapshot();
+    let mut snapshot = SourceReport::new(
+        SourceKind::IspdbSnapshot,
+        format!("ISPDB snapshot {} ({domain})", snap.source.short_commit()),
+    );
+    snapshot.outcome = match snap.by_domain(domain) {
+        Some(e) => {
+            snapshot.settings = e.settings_for(&ascii);
+            format!("{} (ispdb/{})", e.name, e.file)
+        }
+        None => "not in the snapshot".into(),
+    };
+    let via = |p: &Provider| {
+        if p.overridden {
+            SourceKind::Provider
+        } else {
+            SourceKind::IspdbSnapshot
+        }
+    };
+    (
+        found.map(|p| match_of(p, via(p))),
+        vec![overrides, snapshot],
+    )
 }
 
 fn match_of(p: &Provider, via: SourceKind) -> ProviderMatch {
@@ -99,12 +175,14 @@ fn match_of(p: &Provider, via: SourceKind) -> ProviderMatch {
         name: p.name.clone(),
         via,
         notes: p.notes.clone(),
-        checked: providers::checked_date().to_owned(),
+        checked: p.checked.clone(),
     }
 }
 
-fn settings_of(p: &Provider) -> Vec<Setting> {
-    p.incoming.iter().chain(&p.outgoing).cloned().collect()
+/// The online ISPDB asked about `domain`, in the shape of every other report.
+async fn ispdb_report(s: &Sources<'_>, domain: &str, address: &str) -> SourceReport {
+    let attempt = ispdb::lookup(s.fetcher, s.ispdb_url, domain, address).await;
+    attempt_report(SourceKind::Ispdb, attempt, domain)
 }
 
 async fn autoconfig_reports(
@@ -115,25 +193,28 @@ async fn autoconfig_reports(
     autoconfig::lookup(fetcher, domain, address)
         .await
         .into_iter()
-        .map(autoconfig_report)
+        .map(|a| attempt_report(SourceKind::Autoconfig, a, domain))
         .collect()
 }
 
-/// One autoconfig URL tried, in the shape of every other source's report.
-fn autoconfig_report(a: autoconfig::Attempt) -> SourceReport {
-    let mut report = SourceReport::new(SourceKind::Autoconfig, a.url.clone());
+/// One config-v1.1 URL tried (autoconfig or the ISPDB), as a report.
+fn attempt_report(kind: SourceKind, a: autoconfig::Attempt, domain: &str) -> SourceReport {
+    let mut report = SourceReport::new(kind, a.url.clone());
     report.duration_ms = a.duration.as_millis() as u64;
     let mut outcome = match a.outcome {
         autoconfig::Outcome::Found(config) => {
             let n = config.incoming.len() + config.outgoing.len();
             report.settings = config.incoming.into_iter().chain(config.outgoing).collect();
-            format!("{n} server settings")
+            match config.display_name {
+                Some(name) if kind == SourceKind::Ispdb => format!("{name}: {n} server settings"),
+                _ => format!("{n} server settings"),
+            }
         }
         autoconfig::Outcome::FetchFailed(e) => e.to_string(),
         autoconfig::Outcome::Invalid(e) => format!("unusable document: {e}"),
     };
     for r in &a.redirects {
-        let _ = write!(outcome, "; redirected ({}) to {}", r.status, r.to);
+        let _ = write!(outcome, "; {}", r.describe(domain));
     }
     if a.plain_http && !report.settings.is_empty() {
         outcome.push_str("; fetched over plain HTTP, so it could have been forged on the way");
@@ -141,14 +222,6 @@ fn autoconfig_report(a: autoconfig::Attempt) -> SourceReport {
     }
     report.outcome = outcome;
     report
-}
-
-/// The registrable-looking part of a host: its last two labels. (A public suffix
-/// list would get "example.co.uk" right; the MX hosts of the providers that
-/// matter here have two-label base domains.)
-fn base_domain(host: &str) -> Option<String> {
-    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
-    (labels.len() >= 2).then(|| labels[labels.len() - 2..].join("."))
 }
 
 fn finish(
@@ -162,8 +235,8 @@ fn finish(
     for s in sources.iter_mut().flat_map(|r| r.settings.iter_mut()) {
         s.host = s.host.trim_end_matches('.').to_ascii_lowercase();
     }
-    let candidates = merge(&sources);
-    let disagreements = disagreements(&sources);
+    let candidates = merge::merge(&sources);
+    let disagreements = merge::disagreements(&sources);
     let not_offered = sources
         .iter()
         .filter_map(|r| r.not_offered.clone())
@@ -180,211 +253,83 @@ fn finish(
     }
 }
 
-/// One candidate per (protocol, host, port, security), in the order the most
-/// trusted source proposed it.
-fn merge(sources: &[SourceReport]) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = Vec::new();
-    let mut ordered: Vec<&SourceReport> = sources.iter().collect();
-    ordered.sort_by_key(|r| r.kind);
-    for report in ordered {
-        for s in &report.settings {
-            let same = |c: &&mut Candidate| {
-                (
-                    c.setting.protocol,
-                    c.setting.host.as_str(),
-                    c.setting.port,
-                    c.setting.security,
-                ) == (s.protocol, s.host.as_str(), s.port, s.security)
-            };
-            match out.iter_mut().find(same) {
-                Some(c) => {
-                    if !c.sources.contains(&report.kind) {
-                        c.sources.push(report.kind);
-                    }
-                    c.setting.username = c.setting.username.or(s.username);
-                    c.setting.auth = c.setting.auth.or(s.auth);
-                }
-                None => out.push(Candidate {
-                    setting: s.clone(),
-                    sources: vec![report.kind],
-                }),
-            }
-        }
-    }
-    out
-}
-
-/// Per protocol, each source's first choice; where they differ, say so.
-fn disagreements(sources: &[SourceReport]) -> Vec<String> {
-    let mut out = Vec::new();
-    for protocol in Protocol::ALL {
-        let mut firsts: Vec<(SourceKind, &Setting)> = Vec::new();
-        for r in sources.iter().filter(|r| r.kind != SourceKind::Guess) {
-            let first = r.settings.iter().find(|s| s.protocol == protocol);
-            if let Some(s) = first.filter(|_| !firsts.iter().any(|(k, _)| *k == r.kind)) {
-                firsts.push((r.kind, s));
-            }
-        }
-        let differ = firsts.windows(2).any(|w| {
-            (w[0].1.host.as_str(), w[0].1.port, w[0].1.security)
-                != (w[1].1.host.as_str(), w[1].1.port, w[1].1.security)
-        });
-        if differ {
-            let said: Vec<String> = firsts
-                .iter()
-                .map(|(k, s)| {
-                    format!(
-                        "{} says {}:{} {}",
-                        source_name(*k),
-                        s.host,
-                        s.port,
-                        s.security
-                    )
-                })
-                .collect();
-            out.push(format!("{protocol}: {}", said.join("; ")));
-        }
-    }
-    out
-}
-
-/// A source's name in a sentence.
-#[must_use]
-pub fn source_name(kind: SourceKind) -> &'static str {
-    match kind {
-        SourceKind::Provider => "the provider table",
-        SourceKind::Srv => "SRV",
-        SourceKind::Mx => "the MX provider",
-        SourceKind::Autoconfig => "autoconfig",
-        SourceKind::Guess => "a guess",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Security;
+    use crate::model::Protocol;
 
-    fn setting(protocol: Protocol, host: &str, port: u16, security: Security) -> Setting {
-        Setting {
-            protocol,
-            host: host.into(),
-            port,
-            security,
-            username: None,
-            auth: None,
-        }
-    }
-
-    fn report(kind: SourceKind, settings: Vec<Setting>) -> SourceReport {
-        let mut r = SourceReport::new(kind, "q".into());
-        r.settings = settings;
-        r
+    fn offline_for(address: &str) -> Discovery {
+        offline(crate::model::address::parse(address).unwrap())
     }
 
     #[test]
-    fn merging_keeps_every_source_and_the_most_trusted_order() {
-        let imap = setting(Protocol::Imap, "imap.example.com", 993, Security::Tls);
-        let guess = setting(Protocol::Imap, "mail.example.com", 993, Security::Tls);
-        let sources = [
-            report(SourceKind::Guess, vec![guess.clone(), imap.clone()]),
-            report(SourceKind::Srv, vec![imap.clone()]),
-        ];
-        let merged = merge(&sources);
-        assert_eq!(merged.len(), 2);
-        assert_eq!(merged[0].setting, imap, "SRV outranks a guess");
-        assert_eq!(merged[0].sources, [SourceKind::Srv, SourceKind::Guess]);
-        assert_eq!(merged[1].sources, [SourceKind::Guess]);
-    }
-
-    #[test]
-    fn disagreeing_sources_are_named() {
-        let sources = [
-            report(
-                SourceKind::Provider,
-                vec![setting(
-                    Protocol::Smtp,
-                    "smtp.example.com",
-                    465,
-                    Security::Tls,
-                )],
-            ),
-            report(
-                SourceKind::Srv,
-                vec![setting(
-                    Protocol::Smtp,
-                    "smtp.example.com",
-                    587,
-                    Security::StartTls,
-                )],
-            ),
-            report(
-                SourceKind::Autoconfig,
-                vec![setting(
-                    Protocol::Imap,
-                    "imap.example.com",
-                    993,
-                    Security::Tls,
-                )],
-            ),
-        ];
-        let d = disagreements(&sources);
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].starts_with("SMTP:"), "{}", d[0]);
-        assert!(
-            d[0].contains("the provider table says smtp.example.com:465 SSL/TLS"),
-            "{}",
-            d[0]
-        );
-        assert!(
-            d[0].contains("SRV says smtp.example.com:587 STARTTLS"),
-            "{}",
-            d[0]
-        );
-    }
-
-    #[test]
-    fn agreeing_sources_and_guesses_raise_nothing() {
-        let s = setting(Protocol::Imap, "imap.example.com", 993, Security::Tls);
-        let sources = [
-            report(SourceKind::Provider, vec![s.clone()]),
-            report(SourceKind::Srv, vec![s]),
-            report(
-                SourceKind::Guess,
-                vec![setting(
-                    Protocol::Imap,
-                    "mail.example.com",
-                    993,
-                    Security::Tls,
-                )],
-            ),
-        ];
-        assert!(disagreements(&sources).is_empty());
-    }
-
-    #[test]
-    fn base_domains_of_mx_hosts() {
-        assert_eq!(
-            base_domain("mx1.mail.hoster.net").as_deref(),
-            Some("hoster.net")
-        );
-        assert_eq!(base_domain("hoster.net.").as_deref(), Some("hoster.net"));
-        assert_eq!(base_domain("localhost"), None);
-    }
-
-    #[test]
-    fn offline_discovery_uses_the_table_only() {
-        let a = crate::model::address::parse("someone@outlook.com").unwrap();
-        let d = offline(a);
+    fn offline_discovery_uses_the_built_in_sources_only() {
+        let d = offline_for("someone@outlook.com");
         assert!(d.offline);
-        assert_eq!(d.sources.len(), 1);
+        let kinds: Vec<SourceKind> = d.sources.iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, [SourceKind::Provider, SourceKind::IspdbSnapshot]);
         let p = d.provider.unwrap();
         assert_eq!(p.via, SourceKind::Provider);
         assert!(p.notes.iter().any(|n| n.key == "oauth2_only"));
+        let smtp = d
+            .candidates
+            .iter()
+            .find(|c| c.setting.protocol == Protocol::Smtp)
+            .unwrap();
+        assert_eq!(smtp.setting.host, "smtp-mail.outlook.com");
+        assert_eq!(
+            smtp.sources,
+            [SourceKind::Provider, SourceKind::IspdbSnapshot],
+            "the override and the snapshot agree"
+        );
+        assert!(d.disagreements.is_empty(), "{:?}", d.disagreements);
+    }
+
+    #[test]
+    fn offline_discovery_answers_from_the_snapshot_with_its_commit() {
+        let d = offline_for("alice@163.com");
+        let p = d.provider.as_ref().unwrap();
+        assert_eq!(
+            (p.id.as_str(), p.via),
+            ("163.com", SourceKind::IspdbSnapshot)
+        );
+        let commit = providers::snapshot().source.short_commit();
+        assert!(
+            d.sources[1].query.contains(commit),
+            "{}",
+            d.sources[1].query
+        );
+        assert_eq!(d.sources[1].outcome, "163.com (ispdb/163.com.xml)");
+        assert!(d.sources[0].settings.is_empty(), "no override for 163.com");
         assert!(
             d.candidates
                 .iter()
-                .any(|c| c.setting.protocol == Protocol::Smtp)
+                .all(|c| c.sources == [SourceKind::IspdbSnapshot])
         );
+        assert_eq!(d.host_for(Protocol::Imap), Some("imap.163.com"));
+    }
+
+    #[test]
+    fn every_snapshot_domain_answers_offline() {
+        for e in &providers::snapshot().entries {
+            for domain in &e.domains {
+                let d = offline_for(&format!("someone@{domain}"));
+                let report = &d.sources[1];
+                assert_eq!(report.settings.len(), e.servers.len(), "{domain}");
+                assert!(
+                    report.outcome.contains(&e.file),
+                    "{domain}: {}",
+                    report.outcome
+                );
+                assert!(!d.candidates.is_empty(), "{domain}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_domain_is_known_to_neither() {
+        let d = offline_for("a@example.com");
+        assert!(d.provider.is_none() && d.candidates.is_empty());
+        assert_eq!(d.sources[1].outcome, "not in the snapshot");
     }
 }

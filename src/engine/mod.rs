@@ -186,6 +186,7 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
         resolver: &resolver,
         fetcher: &fetcher,
         families: Families::Any,
+        ispdb_url: &config.ispdb_url,
     };
     Ok(lookup::online(config.address.clone(), &sources).await)
 }
@@ -215,6 +216,7 @@ async fn discover(
         resolver,
         fetcher: &fetcher,
         families: config.families,
+        ispdb_url: &config.ispdb_url,
     };
     let found = deadline
         .bound(lookup::online(address.clone(), &sources))

@@ -40,7 +40,11 @@ pub fn header(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
         Some(p) => {
             let how = match p.via {
                 SourceKind::Mx => "recognised from the domain's MX hosts",
-                _ => "built-in provider table",
+                SourceKind::AutodiscoverJson | SourceKind::AutodiscoverPox => {
+                    "recognised from the domain's Autodiscover service"
+                }
+                SourceKind::IspdbSnapshot => "Thunderbird's ISPDB, built-in snapshot",
+                _ => "provider overrides on the ISPDB snapshot",
             };
             para(
                 out,
@@ -142,7 +146,7 @@ pub fn notes(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
 /// probe report.
 pub fn sources(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     let title = if d.offline {
-        "Sources (offline: provider table only)"
+        "Sources (offline: the built-in provider data only)"
     } else {
         "Sources consulted"
     };
@@ -163,10 +167,13 @@ pub fn sources(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
 
 pub(crate) fn short_source(kind: SourceKind) -> &'static str {
     match kind {
-        SourceKind::Provider => "provider",
+        SourceKind::Provider => "overrides",
+        SourceKind::IspdbSnapshot => "snapshot",
+        SourceKind::Ispdb => "ISPDB",
         SourceKind::Srv => "SRV",
         SourceKind::Mx => "MX",
         SourceKind::Autoconfig => "autoconfig",
+        SourceKind::AutodiscoverJson | SourceKind::AutodiscoverPox => "autodisc.",
         SourceKind::Guess => "guess",
     }
 }

@@ -5,18 +5,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Address, Protocol, Security};
 
-/// Which source a candidate or a finding came from.
+/// Which source a candidate or a finding came from. The order is the order of
+/// trust: merged candidates list their sources in it (docs/discovery.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
-    /// The built-in provider table (by the address's domain).
+    /// mailcheck's own provider overrides (`data/providers.toml`), by the
+    /// address's domain.
     Provider,
+    /// The ISPDB snapshot built into mailcheck (`data/ispdb.toml`), by the
+    /// address's domain.
+    IspdbSnapshot,
+    /// Thunderbird's ISPDB online (`autoconfig.thunderbird.net`), for the
+    /// domain and the MX host's parent and base domains.
+    Ispdb,
     /// RFC 6186 / RFC 8314 SRV records.
     Srv,
     /// The domain's MX hosts point at a known provider.
     Mx,
-    /// Mozilla autoconfig (config-v1.1.xml).
+    /// Mozilla autoconfig (config-v1.1.xml) from the domain's own web server.
     Autoconfig,
+    /// Microsoft Autodiscover v2 (`autodiscover.json`): where the domain's
+    /// Autodiscover service is.
+    AutodiscoverJson,
+    /// Microsoft Autodiscover "POX" (`autodiscover.xml`, the Outlook schema):
+    /// the IMAP, POP3 and SMTP settings.
+    AutodiscoverPox,
     /// A host-name guess that resolves (imap., pop3., smtp., mail., the domain).
     Guess,
 }
@@ -88,7 +102,8 @@ pub struct SourceReport {
     /// SRV only: the service the domain says it deliberately does not offer
     /// (target "."), e.g. POP3 with STARTTLS for `_pop3._tcp`.
     pub not_offered: Option<NotOffered>,
-    /// Autoconfig only: the settings came over plain HTTP (they could be forged).
+    /// Autoconfig and Autodiscover: plain HTTP was involved in getting the
+    /// settings (they could have been forged on the way).
     pub plain_http: bool,
     /// How long it took.
     pub duration_ms: u64,
@@ -117,11 +132,15 @@ pub struct ProviderMatch {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// How it was recognised: by the address's domain, or by the domain's MX hosts.
+    /// How it was recognised: by the address's domain in the overrides
+    /// (`provider`) or the ISPDB snapshot (`ispdb_snapshot`), by the domain's MX
+    /// hosts (`mx`), or by where its Autodiscover service is
+    /// (`autodiscover_json`, `autodiscover_pox`).
     pub via: SourceKind,
     /// What a user must know (OAuth2 only, app passwords, …).
     pub notes: Vec<Note>,
-    /// The date the table's facts were checked.
+    /// The date the provider's facts were checked: the override's, or the
+    /// ISPDB snapshot commit's.
     pub checked: String,
 }
 

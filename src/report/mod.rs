@@ -34,11 +34,18 @@ pub use probe::{
 pub use session::{AuthAttempt, AuthOutcome, OAuthError, SendOutcome, Session, StartTlsState};
 
 /// Version of the JSON document; bumped on any incompatible change.
+///
+/// 3: findings are causes with a `category` and what they `affect`, a top-level
+/// `verdict`, `dns_check`, `login.changed`, `recommended.login_verified`; the
+/// discovery sources `ispdb_snapshot`, `ispdb`, `autodiscover_json` and
+/// `autodiscover_pox`, and `provider` now means mailcheck's overrides on the
+/// ISPDB snapshot (a provider may be recognised `via` the snapshot or
+/// Autodiscover).
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Version of the `mailcheck settings` JSON document
-/// (`docs/schema/settings.schema.json`).
-pub const SETTINGS_SCHEMA_VERSION: u32 = 2;
+/// (`docs/schema/settings.schema.json`); 3 for the discovery changes above.
+pub const SETTINGS_SCHEMA_VERSION: u32 = 3;
 
 /// The output of `mailcheck settings`.
 #[derive(Debug, Clone, Serialize)]

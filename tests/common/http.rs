@@ -1,5 +1,6 @@
-//! A small HTTP/1.1 responder on 127.0.0.1, over TLS or not, for the autoconfig
-//! fetcher's tests: one request per connection, answered by a route function, with
+//! A small HTTP/1.1 responder on 127.0.0.1, over TLS or not, for the fetcher's
+//! tests (autoconfig, the ISPDB, Autodiscover): one request per connection (GET
+//! or POST, whose body is read and logged), answered by a route function, with
 //! the misbehaviours a fetcher must survive (huge bodies, endless redirects, silence).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -16,6 +17,8 @@ pub enum Reply {
     Body(u16, Vec<u8>),
     /// A redirect (301, 302, 307…) to this Location.
     Redirect(u16, String),
+    /// A status, a Content-Type and a body (JSON answers).
+    Typed(u16, &'static str, Vec<u8>),
     /// 200 with a chunked body of this many bytes, sent 16 KiB at a time (no
     /// Content-Length, so the client only learns the size by reading).
     Chunked(usize),
@@ -30,6 +33,8 @@ pub enum Reply {
 pub struct Log {
     /// Request targets (path and query), in order.
     pub targets: Mutex<Vec<String>>,
+    /// Every request: method, target and body, in order.
+    pub requests: Mutex<Vec<(String, String, String)>>,
     /// Body bytes written by `Chunked` and `Declared` replies.
     pub body_bytes: AtomicUsize,
     /// Set when a `Chunked` or `Declared` reply was written to the end.
@@ -82,6 +87,11 @@ impl HttpServer {
     pub fn targets(&self) -> Vec<String> {
         self.log.targets.lock().unwrap().clone()
     }
+
+    /// The requests seen so far: (method, target, body).
+    pub fn requests(&self) -> Vec<(String, String, String)> {
+        self.log.requests.lock().unwrap().clone()
+    }
 }
 
 async fn serve(
@@ -104,8 +114,12 @@ async fn answer(
     route: &Route,
     log: &Log,
 ) -> std::io::Result<()> {
-    let target = read_head(&mut stream).await?;
+    let (method, target, body) = read_request(&mut stream).await?;
     log.targets.lock().unwrap().push(target.clone());
+    log.requests
+        .lock()
+        .unwrap()
+        .push((method, target.clone(), body));
     match route(&target) {
         Reply::Body(status, body) => {
             head(
@@ -114,6 +128,14 @@ async fn answer(
                 &format!("Content-Length: {}", body.len()),
             )
             .await?;
+            stream.write_all(&body).await?;
+        }
+        Reply::Typed(status, content_type, body) => {
+            let extra = format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}",
+                body.len()
+            );
+            head(&mut stream, status, &extra).await?;
             stream.write_all(&body).await?;
         }
         Reply::Redirect(status, location) => {
@@ -142,9 +164,13 @@ async fn head(
     status: u16,
     extra: &str,
 ) -> std::io::Result<()> {
-    let text = format!(
-        "HTTP/1.1 {status} Test\r\nContent-Type: text/xml\r\nConnection: close\r\n{extra}\r\n\r\n"
-    );
+    let content_type = if extra.starts_with("Content-Type") {
+        ""
+    } else {
+        "Content-Type: text/xml\r\n"
+    };
+    let text =
+        format!("HTTP/1.1 {status} Test\r\n{content_type}Connection: close\r\n{extra}\r\n\r\n");
     stream.write_all(text.as_bytes()).await
 }
 
@@ -177,8 +203,11 @@ async fn stream_body(
     Ok(())
 }
 
-/// Reads the request head (bounded) and returns the request target.
-async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<String> {
+/// Reads the request head (bounded) and its body (by Content-Length, at most
+/// 64 KiB): method, target, body.
+async fn read_request(
+    stream: &mut (impl AsyncRead + Unpin),
+) -> std::io::Result<(String, String, String)> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
@@ -187,10 +216,20 @@ async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Str
         }
         head.push(byte[0]);
     }
-    let text = String::from_utf8_lossy(&head);
-    Ok(text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned())
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut words = text.split_whitespace();
+    let method = words.next().unwrap_or_default().to_owned();
+    let target = words.next().unwrap_or_default().to_owned();
+    let length = text
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0)
+        .min(64 * 1024);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    Ok((method, target, String::from_utf8_lossy(&body).into_owned()))
 }

@@ -18,6 +18,38 @@ pub fn binary(args: &[&str]) -> Output {
     out
 }
 
+/// As [`binary`], from async code: on a blocking thread, so that servers running
+/// on the test's own runtime keep answering while the binary waits for them.
+pub async fn binary_async(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        binary(&args)
+    })
+    .await
+    .expect("the binary's thread")
+}
+
+/// The `kind` of every source report of a settings or discovery document, in order.
+pub fn source_kinds(doc: &Value) -> Vec<String> {
+    doc["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|r| r["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
+
+/// The first candidate of a settings or discovery document for `protocol`
+/// (and `port`, if given).
+pub fn candidate(doc: &Value, protocol: &str, port: Option<u64>) -> Option<Value> {
+    doc["candidates"]
+        .as_array()?
+        .iter()
+        .find(|c| c["protocol"] == protocol && port.is_none_or(|p| c["port"] == p))
+        .cloned()
+}
+
 /// With `MAILCHECK_TEST_JSON_DUMP=DIR`, keeps every JSON document a test produced
 /// as `DIR/<test name>.<n>.json`, so that two runs of the suite (before and after a
 /// refactoring) can be compared with `scripts/compare-json.py`.

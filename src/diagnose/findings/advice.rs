@@ -6,7 +6,7 @@
 use super::login::plaintext_logins;
 use super::{Facts, and_list, implicit_port, ports, works};
 use crate::model::{Code, Security};
-use crate::report::{Category, Finding, ProbeReport, Severity, SourceKind};
+use crate::report::{Category, Finding, ProbeReport, Severity};
 
 pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     for host in facts.hosts() {
@@ -221,7 +221,8 @@ fn discovery(facts: &Facts<'_>, out: &mut Vec<Finding>) {
         out.push(f);
     }
     for s in &d.sources {
-        if s.kind == SourceKind::Autoconfig && s.plain_http && !s.settings.is_empty() {
+        // Autoconfig, Autodiscover and the online ISPDB are fetched over HTTP(S).
+        if s.plain_http && !s.settings.is_empty() {
             out.push(
                 Finding::new(
                     "http_autoconfig",

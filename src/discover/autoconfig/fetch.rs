@@ -74,6 +74,25 @@ pub struct Redirect {
     pub to: String,
 }
 
+impl Redirect {
+    /// The redirect in words, saying so when it leaves the address's domain
+    /// (`domain`): settings from another domain's server are that server's
+    /// claim, not the domain owner's.
+    #[must_use]
+    pub fn describe(&self, domain: &str) -> String {
+        let mut out = format!("redirected ({}) to {}", self.status, self.to);
+        let host = Url::parse(&self.to)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        if !host.is_empty() && !crate::discover::domain::same_site(&host, domain) {
+            let other = crate::discover::domain::base_domain(&host).unwrap_or(host);
+            out = format!("{out}, another domain ({other})");
+        }
+        out
+    }
+}
+
 /// What one fetch did.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -94,8 +113,25 @@ pub struct Fetched {
     pub body: Result<Vec<u8>, FetchError>,
 }
 
-/// An HTTP(S) client for autoconfig documents: bounded, resolving through
-/// mailcheck's resolver, trusting the system's roots plus `--ca-file`.
+/// What one request sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// GET, as for autoconfig and the ISPDB.
+    Get,
+    /// POST with a body, as for Autodiscover's POX requests. A redirect is
+    /// followed with the same POST (MS-OXDSCLI §3.1.5.2: the client resends
+    /// the request to the new URL).
+    Post {
+        /// The request body.
+        body: String,
+        /// Its `Content-Type`.
+        content_type: &'static str,
+    },
+}
+
+/// An HTTP(S) client for configuration documents (autoconfig, the ISPDB,
+/// Autodiscover): bounded, resolving through mailcheck's resolver, trusting
+/// the system's roots plus `--ca-file`.
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
@@ -157,6 +193,11 @@ impl Fetcher {
     /// Fetches `url`, following at most [`MAX_REDIRECTS`] redirects to http(s)
     /// URLs, reading at most [`MAX_BODY`] bytes, all within the timeout.
     pub async fn fetch(&self, url: &str) -> Fetched {
+        self.request(url, &Method::Get).await
+    }
+
+    /// As [`Fetcher::fetch`], with `method` (redirects repeat it).
+    pub async fn request(&self, url: &str, method: &Method) -> Fetched {
         let started = Instant::now();
         let mut fetched = Fetched {
             url: url.to_owned(),
@@ -167,20 +208,26 @@ impl Fetcher {
             duration: Duration::ZERO,
             body: Err(FetchError::Timeout(self.timeout)),
         };
-        let outcome = tokio::time::timeout(self.timeout, self.follow(&mut fetched)).await;
+        let outcome = tokio::time::timeout(self.timeout, self.follow(&mut fetched, method)).await;
         fetched.body = outcome.unwrap_or(Err(FetchError::Timeout(self.timeout)));
         fetched.duration = started.elapsed();
         fetched
     }
 
-    async fn follow(&self, fetched: &mut Fetched) -> Result<Vec<u8>, FetchError> {
+    async fn follow(&self, fetched: &mut Fetched, method: &Method) -> Result<Vec<u8>, FetchError> {
         let mut current = http_url(&fetched.url, None)?;
         loop {
             fetched.final_url = current.to_string();
             fetched.plain_http |= current.scheme() == "http";
-            let response = self
-                .client
-                .get(current.clone())
+            let request = match method {
+                Method::Get => self.client.get(current.clone()),
+                Method::Post { body, content_type } => self
+                    .client
+                    .post(current.clone())
+                    .header(reqwest::header::CONTENT_TYPE, *content_type)
+                    .body(body.clone()),
+            };
+            let response = request
                 .send()
                 .await
                 .map_err(|e| FetchError::Request(request_error(&e)))?;

@@ -29,8 +29,9 @@ mod parse;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-pub use fetch::{FetchError, Fetched, Fetcher, FetcherError, Redirect};
+pub use fetch::{FetchError, Fetched, Fetcher, FetcherError, Method, Redirect};
 pub use parse::{ClientConfig, ParseError, parse};
+pub(crate) use parse::{auth_method, substitute, untrusted_document, username_form};
 
 /// The largest configuration document read; a longer body fails the fetch.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -110,7 +111,7 @@ pub async fn lookup_urls(
 ) -> Vec<Attempt> {
     let mut attempts = Vec::new();
     for (url, plain) in candidates {
-        let attempt = attempt(fetcher.fetch(url).await, *plain, address);
+        let attempt = lookup_url(fetcher, url, *plain, address).await;
         let found = matches!(attempt.outcome, Outcome::Found(_));
         attempts.push(attempt);
         if found {
@@ -118,6 +119,11 @@ pub async fn lookup_urls(
         }
     }
     attempts
+}
+
+/// Fetches one document URL (`plain`: it is plain HTTP) and reads it.
+pub async fn lookup_url(fetcher: &Fetcher, url: &str, plain: bool, address: &str) -> Attempt {
+    attempt(fetcher.fetch(url).await, plain, address)
 }
 
 fn attempt(fetched: Fetched, plain: bool, address: &str) -> Attempt {

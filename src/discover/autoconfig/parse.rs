@@ -81,14 +81,7 @@ pub enum ParseError {
 /// known type fails the whole document, since a client would not know which of
 /// the provider's settings to trust.
 pub fn parse(xml: &str, address: &str) -> Result<ClientConfig, ParseError> {
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let doc =
-        Document::parse_with_options(xml, options).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let doc = untrusted_document(xml).map_err(ParseError::Xml)?;
     let root = doc.root_element();
     if root.tag_name().name() != "clientConfig" {
         return Err(ParseError::NotClientConfig(
@@ -123,6 +116,19 @@ pub fn parse(xml: &str, address: &str) -> Result<ClientConfig, ParseError> {
         }
     }
     Ok(config)
+}
+
+/// Parses a document from a server the way every such document is parsed: no
+/// DTD (so no entity is ever expanded or loaded), at most [`MAX_NODES`] nodes, a
+/// UTF-8 byte order mark ignored. Autodiscover's answers are read the same way.
+pub(crate) fn untrusted_document(xml: &str) -> Result<Document<'_>, String> {
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: MAX_NODES,
+        ..ParsingOptions::default()
+    };
+    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    Document::parse_with_options(xml, options).map_err(|e| e.to_string())
 }
 
 fn protocol(element: &str, kind: &str) -> Option<Protocol> {
@@ -192,7 +198,7 @@ fn socket_type(value: &str) -> Option<Security> {
 
 /// Only the two placeholders the format defines for usernames; a literal or any
 /// other pattern says nothing mailcheck can use.
-fn username_form(value: &str) -> Option<UsernameForm> {
+pub(crate) fn username_form(value: &str) -> Option<UsernameForm> {
     match value {
         "%EMAILADDRESS%" => Some(UsernameForm::Address),
         "%EMAILLOCALPART%" => Some(UsernameForm::LocalPart),
@@ -203,7 +209,7 @@ fn username_form(value: &str) -> Option<UsernameForm> {
 /// The `<authentication>` values of config-v1.1. The first value understood wins
 /// (the document lists them in the provider's order of preference); unknown values
 /// are skipped, as Thunderbird does.
-fn auth_method(value: &str) -> Option<AuthMethod> {
+pub(crate) fn auth_method(value: &str) -> Option<AuthMethod> {
     match value.to_ascii_lowercase().as_str() {
         "password-cleartext" | "plain" => Some(AuthMethod::PasswordCleartext),
         "password-encrypted" | "secure" => Some(AuthMethod::PasswordEncrypted),
@@ -226,6 +232,12 @@ fn is_host(host: &str) -> bool {
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// `text` with the address's `%EMAIL…%` placeholders filled in (host names
+/// such as `mail.%EMAILDOMAIN%`).
+pub(crate) fn substitute(text: &str, address: &str) -> String {
+    Placeholders::new(address).substitute(text)
 }
 
 /// The values of `%EMAILADDRESS%`, `%EMAILLOCALPART%` and `%EMAILDOMAIN%`.
