@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
-use crate::discover::providers;
+use crate::discover::{domain, providers};
 use crate::model::Protocol;
 use crate::proto::smtp::parse_reply_line;
 use crate::report::Explanation;
@@ -147,20 +147,13 @@ pub fn identify(host: &str, discovered: Option<&str>, cert_names: &[String]) -> 
     let serves = |p: &providers::Provider| {
         p.settings()
             .filter(|s| s.host.contains('.') && s.host.parse::<std::net::IpAddr>().is_err())
-            .any(|s| names.iter().any(|n| site(n) == site(&s.host)))
+            .any(|s| names.iter().any(|n| domain::same_site(n, &s.host)))
     };
     let all = providers::all();
     all.iter()
         .find(|p| Some(p.id.as_str()) == discovered && serves(p))
         .or_else(|| all.iter().find(|p| serves(p)))
         .map(|p| p.id.clone())
-}
-
-/// The last two labels of a host name: its site ("imap.gmail.com" → "gmail.com").
-fn site(host: &str) -> String {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = host.rsplit('.').take(2).collect();
-    labels.into_iter().rev().collect::<Vec<_>>().join(".")
 }
 
 /// The provider a server's greeting names (`microsoft365`, `gmail`, `yahoo`),
