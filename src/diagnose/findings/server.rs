@@ -104,9 +104,17 @@ fn no_server_found(facts: &Facts<'_>) -> Option<Finding> {
             .iter()
             .any(|p| p.protocol.is_incoming() == incoming)
     };
+    // With --only, a direction left out was not asked for.
+    let only = &facts.run.inputs.only;
+    let asked = |incoming: bool| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|spec| spec.starts_with("smtp:") != incoming)
+    };
     let missing: Vec<&str> = [(true, "reading (IMAP, POP3)"), (false, "sending (SMTP)")]
         .into_iter()
-        .filter(|(incoming, _)| !probed(*incoming))
+        .filter(|(incoming, _)| asked(*incoming) && !probed(*incoming))
         .filter(|(incoming, _)| !all_declared_not_offered(d, *incoming))
         .map(|(_, what)| what)
         .collect();

@@ -598,3 +598,13 @@ fn docs_findings_lists_every_code_and_no_other() {
         }
     }
 }
+
+/// Regression: `probe ADDRESS --only imap:993:tls` said no SMTP server was found.
+#[test]
+fn a_direction_left_out_by_only_is_not_missing() {
+    let mut r = report(vec![ok("imap:993:tls")]);
+    r.discovery = Some(discovery());
+    assert!(run_findings(&r).iter().any(|f| f.code == "no_server_found"));
+    r.inputs.only = vec!["imap:993:tls".into()];
+    assert!(!run_findings(&r).iter().any(|f| f.code == "no_server_found"));
+}
