@@ -11,6 +11,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub mod secrets;
+pub mod serve;
+pub mod unattended;
 
 use crate::cli::{
     ClientChoice, ColorChoice, ExportChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs,
