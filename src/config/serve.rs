@@ -308,6 +308,23 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("alice.password");
+        std::fs::write(&secret, "x\n").unwrap();
+        let text = include_str!("../../examples/prometheus/mailcheck-serve.toml")
+            .replace("/etc/mailcheck/alice.password", secret.to_str().unwrap());
+        let c = load(&text).unwrap();
+        assert!(c.listen.ip().is_loopback());
+        let names: Vec<&str> = c.modules.keys().map(String::as_str).collect();
+        assert_eq!(names, ["alice_login", "default", "submission"]);
+        let login = c.modules["alice_login"]
+            .config_for(&Target::parse("alice@example.com").unwrap())
+            .unwrap();
+        assert!(login.auth.is_some(), "credentials by file reference");
+    }
+
+    #[test]
     fn mistakes_are_named() {
         for (text, needle) in [
             ("[modules.default]\n", "no `allow` list"),

@@ -206,8 +206,11 @@ fn human(report: &Report, config: &Config) -> String {
     }
 }
 
+/// Now, to the second (the page has no use for nanoseconds).
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
