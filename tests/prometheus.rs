@@ -13,9 +13,10 @@ use common::exporter::{Exporter, promtool, query, server_cert_expiry, test_confi
 use common::servers::Servers;
 use serde_json::Value;
 
-/// The value of one series of a query result.
-fn value(series: &Value) -> f64 {
-    series["value"][1].as_str().unwrap().parse().unwrap()
+/// The value of one series of a query result (here always a whole number).
+fn value(series: &Value) -> i64 {
+    let v: f64 = series["value"][1].as_str().unwrap().parse().unwrap();
+    v.round() as i64
 }
 
 /// `promql`, keeping only samples newer than `since` (Unix time): Prometheus
@@ -51,8 +52,8 @@ fn prometheus_scrapes_the_exporter() {
     let success = series(&prometheus, &success, 2);
     for s in &success {
         let expected = match s["metric"]["instance"].as_str().unwrap() {
-            "mail.mailcheck.test" => 1.0,
-            "nothere.mailcheck.test" => 0.0,
+            "mail.mailcheck.test" => 1,
+            "nothere.mailcheck.test" => 0,
             other => panic!("unexpected instance {other}"),
         };
         assert_eq!(value(s), expected, "{s}");
@@ -63,7 +64,7 @@ fn prometheus_scrapes_the_exporter() {
         since,
     );
     let expiry = query(&prometheus, &expiry);
-    let seen: Vec<(&str, &str, f64)> = expiry
+    let seen: Vec<(&str, &str, i64)> = expiry
         .iter()
         .map(|s| {
             (
@@ -73,7 +74,7 @@ fn prometheus_scrapes_the_exporter() {
             )
         })
         .collect();
-    let not_after = server_cert_expiry(&s) as f64;
+    let not_after = server_cert_expiry(&s);
     let mut ports: Vec<&str> = seen.iter().map(|(_, p, _)| *p).collect();
     ports.sort_unstable();
     assert_eq!(ports, ["465", "587", "993"], "{seen:?}");
@@ -87,7 +88,7 @@ fn prometheus_scrapes_the_exporter() {
 
     let login = series(&prometheus, &fresh("mailcheck_login_success", since), 1);
     assert_eq!(login[0]["metric"]["instance"], "alice@mailcheck.test");
-    assert_eq!(value(&login[0]), 1.0, "{}", login[0]);
+    assert_eq!(value(&login[0]), 1, "{}", login[0]);
 
     // The shipped rule sees the failing target's required combinations down
     // (pending for its `for:` period, firing after).

@@ -112,7 +112,7 @@ pub struct Response {
 /// A plain HTTP/1.0 GET (the server closes after answering), bounded by 60 s.
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.set_read_timeout(Some(Duration::from_mins(1))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
