@@ -132,9 +132,8 @@ async fn probe(shared: Arc<Shared>, target: Target) -> BatchRecord {
         }
         config.deadline = Some(config.deadline.map_or(left, |own| own.min(left)));
     }
-    let per_server = shared.per_server.clone();
-    let run =
-        tokio::spawn(async move { engine::run_sharing(&config, &(), Some(per_server)).await });
+    config.per_server = Some(shared.per_server.clone());
+    let run = tokio::spawn(async move { engine::run(&config, &()).await });
     match run.await {
         Ok(Ok(report)) => record(report.summary.exit_code, Some(Box::new(report)), None),
         Ok(Err(e)) => record(EXIT_UNKNOWN, None, Some(format!("{e:#}"))),

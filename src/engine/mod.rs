@@ -33,7 +33,6 @@ use crate::discover::lookup::{self, Sources};
 use crate::discover::providers;
 use crate::model::{Address, Endpoint};
 use crate::net::driver::Limits;
-use crate::net::limit::PerServer;
 use crate::net::resolve::{Families, Resolution, Resolver};
 use crate::net::tls::TlsSetup;
 use crate::report::{Discovery, DnsCheck, Inputs, Login, ProbeReport, RelayTest, Report, Run};
@@ -77,20 +76,10 @@ impl Context<'_> {
 
 /// Runs the whole check and builds the report; `observer` hears how it goes.
 pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Report> {
-    run_sharing(config, observer, None).await
-}
-
-/// [`run`] as one of many runs at once (a batch, the exporter): every connection
-/// counts against `per_server`, the cap shared by all of them.
-pub async fn run_sharing(
-    config: &Config,
-    observer: &dyn Observer,
-    per_server: Option<Arc<PerServer>>,
-) -> anyhow::Result<Report> {
     let started_at = now_rfc3339();
     let started = Instant::now();
     let deadline = Deadline::after(config.deadline);
-    let env = Env::for_config(config, per_server)?;
+    let env = Env::for_config(config)?;
     let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
     let (discovery, cut_short) = discover(config, &env, &resolver, deadline).await?;
     let hosts = Hosts::choose(config, discovery.as_ref());
@@ -328,13 +317,13 @@ async fn follow_up(
 
 impl Env {
     /// What the probes of a run with `config` share.
-    fn for_config(config: &Config, per_server: Option<Arc<PerServer>>) -> anyhow::Result<Env> {
+    fn for_config(config: &Config) -> anyhow::Result<Env> {
         Ok(Env {
             tls: TlsSetup::new(config.ca_file.as_deref())?,
             timeout: config.timeout,
             limits: Limits::default(),
             slow_greeting: slow_greeting_threshold(config.timeout),
-            per_server,
+            per_server: config.per_server.clone(),
         })
     }
 }

@@ -70,10 +70,11 @@ async fn run(
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1)),
     );
+    config.per_server = Some(app.per_server.clone());
     let at = now_rfc3339();
     let report = {
         let _running = InFlight::new(&app.metrics);
-        engine::run_sharing(&config, &(), Some(app.per_server.clone())).await
+        engine::run(&config, &()).await
     };
     drop(permit);
     let report = report.map_err(|e| {
