@@ -181,6 +181,7 @@ mod tests {
             outgoing: true,
             logins: false,
             require: Vec::new(),
+            not_offered: Vec::new(),
         };
         let mut expiring = ok("smtp:587:starttls");
         if let Some(c) = expiring.tls.as_mut().and_then(|t| t.certificate.as_mut()) {

@@ -291,6 +291,7 @@ mod tests {
                 .iter()
                 .map(|r| crate::config::parse_requirement(r).unwrap())
                 .collect(),
+            not_offered: Vec::new(),
         };
         let report = crate::engine::judge(run, &crate::diagnose::Options::default(), &expect);
         let reqs: Vec<String> = require.iter().map(|s| (*s).to_owned()).collect();
