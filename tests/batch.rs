@@ -173,7 +173,7 @@ fn the_list_can_come_from_standard_input() {
 fn one_login_per_account() {
     let s = Servers::get();
     let line = format!(
-        "{} --password-file {} --only imap:993:tls",
+        "{} --password-file {} --only imap:993:tls,smtp:465:tls",
         s.var("MAILCHECK_TEST_USER"),
         s.var("MAILCHECK_TEST_PASSWORD_FILE")
     );
@@ -184,9 +184,10 @@ fn one_login_per_account() {
     );
     let r = records(&out);
     assert_eq!(r.len(), 2);
-    let logins = &r[0]["report"]["logins"];
-    assert_eq!(logins.as_array().unwrap().len(), 1, "{logins}");
-    assert_eq!(logins[0]["result"], "ok");
+    assert_eq!(r[0]["exit_code"], 0, "{}", r[0]["report"]["findings"]);
+    let logins = r[0]["report"]["logins"].as_array().unwrap();
+    assert_eq!(logins.len(), 2, "one per protocol and host: {logins:?}");
+    assert!(logins.iter().all(|l| l["result"] == "ok"), "{logins:?}");
     let again = r[1]["error"].as_str().unwrap();
     assert!(again.contains("same account as line 1"), "{again}");
     assert_eq!(out.status.code(), Some(3), "UNKNOWN beats OK");

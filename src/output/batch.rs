@@ -125,12 +125,14 @@ fn cert_days(report: &Report) -> Option<i64> {
         .min()
 }
 
-/// The most severe finding that calls for action, as "code: cause"; for a
-/// target that fails without one, what does not work.
+/// The most severe finding that calls for action (the first of those, as
+/// findings come root cause first), as "code: cause"; for a target that fails
+/// without one, what does not work.
 fn worst_finding(report: &Report) -> String {
     let worst = report
         .findings
         .iter()
+        .rev()
         .filter(|f| f.severity >= Severity::Warning)
         .max_by_key(|f| f.severity);
     match worst {
@@ -207,8 +209,9 @@ mod tests {
             "{row}"
         );
         assert!(row.contains("   5d  "), "fewest days left: {row}");
-        let worst = &record.report.as_ref().unwrap().findings[0];
-        assert!(worst.severity >= Severity::Warning);
+        let findings = &record.report.as_ref().unwrap().findings;
+        let worst = findings.iter().rev().max_by_key(|f| f.severity).unwrap();
+        assert!(worst.severity >= Severity::Warning, "{findings:?}");
         assert!(row.contains(&worst.code), "{row}");
         assert_eq!(row.lines().count(), 1);
     }

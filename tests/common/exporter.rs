@@ -73,7 +73,8 @@ impl Drop for Exporter {
 }
 
 /// The exporter configuration the tests use: the test DNS and CA, a module
-/// `mail` of three combinations with two required, and `login` for alice.
+/// `mail` of three combinations with two required, and `login` for alice (one
+/// combination per direction, so both are judged).
 pub fn test_config(s: &Servers) -> String {
     format!(
         r#"allow = ["*.mailcheck.test", "*@mailcheck.test"]
@@ -85,7 +86,7 @@ ca_file = "{ca}"
 family = "ipv4"
 timeout = 5
 [modules.login]
-only = ["imap:993:tls"]
+only = ["imap:993:tls", "smtp:465:tls"]
 dns_server = "{dns}"
 ca_file = "{ca}"
 family = "ipv4"
