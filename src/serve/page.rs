@@ -5,6 +5,8 @@
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 
+use crate::diagnose::export::escape;
+
 /// One probe, as the page shows it.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -61,23 +63,6 @@ impl Recent {
     pub fn get(&self, id: u64) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
-}
-
-/// `&`, `<`, `>`, `"` and `'` as HTML character references.
-#[must_use]
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}\
@@ -168,7 +153,7 @@ mod tests {
             target: target.into(),
             exit_code: 2,
             duration_ms: 1234,
-            report: "<script>alert(1)</script> & more".into(),
+            report: "<script>alert(1)</script> & 'more'".into(),
         }
     }
 
@@ -194,7 +179,7 @@ mod tests {
         let mut r = Recent::new(5);
         r.push(entry("<b>x</b>"));
         let html = report(r.get(1).unwrap());
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &apos;more&apos;"));
         assert!(!html.contains("<script>"));
         assert!(index(&r, &["a<b"]).contains("a&lt;b"));
     }
