@@ -20,9 +20,9 @@ impl Progress {
             return Progress(None);
         }
         let template = if total.is_some() {
-            "{bar:30.cyan/blue} {pos}/{len} targets, {per_sec}, {msg} [{elapsed}, ~{eta} left]"
+            "{bar:30.cyan/blue} {pos}/{len} targets, {msg} [{elapsed}, ~{eta} left]"
         } else {
-            "{spinner} {pos} targets, {per_sec}, {msg} [{elapsed}]"
+            "{spinner} {pos} targets, {msg} [{elapsed}]"
         };
         let style = ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())

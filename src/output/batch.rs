@@ -20,7 +20,7 @@ pub fn json_line(record: &BatchRecord, out: &mut dyn Write) -> io::Result<()> {
 }
 
 const TARGET_WIDTH: usize = 30;
-const SETTING_WIDTH: usize = 17;
+const SETTING_WIDTH: usize = 18;
 const FINDING_WIDTH: usize = 60;
 
 /// The table's header.
