@@ -1,5 +1,5 @@
 //! The batch's progress bar on stderr: targets done out of the total (a counter
-//! when the list comes from standard input), the problems so far and the rate.
+//! when the list comes from standard input), the problems so far, the time left.
 //! Only on a terminal, never in a pipe or a CI log; rows written to the same
 //! terminal go above it without tearing it.
 

@@ -19,6 +19,8 @@ use crate::model::address;
 
 /// Where the exporter listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9925";
+/// The most recent probes the status page may keep.
+pub const MAX_HISTORY: usize = 1000;
 /// How long a probe may take when neither Prometheus nor the module says.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_mins(1);
 
@@ -246,7 +248,8 @@ impl TryFrom<ServeArgs> for ServeConfig {
             listen,
             allow: Allow::parse(&allow)?,
             modules: modules(file.modules)?,
-            history: file.history.unwrap_or(100).min(10_000),
+            // Each entry keeps a human report of a few KiB.
+            history: file.history.unwrap_or(100).min(MAX_HISTORY),
             parallel: count(&file.parallel.unwrap_or(8).to_string(), "parallel", 1024)?,
             per_server: count(&file.per_server.unwrap_or(4).to_string(), "per_server", 256)?,
         })
