@@ -2,7 +2,8 @@
 # Real mail servers on loopback for mailcheck's third test ring.
 #
 #   scripts/test-servers.sh start    install (if missing), configure and start
-#                                    Dovecot (POP3/IMAP), Postfix (SMTP) and dnsmasq (DNS)
+#                                    Dovecot (POP3/IMAP), Postfix (SMTP), dnsmasq (DNS) and
+#                                    Prometheus (for the exporter test)
 #   scripts/test-servers.sh stop     stop everything a previous `start` started
 #   scripts/test-servers.sh status   show what is running and listening
 #
@@ -22,10 +23,17 @@ NAME=mail.mailcheck.test
 DOMAIN=mailcheck.test
 WAIT_SECONDS=${MAILCHECK_TEST_SERVERS_WAIT:-20}
 TCP_PORTS=(110 995 143 993 25 587 465 53)
+# Postfix's capped listener (127.0.0.2 only; see postfix-master.cf.in).
+CAPPED_PORT=2525
+# Prometheus listens here and scrapes the `mailcheck serve` tests start on EXPORTER.
+PROMETHEUS=$HOST4:9090
+EXPORTER=$HOST4:9925
 EXPECTED_WARNINGS='no upstream servers configured|SSL_accept error from .*: lost connection'
 
+# prometheus: the real Prometheus (and promtool) the exporter is tested with;
+# chromium: the headless browser the exporter's status page is checked in.
 PACKAGES=(dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd postfix dnsmasq-base
-  openssl procps iproute2)
+  openssl procps iproute2 util-linux prometheus chromium)
 
 # Test accounts: user, password. alice is the one written to the env file.
 USERS=("alice@$DOMAIN" "bob@$DOMAIN")
@@ -134,7 +142,7 @@ stop_servers() {
     postfix -c "$RUNDIR/postfix/etc" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
     pids+=("$pid") names+=(postfix)
   fi
-  for name in dovecot/run/master.pid dnsmasq/dnsmasq.pid; do
+  for name in dovecot/run/master.pid dnsmasq/dnsmasq.pid prometheus/prometheus.pid; do
     if pid=$(read_pid "$RUNDIR/$name") && pid_alive "$pid"; then
       log "stopping ${name%%/*} (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
@@ -159,7 +167,8 @@ status_servers() {
   echo "runtime dir: $RUNDIR"
   if [[ -e $RUNDIR/ready ]]; then echo "state: ready"; else echo "state: not ready"; fi
   for pair in "postfix:$RUNDIR/postfix/spool/pid/master.pid" \
-    "dovecot:$RUNDIR/dovecot/run/master.pid" "dnsmasq:$RUNDIR/dnsmasq/dnsmasq.pid"; do
+    "dovecot:$RUNDIR/dovecot/run/master.pid" "dnsmasq:$RUNDIR/dnsmasq/dnsmasq.pid" \
+    "prometheus:$RUNDIR/prometheus/prometheus.pid"; do
     if pid=$(read_pid "${pair#*:}") && pid_alive "$pid"; then
       echo "${pair%%:*}: running (pid $pid)"
     else
@@ -184,7 +193,7 @@ prepare_rundir() {
   mkdir -p "$RUNDIR"
   chmod 755 "$RUNDIR"
   touch "$RUNDIR/$MARKER"
-  mkdir -p "$RUNDIR"/{logs,tls,dovecot/run,dovecot/state,postfix/etc,postfix/spool,postfix/data,dnsmasq,mail}
+  mkdir -p "$RUNDIR"/{logs,tls,dovecot/run,dovecot/state,postfix/etc,postfix/spool,postfix/data,dnsmasq,mail,prometheus/data}
 }
 
 check_ports_free() {
@@ -322,6 +331,29 @@ start_postfix() {
   daemon_io postfix postfix -c "$etc" start
 }
 
+# Prometheus does not daemonise: run it in the background as its own system user
+# (made by the package), its output on logs/prometheus.log, its pid in a file.
+start_prometheus() {
+  local dir=$RUNDIR/prometheus
+  cp "$REPO_ROOT/examples/prometheus/alerts.yml" "$dir/alerts.yml"
+  sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@EXPORTER@|$EXPORTER|g" \
+    "$FIXTURES/prometheus.yml.in" >"$dir/prometheus.yml"
+  promtool check config "$dir/prometheus.yml" >"$RUNDIR/logs/promtool.out" 2>&1 ||
+    { cat "$RUNDIR/logs/promtool.out" >&2; return 1; }
+  chown -R prometheus: "$dir"
+  setpriv --reuid=prometheus --regid=prometheus --init-groups \
+    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+    --web.listen-address="$PROMETHEUS" --log.level=warn \
+    </dev/null >>"$RUNDIR/logs/prometheus.log" 2>&1 &
+  echo $! >"$dir/prometheus.pid"
+}
+
+# http_ok HOST PORT PATH: a plain HTTP GET answered 200 (pure bash, no curl needed).
+http_ok() {
+  timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2 && printf 'GET $3 HTTP/1.0\r\nHost: $1\r\n\r\n' >&3 &&
+    head -n 1 <&3" 2>/dev/null | grep -q ' 200 '
+}
+
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
@@ -356,6 +388,8 @@ wait_ready() {
         port_open "$host" "$port" || pending+=("$host:$port")
       done
     done
+    port_open "$HOST4" "$CAPPED_PORT" || pending+=("$HOST4:$CAPPED_PORT")
+    http_ok "${PROMETHEUS%:*}" "${PROMETHEUS##*:}" /-/ready || pending+=("prometheus($PROMETHEUS)")
     if [[ ${#pending[@]} -eq 0 ]]; then
       local r
       r=$(dns_rcode "$NAME" 1 || true)
@@ -382,6 +416,11 @@ MAILCHECK_TEST_USER=${USERS[0]}
 MAILCHECK_TEST_PASSWORD_FILE=$RUNDIR/alice.password
 MAILCHECK_TEST_USER2=${USERS[1]}
 MAILCHECK_TEST_PASSWORD2_FILE=$RUNDIR/bob.password
+MAILCHECK_TEST_SERVER_CERT=$RUNDIR/tls/server.pem
+MAILCHECK_TEST_CAPPED_PORT=$CAPPED_PORT
+MAILCHECK_TEST_POSTFIX_LOG=$RUNDIR/logs/postfix.log
+MAILCHECK_TEST_PROMETHEUS=http://$PROMETHEUS
+MAILCHECK_TEST_EXPORTER=$EXPORTER
 EOF
 }
 
@@ -486,6 +525,7 @@ start_servers() {
   start_dnsmasq
   start_dovecot
   start_postfix
+  start_prometheus
   wait_ready || false
   self_test
   report_log_problems

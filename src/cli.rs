@@ -22,6 +22,10 @@ pub enum Command {
     /// Show the settings published for an address (provider table, SRV, MX,
     /// autoconfig), without probing.
     Settings(SettingsArgs),
+    /// Probe many targets, one per line of a file: JSON Lines or a summary table.
+    Batch(BatchArgs),
+    /// Run a Prometheus exporter: GET /probe?target=...&module=... probes one target.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -71,6 +75,72 @@ pub struct SettingsArgs {
     /// When to use colour.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// Arguments of `mailcheck batch`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Each line is a target: an address, or the options `probe` takes \
+(e.g. `--host mail.example.com --only imap:993:tls`), quoted as in a shell; `#` starts a \
+comment. Options after `--` apply to every line, before the line's own.\n\n\
+Example: mailcheck batch domains.txt --parallel 16 --json -- --timeout 5 -4"
+)]
+pub struct BatchArgs {
+    /// The target list, one target per line ("-" for standard input).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// How many targets to probe at once.
+    #[arg(long, value_name = "N", default_value = "8")]
+    pub parallel: String,
+
+    /// At most this many connections to one server IP address at once, over all
+    /// targets (servers limit connections per client).
+    #[arg(long, value_name = "N", default_value = "4")]
+    pub per_server: String,
+
+    /// Deadline for the whole batch, in seconds: targets still running are cut
+    /// short and reported, targets not started are reported as not probed.
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    pub deadline: Option<String>,
+
+    /// Print JSON Lines, one report per target as each finishes; same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Output format: human (a summary table) or json (JSON Lines).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<BatchFormat>,
+
+    /// When to use colour.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Probe options for every line, given before each line's own.
+    #[arg(last = true, value_name = "PROBE OPTIONS")]
+    pub defaults: Vec<String>,
+}
+
+/// `mailcheck batch --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BatchFormat {
+    /// A summary table, one row per target.
+    Human,
+    /// JSON Lines: one object per target, each with its full report.
+    Json,
+}
+
+/// Arguments of `mailcheck serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The exporter's configuration: modules, the targets allowed, limits
+    /// (TOML; see examples/prometheus/mailcheck-serve.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Listen on this address (default: the configuration's, else 127.0.0.1:9925).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<String>,
 }
 
 /// `--format` values.

@@ -17,7 +17,10 @@
 //! - [`cli`]: the command-line arguments as clap types, nothing else.
 //! - [`config`]: validated configuration and secrets, built from [`cli`]'s types.
 //! - [`engine`]: one run, from [`config::Config`] to a finished [`report::Report`].
-//! - [`output`]: human, JSON and Nagios renderers, and the progress line.
+//! - [`output`]: human, JSON, Nagios and Prometheus renderers, the batch table
+//!   and JSON Lines, and the progress line.
+//! - [`batch`]: many targets from a list, a few at a time, streamed as each ends.
+//! - [`serve`]: the Prometheus exporter: one probe per scrape, and a status page.
 
 pub mod model;
 
@@ -39,3 +42,6 @@ pub mod config;
 pub mod engine;
 
 pub mod output;
+
+pub mod batch;
+pub mod serve;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailcheck::cli::{Cli, Command};
+use mailcheck::config::serve::ServeConfig;
+use mailcheck::config::unattended::BatchConfig;
 use mailcheck::config::{Config, SettingsConfig};
 use mailcheck::engine::outcome::{EXIT_CRITICAL, EXIT_UNKNOWN};
 use mailcheck::engine::{self};
@@ -40,6 +42,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Probe(args) => probe(&Config::try_from(*args)?),
         Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
+        Command::Batch(args) => batch(&BatchConfig::try_from(args)?),
+        Command::Serve(args) => serve(ServeConfig::try_from(args)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "mailcheck", &mut std::io::stdout());
@@ -66,6 +70,19 @@ fn settings(config: &SettingsConfig) -> anyhow::Result<i32> {
     output::render_settings(&SettingsReport::new(discovery), config.format, &mut out)?;
     out.flush()?;
     Ok(if found { 0 } else { EXIT_CRITICAL })
+}
+
+fn batch(config: &BatchConfig) -> anyhow::Result<i32> {
+    colored::control::set_override(config.color);
+    let mut out = std::io::stdout().lock();
+    runtime()?.block_on(mailcheck::batch::run(config, &mut out))
+}
+
+fn serve(config: ServeConfig) -> anyhow::Result<i32> {
+    // The status page shows the human reports as plain text.
+    colored::control::set_override(false);
+    runtime()?.block_on(mailcheck::serve::run(config))?;
+    Ok(0)
 }
 
 fn probe(config: &Config) -> anyhow::Result<i32> {

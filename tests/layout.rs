@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["engine"],
     &["output"],
+    &["batch", "serve"],
 ];
 
 /// Pure protocol state machines and data tables may be longer than 600 lines.

@@ -11,6 +11,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub mod secrets;
+pub mod serve;
+pub mod unattended;
 
 use crate::cli::{
     ClientChoice, ColorChoice, ExportChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs,
@@ -19,6 +21,7 @@ use crate::diagnose::{Client, Export};
 use crate::model::address;
 use crate::model::address::Address;
 use crate::model::{Combination, Protocol, Security};
+use crate::net::limit::PerServer;
 use crate::net::resolve::Families;
 use crate::proto::sasl::Mechanism;
 use secrets::{Found, SecretError, SecretSources};
@@ -112,6 +115,9 @@ pub struct Config {
     pub export: Option<Export>,
     /// Show a progress line on stderr (human output; shown only on a terminal).
     pub progress: bool,
+    /// The cap on connections per server address this run shares with the other
+    /// runs of a batch or an exporter; `None` for a single run (no cap).
+    pub per_server: Option<Arc<PerServer>>,
 }
 
 /// The login test, as asked for.
@@ -273,6 +279,7 @@ impl TryFrom<ProbeArgs> for Config {
             client: client(args.client),
             export: args.export.map(export),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
+            per_server: None,
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,

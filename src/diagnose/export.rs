@@ -103,8 +103,10 @@ fn server(x: &mut String, tag: &str, r: &Recommended, address: &str) {
     let _ = writeln!(x, "    </{tag}>");
 }
 
-/// XML-escapes text and attribute values.
-fn escape(s: &str) -> String {
+/// XML-escapes text and attribute values (the same five references make text
+/// safe in HTML, where the exporter's status page uses it).
+#[must_use]
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -325,6 +325,7 @@ impl Env {
             timeout: config.timeout,
             limits: Limits::default(),
             slow_greeting: slow_greeting_threshold(config.timeout),
+            per_server: config.per_server.clone(),
         })
     }
 }

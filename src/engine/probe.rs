@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cert;
@@ -16,6 +17,7 @@ use crate::model::{Code, Endpoint, Phase, Protocol, Security};
 use crate::net::BoxStream;
 use crate::net::connect::{self, Attempt};
 use crate::net::driver::{DriveError, Driver, Limits, Secure, StartTls, Trace};
+use crate::net::limit::{PerServer, Slots};
 use crate::net::resolve::Resolution;
 use crate::net::tls::{Captured, Handshake, HandshakeError, TlsSetup};
 use crate::proto::{AuthPlan, Dialogue, SendTest, imap::Imap, pop3::Pop3, smtp::Smtp};
@@ -33,6 +35,9 @@ pub struct Env {
     pub limits: Limits,
     /// A greeting slower than this is flagged.
     pub slow_greeting: Duration,
+    /// The cap on connections per server address, shared with the other runs
+    /// of a batch or an exporter (`None`: a single run, no cap).
+    pub per_server: Option<Arc<PerServer>>,
 }
 
 /// Credentials for one connection. They reach the dialogue only once the
@@ -111,9 +116,11 @@ async fn resolve_and_connect(
     }
     trace.end(true, detail);
 
-    trace.begin(Phase::Connect);
     let addresses = connect::per_family(&resolution.addresses);
-    let attempts = connect::connect_all(&addresses, endpoint.port(), env.timeout).await;
+    // Waiting for a slot under the per-server cap is not the server's time.
+    let slots = Slots::take(env.per_server.as_deref(), &addresses).await;
+    trace.begin(Phase::Connect);
+    let attempts = connect::connect_all(&addresses, endpoint.port(), env.timeout, slots).await;
     pick_connection(trace, attempts)
 }
 

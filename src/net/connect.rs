@@ -1,5 +1,6 @@
 //! TCP connections, one per address family, so a broken IPv6 path shows even when
-//! IPv4 works (and the other way round).
+//! IPv4 works (and the other way round). Each connection carries its slot of the
+//! per-server cap, when there is one ([`super::limit`]).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
+use super::limit::{Held, Slots};
 use crate::model::Code;
 
 /// The result of one connection attempt.
@@ -17,7 +19,7 @@ pub struct Attempt {
     /// How long it took to succeed or fail.
     pub duration: Duration,
     /// The stream, or the failure class and the system's words.
-    pub result: Result<TcpStream, (Code, String)>,
+    pub result: Result<Held, (Code, String)>,
 }
 
 /// The first IPv4 and the first IPv6 address, in that order, among `addresses`.
@@ -28,17 +30,32 @@ pub fn per_family(addresses: &[IpAddr]) -> Vec<IpAddr> {
     v4.into_iter().chain(v6).copied().collect()
 }
 
-/// Connects to every address at once, each bounded by `timeout`.
-pub async fn connect_all(addresses: &[IpAddr], port: u16, timeout: Duration) -> Vec<Attempt> {
-    let tries = addresses
-        .iter()
-        .map(|ip| connect_one(SocketAddr::new(*ip, port), timeout));
+/// Connects to every address at once, each bounded by `timeout`; a connection
+/// keeps the slot taken for its address in `slots` (a failed attempt frees it).
+pub async fn connect_all(
+    addresses: &[IpAddr],
+    port: u16,
+    timeout: Duration,
+    mut slots: Slots,
+) -> Vec<Attempt> {
+    let tries = addresses.iter().map(|ip| {
+        let slot = slots.remove(*ip);
+        async move {
+            let addr = SocketAddr::new(*ip, port);
+            let started = Instant::now();
+            let result = connect_one(addr, timeout).await;
+            Attempt {
+                addr,
+                duration: started.elapsed(),
+                result: result.map(|stream| Held::new(stream, slot)),
+            }
+        }
+    });
     futures_util::future::join_all(tries).await
 }
 
-async fn connect_one(addr: SocketAddr, timeout: Duration) -> Attempt {
-    let started = Instant::now();
-    let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+async fn connect_one(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, (Code, String)> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Err(_) => Err((
             Code::ConnectTimeout,
             format!(
@@ -52,11 +69,6 @@ async fn connect_one(addr: SocketAddr, timeout: Duration) -> Attempt {
             let _ = stream.set_nodelay(true);
             Ok(stream)
         }
-    };
-    Attempt {
-        addr,
-        duration: started.elapsed(),
-        result,
     }
 }
 
@@ -118,6 +130,7 @@ mod tests {
             &["127.0.0.1".parse().unwrap()],
             port,
             Duration::from_secs(2),
+            Slots::default(),
         )
         .await;
         assert_eq!(attempts.len(), 1);

@@ -6,6 +6,7 @@
 
 pub mod connect;
 pub mod driver;
+pub mod limit;
 pub mod resolve;
 pub mod tls;
 pub mod trace;

@@ -3,12 +3,14 @@
 //! caller, through `colored`'s global override. The progress line draws the
 //! engine's events while a run is under way.
 
+pub mod batch;
 #[cfg(test)]
 mod hostile_text;
 pub mod human;
 pub mod json;
 pub mod nagios;
 pub mod progress;
+pub mod prometheus;
 pub mod settings;
 #[cfg(test)]
 mod snapshots;

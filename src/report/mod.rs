@@ -6,6 +6,7 @@
 //! `docs/schema/probe-report.schema.json` describes it. Bump [`SCHEMA_VERSION`]
 //! whenever a field changes meaning or disappears.
 
+mod batch;
 mod cert;
 mod diagnosis;
 mod discovery;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::model::{Code, Combination};
 
+pub use batch::{BatchRecord, BatchTotals};
 pub use cert::{CertificateInfo, ChainReport, Verdict};
 pub use diagnosis::{
     Affects, Category, Direction, Finding, Recommendation, Recommended, RunVerdict, Severity,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dns;
+pub mod exporter;
 pub mod http;
 pub mod output;
 pub mod servers;

@@ -1,0 +1,186 @@
+//! `mailcheck serve` end to end against the real test servers: the metrics of
+//! a working, a failing and a login target (values, and `promtool check
+//! metrics` on every answer), requests refused before any probe, and the status
+//! page as a real headless Chromium renders it.
+
+mod common;
+
+use std::process::Command;
+
+use common::exporter::{Exporter, chromium_dom, promtool, sample, server_cert_expiry, test_config};
+use common::servers::Servers;
+
+/// Fails unless promtool parses `text` and its linter (naming conventions,
+/// HELP on every metric, `_total` only on counters) has nothing to say.
+fn assert_promtool_clean(text: &str) {
+    let out = promtool(&["check", "metrics"], text);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}\n{text}"
+    );
+}
+
+const IMAP: &str = r#"{host="mail.mailcheck.test",port="993",protocol="imap",security="tls"}"#;
+
+#[test]
+fn probes_answer_in_the_text_format_and_promtool_agrees() {
+    let s = Servers::get();
+    let exporter = Exporter::start(&test_config(&s), "127.0.0.1:0");
+
+    let good = exporter.get("/probe?target=mail.mailcheck.test&module=mail");
+    assert_eq!(good.status, 200, "{}", good.body);
+    assert!(
+        good.headers
+            .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
+        "{}",
+        good.headers
+    );
+    let m = &good.body;
+    assert_eq!(sample(m, "mailcheck_probe_success"), Some(1.0), "{m}");
+    assert_eq!(sample(m, "mailcheck_probe_exit_code"), Some(0.0));
+    assert_eq!(
+        sample(m, &format!("mailcheck_combination_success{IMAP}")),
+        Some(1.0)
+    );
+    let expiry = sample(
+        m,
+        &format!("mailcheck_tls_cert_expiry_timestamp_seconds{IMAP}"),
+    );
+    assert_eq!(expiry, Some(server_cert_expiry(&s) as f64), "{m}");
+    let met = r#"mailcheck_requirement_met{requirement="smtp:587:starttls"}"#;
+    assert_eq!(sample(m, met), Some(1.0));
+    let tls = r#"mailcheck_tls_version_info{host="mail.mailcheck.test",port="993",protocol="imap",security="tls",version="TLSv1.3"}"#;
+    assert_eq!(sample(m, tls), Some(1.0), "{m}");
+    assert!(m.contains("mailcheck_combination_phase_duration_seconds{"));
+    assert_promtool_clean(m);
+
+    let bad = exporter.get("/probe?target=nothere.mailcheck.test&module=mail");
+    assert_eq!(
+        bad.status, 200,
+        "a failing target is data, not an HTTP error"
+    );
+    let m = &bad.body;
+    assert_eq!(sample(m, "mailcheck_probe_success"), Some(0.0), "{m}");
+    assert_eq!(sample(m, "mailcheck_probe_exit_code"), Some(2.0));
+    let unmet = r#"mailcheck_requirement_met{requirement="imap:993:tls"}"#;
+    assert_eq!(sample(m, unmet), Some(0.0));
+    assert!(!m.contains("mailcheck_tls_cert_expiry_timestamp_seconds{"));
+    assert_promtool_clean(m);
+
+    let login = exporter.get("/probe?target=alice@mailcheck.test&module=login");
+    let m = &login.body;
+    let ok = r#"mailcheck_login_success{host="mail.mailcheck.test",protocol="imap"}"#;
+    assert_eq!(sample(m, ok), Some(1.0), "{m}");
+    assert!(!m.contains("correct horse"), "never the password");
+    assert_promtool_clean(m);
+
+    let own = exporter.get("/metrics");
+    assert_eq!(own.status, 200);
+    let m = &own.body;
+    let probes = |module: &str, result: &str| {
+        sample(
+            m,
+            &format!("mailcheck_exporter_probes_total{{module=\"{module}\",result=\"{result}\"}}"),
+        )
+    };
+    assert_eq!(probes("mail", "success"), Some(1.0), "{m}");
+    assert_eq!(probes("mail", "failure"), Some(1.0));
+    assert_eq!(probes("login", "success"), Some(1.0));
+    assert_eq!(sample(m, "mailcheck_exporter_probes_in_flight"), Some(0.0));
+    assert_promtool_clean(m);
+}
+
+#[test]
+fn requests_are_refused_before_any_probe() {
+    let s = Servers::get();
+    let exporter = Exporter::start(&test_config(&s), "127.0.0.1:0");
+    for (path, status, needle) in [
+        (
+            "/probe?target=mail.example.com&module=mail",
+            403,
+            "allow list",
+        ),
+        (
+            "/probe?target=--ca-file%3D%2Fetc%2Fpasswd&module=mail",
+            400,
+            "not a host name",
+        ),
+        (
+            "/probe?target=mail.mailcheck.test&module=nope",
+            400,
+            "unknown module",
+        ),
+        ("/probe?module=mail", 400, "target parameter is missing"),
+        ("/report?id=999", 404, "not among the recent probes"),
+    ] {
+        let r = exporter.get(path);
+        assert_eq!(r.status, status, "{path}: {}", r.body);
+        assert!(r.body.contains(needle), "{path}: {}", r.body);
+    }
+    let m = exporter.get("/metrics").body;
+    let refused = |reason: &str| {
+        sample(
+            &m,
+            &format!("mailcheck_exporter_probe_refusals_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(refused("denied"), Some(1.0), "{m}");
+    assert_eq!(refused("bad_request"), Some(3.0));
+    assert!(
+        !m.contains("mailcheck_exporter_probes_total{"),
+        "no probe ran: {m}"
+    );
+}
+
+#[test]
+fn the_status_page_renders_in_a_real_browser() {
+    let s = Servers::get();
+    let exporter = Exporter::start(&test_config(&s), "127.0.0.1:0");
+    for target in ["mail.mailcheck.test", "nothere.mailcheck.test"] {
+        let r = exporter.get(&format!("/probe?target={target}&module=mail"));
+        assert_eq!(r.status, 200);
+    }
+    let base = format!("http://{}", exporter.addr);
+    let dom = chromium_dom(&format!("{base}/"));
+    assert!(dom.contains("<h2>Recent probes</h2>"), "{dom}");
+    // Chromium puts the rows in a <tbody> of its own: proof it parsed the table.
+    assert!(dom.contains("<tbody>"), "{dom}");
+    for row in [
+        "<td>mail</td><td>mail.mailcheck.test</td><td class=\"ok\">OK</td>",
+        "<td>mail</td><td>nothere.mailcheck.test</td><td class=\"critical\">CRITICAL</td>",
+    ] {
+        assert!(dom.contains(row), "{row} missing from\n{dom}");
+    }
+    assert!(dom.contains("<a href=\"/report?id=1\">report</a>"), "{dom}");
+
+    let report = chromium_dom(&format!("{base}/report?id=2"));
+    assert!(
+        report.contains("<h1>nothere.mailcheck.test</h1>"),
+        "{report}"
+    );
+    let pre = report
+        .split("<pre>")
+        .nth(1)
+        .and_then(|r| r.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no report text in\n{report}"));
+    assert!(pre.contains("nothere.mailcheck.test"), "{pre}");
+    assert!(!pre.contains('\x1b'), "no colour codes on the page");
+}
+
+#[test]
+fn serve_will_not_start_with_a_password_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    std::fs::write(&config, "allow = [\"*\"]\n[modules.default]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("MAILCHECK_PASSWORD", "hunter2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("MAILCHECK_PASSWORD is set"), "{e}");
+    assert!(!e.contains("hunter2"));
+}
