@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailcheck::cli::{Cli, Command};
+use mailcheck::config::oauth::{LoginConfig, LogoutConfig, account};
 use mailcheck::config::{Config, SettingsConfig};
 use mailcheck::engine::outcome::{EXIT_CRITICAL, EXIT_UNKNOWN};
 use mailcheck::engine::{self};
@@ -38,6 +39,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Probe(args) => probe(&Config::try_from(*args)?),
         Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
+        Command::Login(args) => login(&LoginConfig::try_from(*args)?),
+        Command::Logout(args) => logout(&LogoutConfig::try_from(args)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "mailcheck", &mut std::io::stdout());
@@ -64,6 +67,33 @@ fn settings(config: &SettingsConfig) -> anyhow::Result<i32> {
     output::render_settings(&SettingsReport::new(discovery), config.format, &mut out)?;
     out.flush()?;
     Ok(if found { 0 } else { EXIT_CRITICAL })
+}
+
+/// `mailcheck login`: 0 when signed in, 2 when the sign-in failed.
+fn login(config: &LoginConfig) -> anyhow::Result<i32> {
+    let prompt = output::signin::StderrPrompt;
+    let outcome = runtime()?.block_on(engine::signin::login(config, &prompt))?;
+    match outcome {
+        Ok(signed_in) => {
+            let mut out = std::io::stdout().lock();
+            output::signin::signed_in(&signed_in, &mut out)?;
+            out.flush()?;
+            Ok(0)
+        }
+        Err(refused) => {
+            output::signin::refused(&refused, &mut std::io::stderr().lock())?;
+            Ok(EXIT_CRITICAL)
+        }
+    }
+}
+
+/// `mailcheck logout`: 0 whether or not a token was stored.
+fn logout(config: &LogoutConfig) -> anyhow::Result<i32> {
+    let done = runtime()?.block_on(engine::signin::logout(config))?;
+    let mut out = std::io::stdout().lock();
+    output::signin::logged_out(&account(&config.address), &done, &mut out)?;
+    out.flush()?;
+    Ok(0)
 }
 
 fn probe(config: &Config) -> anyhow::Result<i32> {

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Protocol, Security};
 use crate::report::AuthMethod;
 use crate::report::Note;
+use crate::report::OAuth2Settings;
 use crate::report::Setting;
 use crate::report::UsernameForm;
 
@@ -67,6 +68,8 @@ pub struct Provider {
     pub username: UsernameForm,
     /// Ways to sign in, best first.
     pub logins: Vec<SignIn>,
+    /// How to sign in with OAuth2 (`mailcheck login`), where the table knows.
+    pub oauth2: Option<OAuth2Settings>,
     /// Old host names that people still type, and the protocol they were for.
     pub retired: Vec<RetiredHost>,
     /// Things a person must know.
@@ -214,6 +217,14 @@ pub fn retired_host(host: &str) -> Option<Retired> {
     })
 }
 
+/// The OAuth2 sign-in settings for an address domain (the provider listing it),
+/// if the table has them. Domains hosted by Microsoft 365 or Google Workspace are
+/// recognised by their MX hosts: see [`by_mx`].
+#[must_use]
+pub fn oauth2(domain: &str) -> Option<&'static OAuth2Settings> {
+    by_domain(domain).and_then(|p| p.oauth2.as_ref())
+}
+
 /// Lower case, without a trailing dot: the form the table uses.
 fn normalise(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -258,6 +269,7 @@ struct RawProvider {
     mx_suffixes: Vec<String>,
     username: RawUsername,
     logins: Vec<SignIn>,
+    oauth2: Option<OAuth2Settings>,
     servers: Vec<RawServer>,
     #[serde(default)]
     retired: Vec<RetiredHost>,
@@ -334,6 +346,7 @@ impl RawProvider {
             outgoing,
             username,
             logins: self.logins,
+            oauth2: self.oauth2,
             retired: self.retired,
             notes: self.notes,
             sources: self.sources,
@@ -399,6 +412,7 @@ mod validation {
                 }
             }
             validate_settings(p, &mut say);
+            validate_oauth2(p, &mut say);
             for old in &p.retired {
                 if !is_dns_name(&old.host) {
                     say(format!("retired host {:?} is not a DNS name", old.host));
@@ -460,6 +474,40 @@ mod validation {
             if !seen.insert((s.protocol, s.host.as_str(), s.port, s.security)) {
                 say(format!("{at}: listed twice"));
             }
+        }
+    }
+
+    /// OAuth2 settings: only for providers that take OAuth2, every URL https, a
+    /// mail scope, endpoints for the flow, sources.
+    fn validate_oauth2(p: &Provider, say: &mut impl FnMut(String)) {
+        let Some(o) = &p.oauth2 else {
+            return;
+        };
+        if !p.logins.contains(&SignIn::OAuth2) {
+            say("oauth2 settings, but oauth2 is not among the logins".into());
+        }
+        let urls = [
+            &o.authorization_url,
+            &o.token_url,
+            &o.device_url,
+            &o.revocation_url,
+        ];
+        for url in urls.into_iter().flatten().chain([&o.issuer]) {
+            if !url.starts_with("https://") || url.contains(char::is_whitespace) {
+                say(format!("oauth2 URL {url:?} is not an https URL"));
+            }
+        }
+        if o.mail_scopes().is_empty() {
+            say("oauth2 scopes grant no mail access".into());
+        }
+        if o.authorization_url.is_some() != o.token_url.is_some() {
+            say("oauth2 needs both authorization_url and token_url, or neither (discovery)".into());
+        }
+        if o.flow == crate::report::OAuth2Flow::Device && o.device_url.is_none() {
+            say("oauth2 flow is device but there is no device_url".into());
+        }
+        if o.sources.is_empty() {
+            say("oauth2 settings without sources".into());
         }
     }
 

@@ -7,11 +7,15 @@
 
 use super::Context;
 use super::probe::{LoginRequest, Task};
+use crate::config::secrets::Found;
 use crate::config::{AuthConfig, secrets};
-use crate::diagnose::refusals;
+use crate::diagnose::{oauth2, refusals};
 use crate::model::{Address, Endpoint, Phase, Protocol, Security};
 use crate::proto::{AuthPlan, SendTest};
-use crate::report::{Discovery, Login, LoginResult, ProbeReport, Status, UsernameForm};
+use crate::report::{
+    AuthAttempt, Discovery, Explanation, Login, LoginResult, ProbeReport, Status, TokenUse,
+    UsernameForm,
+};
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
 /// unverified TLS, then plaintext.
@@ -62,8 +66,8 @@ fn best(
         .map(target)
 }
 
-/// Runs the login tests: one per protocol and host present in `probes`.
-pub async fn run(ctx: &Context<'_>, auth: &AuthConfig, probes: &[ProbeReport]) -> Vec<Login> {
+/// The protocol and host pairs a login is tested on, one each.
+fn pairs(probes: &[ProbeReport]) -> Vec<(Protocol, String)> {
     let mut pairs: Vec<(Protocol, String)> = probes
         .iter()
         .filter(|p| !p.inferred)
@@ -71,20 +75,12 @@ pub async fn run(ctx: &Context<'_>, auth: &AuthConfig, probes: &[ProbeReport]) -
         .collect();
     pairs.sort();
     pairs.dedup();
-    let logins = pairs
-        .iter()
-        .map(|(protocol, host)| login_one(ctx, auth, probes, *protocol, host));
-    futures_util::future::join_all(logins).await
+    pairs
 }
 
-async fn login_one(
-    ctx: &Context<'_>,
-    auth: &AuthConfig,
-    probes: &[ProbeReport],
-    protocol: Protocol,
-    host: &str,
-) -> Login {
-    let mut login = Login {
+/// What one login test starts as: not attempted.
+fn blank(protocol: Protocol, host: &str) -> Login {
+    Login {
         protocol,
         host: host.to_owned(),
         combination: None,
@@ -95,7 +91,59 @@ async fn login_one(
         explanation: None,
         send: None,
         probe: None,
-    };
+    }
+}
+
+/// What to log in with: the secret, and the stored OAuth2 token's record when
+/// it is one (to explain a refusal by its scopes).
+pub struct Secret<'a> {
+    /// The password or token.
+    pub found: &'a Found,
+    /// The stored token's record.
+    pub token: Option<&'a TokenUse>,
+}
+
+/// Runs the login tests: one per protocol and host present in `probes`.
+pub async fn run(
+    ctx: &Context<'_>,
+    auth: &AuthConfig,
+    secret: &Secret<'_>,
+    probes: &[ProbeReport],
+) -> Vec<Login> {
+    let pairs = pairs(probes);
+    let logins = pairs
+        .iter()
+        .map(|(protocol, host)| login_one(ctx, auth, secret, probes, *protocol, host));
+    futures_util::future::join_all(logins).await
+}
+
+/// Every login test not attempted, for one reason (no usable token).
+#[must_use]
+pub fn none_attempted(
+    probes: &[ProbeReport],
+    reason: &str,
+    explanation: Option<&Explanation>,
+) -> Vec<Login> {
+    pairs(probes)
+        .iter()
+        .map(|(protocol, host)| {
+            let mut login = blank(*protocol, host);
+            login.reason = Some(reason.to_owned());
+            login.explanation = explanation.cloned();
+            login
+        })
+        .collect()
+}
+
+async fn login_one(
+    ctx: &Context<'_>,
+    auth: &AuthConfig,
+    secret: &Secret<'_>,
+    probes: &[ProbeReport],
+    protocol: Protocol,
+    host: &str,
+) -> Login {
+    let mut login = blank(protocol, host);
     let Some(endpoint) = best(probes, protocol, host, auth.allow_insecure) else {
         login.reason = Some(format!(
             "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
@@ -109,21 +157,46 @@ async fn login_one(
     };
     login.combination = Some(endpoint.combination);
     let request = LoginRequest {
-        plan: auth_plan(ctx, auth, &endpoint),
+        plan: auth_plan(ctx, auth, secret.found, &endpoint),
         allow_insecure: auth.allow_insecure,
     };
     let report = ctx.connect(&endpoint, Task::Login(request)).await;
     judge(&mut login, &report, ctx.discovery, protocol);
+    if let (Some(token), Some(last)) = (secret.token, last_refusal(&report)) {
+        // A refused stored token: its scopes may say why better than the reply.
+        if let Some(e) = token_refusal(last, token) {
+            login.explanation = Some(e);
+        }
+    }
     login.probe = Some(report);
     login
 }
 
+/// The last login attempt of a login connection, when it was refused.
+fn last_refusal(report: &ProbeReport) -> Option<&AuthAttempt> {
+    report
+        .session
+        .as_ref()
+        .and_then(|s| s.auth.as_ref())
+        .and_then(|a| a.attempts.last())
+        .filter(|a| !a.ok)
+}
+
+/// A refused OAuth2 login explained by what mailcheck knows of the token.
+fn token_refusal(attempt: &AuthAttempt, token: &TokenUse) -> Option<Explanation> {
+    let challenge = attempt
+        .oauth_error
+        .as_ref()
+        .and_then(|e| e.scope.as_deref());
+    oauth2::scope_missing(challenge, token)
+}
+
 /// What to log in with on `endpoint`, and what to do after.
-fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, endpoint: &Endpoint) -> AuthPlan {
+fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, found: &Found, endpoint: &Endpoint) -> AuthPlan {
     let (protocol, host) = (endpoint.protocol(), endpoint.host.as_str());
     let (username, alt) = usernames(auth, ctx.address, ctx.discovery, protocol, host);
     AuthPlan {
-        credentials: secrets::credentials(username, auth.secret.as_ref().clone()),
+        credentials: secrets::credentials(username, found.clone()),
         alt_username: alt,
         forced: auth.forced,
         send_test: (protocol == Protocol::Smtp && auth.send_test)

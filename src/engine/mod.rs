@@ -8,6 +8,8 @@
 //! - [`plan`]: hosts, the matrix and the rows inferred instead of tried;
 //! - [`probe`]: one combination over one connection;
 //! - [`login`] and [`relay`]: the follow-up connections;
+//! - [`signin`]: `mailcheck login`/`logout`, and the stored OAuth2 token a
+//!   probe's logins use;
 //! - [`outcome`]: the summary and the exit code, decided once;
 //! - [`deadline`]: the cut-off; [`progress`]: events for whoever watches.
 
@@ -18,6 +20,7 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod relay;
+pub mod signin;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared, join_all};
 
-use crate::config::{Config, SettingsConfig};
+use crate::config::{AuthSecret, Config, SettingsConfig};
 use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::lookup::{self, Sources};
@@ -34,7 +37,7 @@ use crate::model::{Address, Endpoint};
 use crate::net::driver::Limits;
 use crate::net::resolve::{Families, Resolution, Resolver};
 use crate::net::tls::TlsSetup;
-use crate::report::{Discovery, Inputs, Login, ProbeReport, RelayTest, Report, Run};
+use crate::report::{Discovery, Inputs, Login, ProbeReport, RelayTest, Report, Run, TokenUse};
 use deadline::Deadline;
 use outcome::Expectations;
 use plan::{Hosts, Planned};
@@ -47,6 +50,8 @@ pub struct Context<'a> {
     pub env: &'a Env,
     /// DNS.
     pub resolver: &'a Resolver,
+    /// The same, for clients that keep it (the OAuth2 refresh's HTTP client).
+    pub shared_resolver: Arc<Resolver>,
     /// `-4` / `-6`.
     pub families: Families,
     /// The address, when given.
@@ -103,19 +108,24 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let ctx = Context {
         env: &env,
         resolver: &resolver,
+        shared_resolver: resolver.clone(),
         families: config.families,
         address: config.address.as_ref(),
         discovery: discovery.as_ref(),
     };
-    let (logins, relay_tests) = if cut_short.is_some() {
-        (Vec::new(), Vec::new())
+    let FollowUp {
+        logins,
+        relay_tests,
+        token,
+    } = if cut_short.is_some() {
+        FollowUp::default()
     } else {
         deadline
             .run(follow_up(config, &ctx, &probes))
             .await
             .unwrap_or_else(|why| {
                 cut_short = Some(why);
-                (Vec::new(), Vec::new())
+                FollowUp::default()
             })
     };
     let run = Run {
@@ -127,6 +137,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         notes: plan::retired_notes(&hosts),
         discovery,
         logins,
+        oauth2_token: token,
         relay_tests,
         cut_short,
         probes,
@@ -272,21 +283,52 @@ impl Matrix<'_> {
     }
 }
 
-/// The logins (with credentials) and relay tests (`--send-test` without).
-async fn follow_up(
-    config: &Config,
-    ctx: &Context<'_>,
-    probes: &[ProbeReport],
-) -> (Vec<Login>, Vec<RelayTest>) {
-    let logins = match &config.auth {
-        Some(auth) => login::run(ctx, auth, probes).await,
-        None => Vec::new(),
-    };
-    let relay_tests = match (&config.address, config.relay_test) {
-        (Some(address), true) => relay::run(ctx, address, probes).await,
-        _ => Vec::new(),
-    };
-    (logins, relay_tests)
+/// What the follow-up connections found.
+#[derive(Default)]
+struct FollowUp {
+    logins: Vec<Login>,
+    relay_tests: Vec<RelayTest>,
+    token: Option<TokenUse>,
+}
+
+/// The logins (with credentials; a stored OAuth2 token refreshed first when it
+/// has expired) and relay tests (`--send-test` without).
+async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -> FollowUp {
+    let mut out = FollowUp::default();
+    if let Some(auth) = &config.auth {
+        let found = match &auth.secret {
+            AuthSecret::Given(found) => Ok(found.as_ref().clone()),
+            AuthSecret::Stored(stored) => {
+                let roots = ctx.env.tls.roots.as_ref().clone();
+                let (found, usage) = signin::stored_token(
+                    stored,
+                    ctx.shared_resolver.clone(),
+                    ctx.families,
+                    roots,
+                    config.timeout,
+                )
+                .await;
+                out.token = Some(usage);
+                found
+            }
+        };
+        out.logins = match found {
+            Ok(found) => {
+                let secret = login::Secret {
+                    found: &found,
+                    token: out.token.as_ref(),
+                };
+                login::run(ctx, auth, &secret, probes).await
+            }
+            Err(refused) => {
+                login::none_attempted(probes, &refused.message, refused.explanation.as_ref())
+            }
+        };
+    }
+    if let (Some(address), true) = (&config.address, config.relay_test) {
+        out.relay_tests = relay::run(ctx, address, probes).await;
+    }
+    out
 }
 
 /// A greeting slower than half the phase timeout (at most 5 s) is flagged.

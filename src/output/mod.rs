@@ -8,6 +8,7 @@ pub mod json;
 pub mod nagios;
 pub mod progress;
 pub mod settings;
+pub mod signin;
 #[cfg(test)]
 mod snapshots;
 pub mod text;
