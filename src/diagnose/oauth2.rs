@@ -118,35 +118,33 @@ impl ErrorRule {
 #[must_use]
 pub fn explain_error(error: &str, description: Option<&str>) -> Explanation {
     let description = description.unwrap_or("");
-    match error_rules().iter().find(|r| r.matches(error, description)) {
-        Some(r) => Explanation {
+    if let Some(r) = error_rules().iter().find(|r| r.matches(error, description)) {
+        return Explanation {
             code: r.code.clone(),
             cause: r.cause.clone(),
             fix: r.fix.clone(),
             provider_specific: r.code.starts_with("microsoft_") || r.code.starts_with("google_"),
             alert: None,
-        },
-        None => {
-            let said = quote(description);
-            let cause = if said.is_empty() {
-                format!(
-                    "The authorization server refused with the error {}.",
-                    quote(error)
-                )
-            } else {
-                format!(
-                    "The authorization server refused with the error {}: \"{said}\".",
-                    quote(error)
-                )
-            };
-            Explanation {
-                code: FALLBACK_CODE.to_owned(),
-                cause,
-                fix: "Run mailcheck login again; if it fails the same way, check the client registration (docs/login.md).".to_owned(),
-                provider_specific: false,
-                alert: None,
-            }
-        }
+        };
+    }
+    let said = quote(description);
+    let cause = if said.is_empty() {
+        format!(
+            "The authorization server refused with the error {}.",
+            quote(error)
+        )
+    } else {
+        format!(
+            "The authorization server refused with the error {}: \"{said}\".",
+            quote(error)
+        )
+    };
+    Explanation {
+        code: FALLBACK_CODE.to_owned(),
+        cause,
+        fix: "Run mailcheck login again; if it fails the same way, check the client registration (docs/login.md).".to_owned(),
+        provider_specific: false,
+        alert: None,
     }
 }
 
@@ -280,6 +278,22 @@ mod tests {
         assert!(!codes.contains(FALLBACK_CODE));
         assert_eq!(problems, Vec::<String>::new());
         assert_eq!(checked_date().len(), 10);
+    }
+
+    #[test]
+    fn docs_list_every_code() {
+        let docs = include_str!("../../docs/auth-messages.md");
+        let codes = error_rules()
+            .iter()
+            .map(|r| &r.code)
+            .chain(fact_rules().iter().map(|r| &r.code));
+        for code in codes {
+            assert!(
+                docs.contains(&format!("`{code}`")),
+                "{code} missing from docs/auth-messages.md"
+            );
+        }
+        assert!(docs.contains(&format!("`{FALLBACK_CODE}`")));
     }
 
     #[test]

@@ -249,7 +249,7 @@ fn judge(
                 .and_then(|d| d.provider.as_ref())
                 .map(|p| p.id.as_str());
             let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
-            login.explanation = Some(refusals::explain(protocol, &last.reply, provider, greeting));
+            login.explanation = Some(explain(protocol, last, provider, greeting));
         }
     } else {
         // The credentials were never handed over (the connection failed, or its
@@ -262,6 +262,21 @@ fn judge(
                 f.message
             )
         });
+    }
+}
+
+/// What a refused attempt means: token logins have their own rules.
+fn explain(
+    protocol: Protocol,
+    last: &AuthAttempt,
+    provider: Option<&str>,
+    greeting: Option<&str>,
+) -> Explanation {
+    if matches!(last.mechanism.as_str(), "XOAUTH2" | "OAUTHBEARER") {
+        let challenged = last.oauth_error.is_some();
+        refusals::explain_token(protocol, &last.reply, challenged, provider, greeting)
+    } else {
+        refusals::explain(protocol, &last.reply, provider, greeting)
     }
 }
 

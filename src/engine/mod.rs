@@ -48,10 +48,8 @@ use progress::{Event, Observer};
 pub struct Context<'a> {
     /// Probe settings.
     pub env: &'a Env,
-    /// DNS.
-    pub resolver: &'a Resolver,
-    /// The same, for clients that keep it (the OAuth2 refresh's HTTP client).
-    pub shared_resolver: Arc<Resolver>,
+    /// DNS (shared: the OAuth2 refresh's HTTP client keeps it).
+    pub resolver: Arc<Resolver>,
     /// `-4` / `-6`.
     pub families: Families,
     /// The address, when given.
@@ -107,27 +105,12 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let mut cut_short = cut_short.or(probing_cut);
     let ctx = Context {
         env: &env,
-        resolver: &resolver,
-        shared_resolver: resolver.clone(),
+        resolver: resolver.clone(),
         families: config.families,
         address: config.address.as_ref(),
         discovery: discovery.as_ref(),
     };
-    let FollowUp {
-        logins,
-        relay_tests,
-        token,
-    } = if cut_short.is_some() {
-        FollowUp::default()
-    } else {
-        deadline
-            .run(follow_up(config, &ctx, &probes))
-            .await
-            .unwrap_or_else(|why| {
-                cut_short = Some(why);
-                FollowUp::default()
-            })
-    };
+    let follow = follow_up_within(config, &ctx, &probes, deadline, &mut cut_short).await;
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -136,9 +119,9 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         inputs: inputs(config, &env.tls.roots_source),
         notes: plan::retired_notes(&hosts),
         discovery,
-        logins,
-        oauth2_token: token,
-        relay_tests,
+        logins: follow.logins,
+        oauth2_token: follow.token,
+        relay_tests: follow.relay_tests,
         cut_short,
         probes,
     };
@@ -283,6 +266,27 @@ impl Matrix<'_> {
     }
 }
 
+/// The follow-up connections, unless the run was already cut short, and only
+/// until the deadline (which then cuts it short).
+async fn follow_up_within(
+    config: &Config,
+    ctx: &Context<'_>,
+    probes: &[ProbeReport],
+    deadline: Deadline,
+    cut_short: &mut Option<String>,
+) -> FollowUp {
+    if cut_short.is_some() {
+        return FollowUp::default();
+    }
+    deadline
+        .run(follow_up(config, ctx, probes))
+        .await
+        .unwrap_or_else(|why| {
+            *cut_short = Some(why);
+            FollowUp::default()
+        })
+}
+
 /// What the follow-up connections found.
 #[derive(Default)]
 struct FollowUp {
@@ -302,7 +306,7 @@ async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -
                 let roots = ctx.env.tls.roots.as_ref().clone();
                 let (found, usage) = signin::stored_token(
                     stored,
-                    ctx.shared_resolver.clone(),
+                    ctx.resolver.clone(),
                     ctx.families,
                     roots,
                     config.timeout,
@@ -321,7 +325,7 @@ async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -
                 login::run(ctx, auth, &secret, probes).await
             }
             Err(refused) => {
-                login::none_attempted(probes, &refused.message, refused.explanation.as_ref())
+                login::none_attempted(probes, &refused.message, refused.explanation.as_deref())
             }
         };
     }

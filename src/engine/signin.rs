@@ -27,7 +27,7 @@ pub struct Refused {
     /// What happened, in words.
     pub message: String,
     /// Cause and fix, when the authorization server answered with an error.
-    pub explanation: Option<Explanation>,
+    pub explanation: Option<Box<Explanation>>,
 }
 
 impl From<OAuthError> for Refused {
@@ -35,7 +35,7 @@ impl From<OAuthError> for Refused {
         Refused {
             explanation: e
                 .server_error()
-                .map(|s| explain::explain_error(&s.error, s.description.as_deref())),
+                .map(|s| Box::new(explain::explain_error(&s.error, s.description.as_deref()))),
             message: e.to_string(),
         }
     }
@@ -270,7 +270,7 @@ pub async fn stored_token(
                 "the stored OAuth2 token for {} has expired and cannot be refreshed",
                 token.account
             ),
-            explanation: Some(explain::token_expired(&usage)),
+            explanation: Some(Box::new(explain::token_expired(&usage))),
         };
         usage.error = Some(refused.message.clone());
         return (Err(refused), usage);

@@ -120,12 +120,12 @@ pub fn read_callback(query: &str, state: &str, issuer: Option<&str>) -> Result<S
             "the state does not match the request's: not the answer to mailcheck's sign-in (RFC 6749 §10.12)",
         ));
     }
-    if let (Some(iss), Some(expected)) = (get("iss"), issuer) {
-        if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
-            return Err(forged(&format!(
-                "the answer comes from the issuer {iss:?}, not {expected:?} (RFC 9207)"
-            )));
-        }
+    if let (Some(iss), Some(expected)) = (get("iss"), issuer)
+        && iss.trim_end_matches('/') != expected.trim_end_matches('/')
+    {
+        return Err(forged(&format!(
+            "the answer comes from the issuer {iss:?}, not {expected:?} (RFC 9207)"
+        )));
     }
     if let Some(error) = get("error") {
         return Err(OAuthError::Refused(ServerError {
@@ -157,10 +157,10 @@ impl Loopback {
         let v4 = TcpListener::bind("127.0.0.1:0").await.map_err(fail)?;
         let port = v4.local_addr().map_err(fail)?.port();
         let mut listeners = vec![v4];
-        if host == "localhost" {
-            if let Ok(v6) = TcpListener::bind(("::1", port)).await {
-                listeners.push(v6);
-            }
+        if host == "localhost"
+            && let Ok(v6) = TcpListener::bind(("::1", port)).await
+        {
+            listeners.push(v6);
         }
         Ok(Loopback {
             listeners,

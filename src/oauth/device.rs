@@ -24,7 +24,7 @@ pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
 
 /// Bounds on what a server may ask for: the polling interval, and the life of
 /// the code (mailcheck never waits longer than the caller's own limit either).
-const MAX_INTERVAL: Duration = Duration::from_secs(60);
+const MAX_INTERVAL: Duration = Duration::from_mins(1);
 
 /// What the device authorization endpoint answered (RFC 8628 §3.2).
 #[derive(Debug, Clone)]

@@ -132,9 +132,8 @@ impl Store {
                 Ok(Some(json)) => {
                     return parse(&json, "the keyring").map(|t| Some((t, Location::Keyring)));
                 }
-                Ok(None) => {}
                 Err(e) if self.kind == Kind::Keyring => return Err(e),
-                Err(_) => {}
+                Ok(None) | Err(_) => {}
             }
         }
         if self.kind == Kind::Keyring {
@@ -166,7 +165,7 @@ impl Store {
     /// Deletes the records for `account` wherever they are; where they were.
     pub fn delete(&self, account: &str) -> Result<Vec<Location>, StoreError> {
         let mut gone = Vec::new();
-        if self.kind != Kind::File && keyring_delete(account)? {
+        if self.kind != Kind::File && keyring_delete(account) {
             gone.push(Location::Keyring);
         }
         if self.kind != Kind::Keyring {
@@ -303,7 +302,7 @@ fn keyring_set(account: &str, json: &str) -> Result<(), StoreError> {
     keyring_call(move || keyring::Entry::new(KEYRING_SERVICE, &account)?.set_password(&json))
 }
 
-fn keyring_delete(account: &str) -> Result<bool, StoreError> {
+fn keyring_delete(account: &str) -> bool {
     let account = account.to_owned();
     let deleted = keyring_call(move || {
         match keyring::Entry::new(KEYRING_SERVICE, &account)?.delete_credential() {
@@ -313,7 +312,7 @@ fn keyring_delete(account: &str) -> Result<bool, StoreError> {
         }
     });
     // No keyring at all: nothing was there to delete.
-    Ok(deleted.unwrap_or(false))
+    deleted.unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------

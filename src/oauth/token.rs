@@ -68,6 +68,7 @@ pub fn read_answer(url: &Url, answer: &Answer) -> Result<Tokens, OAuthError> {
 }
 
 /// The OAuth2 error in a body (RFC 6749 §5.2), if there is one.
+#[must_use]
 pub fn server_error(json: &Value) -> Option<ServerError> {
     let text = |key: &str| {
         json.get(key)

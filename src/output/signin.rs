@@ -142,7 +142,7 @@ mod tests {
             user_code: "WDJB-MJHT".into(),
             verification_uri: "https://example.com/device".into(),
             verification_uri_complete: None,
-            expires_in: Duration::from_secs(1800),
+            expires_in: Duration::from_mins(30),
             interval: Duration::from_secs(5),
             message: None,
         };
