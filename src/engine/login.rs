@@ -197,7 +197,9 @@ fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, found: &Found, endpoint: &End
     let (username, alt) = usernames(auth, ctx.address, ctx.discovery, protocol, host);
     AuthPlan {
         credentials: secrets::credentials(username, found.clone()),
-        alt_username: alt,
+        // A token names its account itself: the other username form cannot
+        // make it valid, and a second refusal only adds the server's delay.
+        alt_username: alt.filter(|_| !matches!(found, Found::Token(_))),
         forced: auth.forced,
         send_test: (protocol == Protocol::Smtp && auth.send_test)
             .then(|| send_test(ctx.address, auth.deliver))

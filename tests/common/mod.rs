@@ -5,6 +5,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod oauth;
 pub mod output;
 pub mod servers;
 
