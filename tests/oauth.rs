@@ -125,7 +125,7 @@ impl Login {
 
     /// Waits for the process (at most 60 s) and returns all it printed.
     fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
