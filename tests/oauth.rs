@@ -304,6 +304,13 @@ async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_m
         );
         assert_no_secret(&text(&out), &secrets);
     }
+    // The human report says which token it used.
+    let human = text(&run(&probe_args(&s, &[]), dir.path()));
+    assert!(
+        human.contains("The login test used the OAuth2 token stored for alice@mailcheck.test"),
+        "{human}"
+    );
+    assert_no_secret(&human, &secrets);
     // Every other output format, with transcripts.
     for format in [&["-v"][..], &["--format", "nagios"], &["--json", "-v"]] {
         let out = run(&probe_args(&s, format), dir.path());
