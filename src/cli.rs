@@ -113,6 +113,27 @@ pub struct TokenStoreArgs {
     pub token_dir: Option<PathBuf>,
 }
 
+/// How `login` and `logout` reach the authorization server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthServerArgs {
+    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Timeout for each request to the authorization server, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    pub timeout: String,
+}
+
 /// Arguments of `mailcheck login`.
 #[derive(Debug, clap::Args)]
 #[allow(clippy::struct_excessive_bools)]
@@ -185,22 +206,9 @@ pub struct LoginArgs {
     )]
     pub wait: String,
 
-    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
-    #[arg(long, value_name = "IP[:PORT]")]
-    pub dns_server: Option<String>,
-
-    /// Also trust the CA certificates in this PEM file.
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Timeout for each request to the authorization server, in seconds.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value = "10",
-        allow_negative_numbers = true
-    )]
-    pub timeout: String,
+    /// How to reach the authorization server.
+    #[command(flatten)]
+    pub net: AuthServerArgs,
 
     /// Where to keep the token.
     #[command(flatten)]
@@ -217,22 +225,9 @@ pub struct LogoutArgs {
     #[arg(long)]
     pub no_revoke: bool,
 
-    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
-    #[arg(long, value_name = "IP[:PORT]")]
-    pub dns_server: Option<String>,
-
-    /// Also trust the CA certificates in this PEM file.
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
-    /// Timeout for the revocation request, in seconds.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value = "10",
-        allow_negative_numbers = true
-    )]
-    pub timeout: String,
+    /// How to reach the authorization server.
+    #[command(flatten)]
+    pub net: AuthServerArgs,
 
     /// Where the token is kept.
     #[command(flatten)]

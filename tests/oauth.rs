@@ -170,6 +170,17 @@ async fn device_login(
         .unwrap()
 }
 
+/// A fresh token store where the test user signed in with the device flow as
+/// the client named by `client_var`, with the test scopes.
+async fn signed_in(s: &Servers, client_var: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
+    let extra = ["--scope", scope.as_str()];
+    let (code, out) = device_login(s, dir.path(), s.var(client_var), &extra, Consent::Allow).await;
+    assert_eq!(code, Some(0), "{out}");
+    dir
+}
+
 /// The stored record of the test user.
 fn record(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(token_file(dir)).unwrap()).unwrap()
@@ -378,17 +389,7 @@ async fn the_browser_flow_with_pkce_and_a_client_secret_signs_in() {
 #[tokio::test]
 async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_saved() {
     let s = Servers::get();
-    let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_SHORT_CLIENT"),
-        &["--scope", &scope],
-        Consent::Allow,
-    )
-    .await;
-    assert_eq!(code, Some(0), "{out}");
+    let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_SHORT_CLIENT").await;
     let before = record(dir.path());
     // This client's access tokens live 2 s: after 3 s the mail server must refuse it.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -443,17 +444,7 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_save
 #[tokio::test]
 async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
     let s = Servers::get();
-    let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_SHORT_CLIENT"),
-        &["--scope", &scope],
-        Consent::Allow,
-    )
-    .await;
-    assert_eq!(code, Some(0), "{out}");
+    let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_SHORT_CLIENT").await;
     let saved = std::fs::read_to_string(token_file(dir.path())).unwrap();
     // logout revokes the refresh token at the server (RFC 7009) and deletes it.
     let out = run(

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::oauth::{LoginConfig, LogoutConfig, StoredLogin, account};
+use crate::config::oauth::{AuthServer, LoginConfig, LogoutConfig, StoredLogin, account};
 use crate::config::secrets::Found;
 use crate::diagnose::oauth2 as explain;
 use crate::discover::{dns, providers};
@@ -51,19 +51,11 @@ pub struct SignedIn {
 }
 
 /// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
-fn http(
-    dns: Option<std::net::SocketAddr>,
-    ca_file: Option<&std::path::Path>,
-    timeout: Duration,
-) -> anyhow::Result<(Http, Arc<Resolver>)> {
-    let tls = TlsSetup::new(ca_file)?;
-    let resolver = Arc::new(Resolver::new(dns, timeout)?);
-    let http = Http::new(
-        resolver.clone(),
-        Families::Any,
-        tls.roots.as_ref().clone(),
-        timeout,
-    )?;
+fn http(net: &AuthServer) -> anyhow::Result<(Http, Arc<Resolver>)> {
+    let tls = TlsSetup::new(net.ca_file.as_deref())?;
+    let resolver = Arc::new(Resolver::new(net.dns_server, net.timeout)?);
+    let roots = tls.roots.as_ref().clone();
+    let http = Http::new(resolver.clone(), Families::Any, roots, net.timeout)?;
     Ok((http, resolver))
 }
 
@@ -73,7 +65,7 @@ pub async fn login(
     config: &LoginConfig,
     prompt: &dyn Prompt,
 ) -> anyhow::Result<Result<SignedIn, Refused>> {
-    let (http, resolver) = http(config.dns_server, config.ca_file.as_deref(), config.timeout)?;
+    let (http, resolver) = http(&config.net)?;
     let settings = provider_settings(&config.address, &config.overrides, &resolver).await;
     Ok(sign_in(config, &http, settings, prompt).await)
 }
@@ -210,7 +202,7 @@ pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     let found = config.store.load(&account);
     let mut out = LoggedOut::default();
     if let (true, Ok(Some((t, _)))) = (config.revoke, &found) {
-        let (http, _) = http(config.dns_server, config.ca_file.as_deref(), config.timeout)?;
+        let (http, _) = http(&config.net)?;
         out.revoked = Some(revoke(&http, t).await);
     }
     out.deleted = config
