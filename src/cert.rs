@@ -90,12 +90,28 @@ pub fn verdict_for(error: &Error, certs: &[CertificateInfo]) -> Verdict {
             Verdict::NameMismatch
         }
         CertificateError::UnknownIssuer => unknown_issuer_verdict(certs),
+        // webpki's path-building limits come through as `Other`; only their
+        // names tell them apart (rustls does not re-export webpki's error).
+        CertificateError::Other(other) if path_too_long(&other.to_string()) => {
+            Verdict::ChainTooLong
+        }
         // A self-signed leaf that is not itself a trust anchor can never verify,
         // whatever error webpki met first while looking for an issuer (it may try
         // an unrelated root with the same name and fail on its key type).
         _ if certs.first().is_some_and(|leaf| leaf.self_signed) => Verdict::SelfSigned,
         _ => Verdict::Invalid,
     }
+}
+
+/// Whether webpki gave up because the chain was too long to build a path through.
+fn path_too_long(error: &str) -> bool {
+    [
+        "MaximumPathDepthExceeded",
+        "MaximumPathBuildCallsExceeded",
+        "MaximumSignatureChecksExceeded",
+    ]
+    .iter()
+    .any(|e| error.contains(e))
 }
 
 fn unknown_issuer_verdict(certs: &[CertificateInfo]) -> Verdict {
@@ -127,6 +143,9 @@ pub fn describe(verdict: Verdict) -> &'static str {
         Verdict::Untrusted => "The chain ends in a root certificate that is not trusted here.",
         Verdict::IncompleteChain => {
             "The chain is incomplete: the server does not send the intermediate certificate, or uses a private CA."
+        }
+        Verdict::ChainTooLong => {
+            "The certificate chain is longer than any client follows (too many intermediate certificates)."
         }
         Verdict::Invalid => {
             "The certificate was rejected as invalid (bad signature, encoding or usage)."
@@ -785,6 +804,12 @@ RwKVwqQNg7N8EdexVsM1OLE=\n\
             (invalid(CertificateError::BadSignature), Verdict::Invalid),
             (invalid(CertificateError::Revoked), Verdict::Invalid),
             (invalid(CertificateError::InvalidPurpose), Verdict::Invalid),
+            (
+                invalid(CertificateError::Other(rustls::OtherError(
+                    std::sync::Arc::new(std::io::Error::other("MaximumPathDepthExceeded")),
+                ))),
+                Verdict::ChainTooLong,
+            ),
             (Error::General("boom".to_owned()), Verdict::Invalid),
         ];
         let ca = root("CA");

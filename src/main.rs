@@ -28,6 +28,8 @@ fn main() -> ExitCode {
     };
     match run(cli) {
         Ok(c) => code(c),
+        // The reader went away (`mailcheck … | head`): nothing left to say.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mailcheck: error: {e:#}");
             code(EXIT_UNKNOWN)
@@ -121,6 +123,13 @@ fn probe(config: &Config) -> anyhow::Result<i32> {
     }
     out.flush()?;
     Ok(report.summary.exit_code)
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn code(c: i32) -> ExitCode {

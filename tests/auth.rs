@@ -147,6 +147,23 @@ fn a_wrong_password_is_tried_once_per_username_form_and_no_more() {
             "the other form once"
         );
     }
+    // One cause, one finding: the refused password, listing every protocol.
+    let refused: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "login_failed")
+        .collect();
+    assert_eq!(refused.len(), 1, "{:#}", doc["findings"]);
+    assert_eq!(
+        refused[0]["affects"]["protocols"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(doc["verdict"]["status"], "critical");
+    assert!(
+        doc["recommendation"]["incoming"].is_null(),
+        "nothing proven, nothing recommended"
+    );
     // Count every credential-carrying command mailcheck sent, in every connection
     // of the run: the matrix sends none; each login connection at most two.
     let mut sent = 0;
@@ -211,6 +228,25 @@ fn no_password_travels_without_a_verified_certificate() {
         "{l}"
     );
     assert_eq!(out.status.code(), Some(2));
+    // The consequence folds into its cause: the untrusted certificate says
+    // the password was not sent; no separate "not attempted" finding.
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(
+        !findings.iter().any(|f| f["code"] == "login_not_attempted"),
+        "{findings:#?}"
+    );
+    let cert = findings
+        .iter()
+        .find(|f| f["code"] == "cert_untrusted")
+        .expect("the certificate finding");
+    assert!(
+        cert["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("IMAP password was not sent")),
+        "{cert:#}"
+    );
 
     // --allow-insecure-auth: it is sent, and the report says the secret was exposed.
     let out = run(

@@ -40,6 +40,14 @@ async fn login_run(pki: &Pki, spec: &str, secret: (&str, &str), extra: &[&str]) 
 }
 
 fn smtp_server(pki: &Pki, auth_rules: Vec<Rule>) -> Vec<Act> {
+    smtp_greeting(
+        pki,
+        "220 mx.example.test Microsoft ESMTP MAIL Service ready\r\n",
+        auth_rules,
+    )
+}
+
+fn smtp_greeting(pki: &Pki, greeting: &str, auth_rules: Vec<Rule>) -> Vec<Act> {
     let mut rules = vec![rule(
         "EHLO",
         "250-mx.example.test\r\n250-AUTH LOGIN PLAIN XOAUTH2\r\n250 8BITMIME\r\n",
@@ -48,7 +56,7 @@ fn smtp_server(pki: &Pki, auth_rules: Vec<Rule>) -> Vec<Act> {
     rules.push(rule("QUIT", "221 bye\r\n"));
     vec![
         Act::Tls(pki.server(&Leaf::default())),
-        send("220 mx.example.test Microsoft ESMTP MAIL Service ready\r\n"),
+        send(greeting),
         Act::Serve(rules),
     ]
 }
@@ -177,9 +185,13 @@ async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
         "bounded"
     );
     let l = &report.run.logins[0];
-    assert_eq!(l.result, LoginResult::Failed);
+    // Nothing was refused: the connection failed during the login.
+    assert_eq!(l.result, LoginResult::ConnectionFailed);
     assert!(
-        l.reason.as_deref().unwrap_or("").contains("no answer"),
+        l.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("before the server answered"),
         "{:?}",
         l.reason
     );
@@ -316,7 +328,7 @@ async fn a_password_sent_in_clear_is_marked_exposed_even_without_an_answer() {
     .await;
     let l = &report.run.logins[0];
     assert!(l.secret_exposed, "{l:?}");
-    assert_eq!(l.result, LoginResult::Failed);
+    assert_eq!(l.result, LoginResult::ConnectionFailed);
 }
 
 #[tokio::test]
@@ -362,4 +374,110 @@ async fn a_temporary_refusal_says_nothing_about_relaying() {
     let t = &report.run.relay_tests[0];
     assert_eq!(t.result, mailcheck::report::RelayResult::NotTested, "{t:?}");
     assert!(t.reason.as_deref().unwrap_or("").contains("temporary"));
+}
+
+/// Regression: a connection closed right after AUTH, or a reply line over the
+/// 8 KiB limit, was "the server refused the login … check the password".
+#[tokio::test]
+async fn a_connection_that_breaks_during_login_is_not_a_refused_password() {
+    let pki = Pki::new("ca");
+    let long = format!("535 {}\r\n", "x".repeat(10_000));
+    for reply in [Reply::Close, Reply::Text(long)] {
+        let rules = vec![Rule {
+            prefix: "AUTH",
+            reply,
+        }];
+        let server = Scripted::start(smtp_server(&pki, rules)).await;
+        let spec = format!("smtp:{}:tls", server.port);
+        let report = login_run(&pki, &spec, ("password", "pw-123456"), &[]).await;
+        let l = &report.run.logins[0];
+        assert_eq!(l.result, LoginResult::ConnectionFailed, "{l:?}");
+        assert!(l.explanation.is_none(), "no refusal to explain");
+        let codes: Vec<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+        assert!(codes.contains(&"login_connection_failed"), "{codes:?}");
+        assert!(!codes.contains(&"login_failed"), "{codes:?}");
+        assert!(
+            !report
+                .findings
+                .iter()
+                .any(|f| f.fix.contains("Check the username")),
+            "{:#?}",
+            report.findings
+        );
+    }
+}
+
+/// Regression: a server that is not Google, answering with Google's words, got
+/// Google's app-password advice. Provider advice needs the provider's identity.
+#[tokio::test]
+async fn provider_advice_needs_the_providers_identity_not_its_words() {
+    let pki = Pki::new("ca");
+    let refusal = "535-5.7.8 Username and Password not accepted. For more information, go to\r\n535 5.7.8 https://support.google.com/mail/?p=BadCredentials\r\n";
+    let server = Scripted::start(smtp_greeting(
+        &pki,
+        "220 mx.example.test ESMTP ready\r\n",
+        vec![rule("AUTH", refusal)],
+    ))
+    .await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(&pki, &spec, ("password", "pw-123456"), &[]).await;
+    let e = report.run.logins[0].explanation.as_ref().unwrap();
+    assert!(!e.provider_specific, "{e:?}");
+    assert!(!e.fix.contains("apppasswords"), "{}", e.fix);
+    // The same words from a server that greets as Gmail do get Google's advice.
+    let server = Scripted::start(smtp_greeting(
+        &pki,
+        "220 smtp.gmail.com ESMTP d9443c01a7336 - gsmtp\r\n",
+        vec![rule("AUTH", refusal)],
+    ))
+    .await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(&pki, &spec, ("password", "pw-123456"), &[]).await;
+    let e = report.run.logins[0].explanation.as_ref().unwrap();
+    assert!(e.provider_specific && e.code.starts_with("gmail_"), "{e:?}");
+}
+
+/// A second connection unlike the first (another certificate, from an
+/// authority nobody trusts) is interception: its own critical finding with
+/// both fingerprints, the password withheld, and the combination not
+/// recommended. It used to be "the login connection failed … fix the findings
+/// above", with none above, and the combination recommended.
+#[tokio::test]
+async fn a_second_connection_unlike_the_first_is_interception() {
+    let pki = Pki::new("ca");
+    let rogue = Pki::new("Gateway Inspection CA");
+    let first = smtp_server(&pki, vec![rule("AUTH", "235 ok\r\n")]);
+    let mut second = smtp_server(&pki, vec![rule("AUTH", "235 ok\r\n")]);
+    second[0] = Act::Tls(rogue.server(&Leaf::default()));
+    let server = Scripted::start_each(vec![first, second]).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(&pki, &spec, ("password", "pw-never-sent"), &[]).await;
+    let l = &report.run.logins[0];
+    assert_eq!(l.result, LoginResult::NotAttempted, "{l:?}");
+    assert!(
+        l.changed
+            .iter()
+            .any(|c| c.starts_with("certificate changed")),
+        "{:?}",
+        l.changed
+    );
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.code == "connection_changed")
+        .expect("the interception finding");
+    assert_eq!(f.severity, mailcheck::report::Severity::Critical);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("SHA-256")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.code == "login_not_attempted")
+    );
+    assert!(report.recommendation.outgoing.is_none());
+    assert!(auth_lines(&server).is_empty(), "the password was not sent");
 }

@@ -45,7 +45,33 @@ struct Source {
     text: String,
 }
 
+/// The sources of `src/`, without the files of test-only modules (those a
+/// parent declares with `#[cfg(test)] mod name;`).
 fn sources() -> Vec<Source> {
+    let all = all_sources();
+    let test_only: BTreeSet<Vec<String>> = all
+        .iter()
+        .flat_map(|s| {
+            s.file.items.iter().filter_map(|item| match item {
+                syn::Item::Mod(m) if m.content.is_none() && is_test(&m.attrs) => {
+                    let mut path = if s.path == "lib.rs" {
+                        Vec::new()
+                    } else {
+                        s.module.clone()
+                    };
+                    path.push(m.ident.to_string());
+                    Some(path)
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    all.into_iter()
+        .filter(|s| !test_only.iter().any(|t| s.module.starts_with(t)))
+        .collect()
+}
+
+fn all_sources() -> Vec<Source> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut paths = Vec::new();
     collect(&root, &mut paths);

@@ -144,13 +144,15 @@ fn findings_and_recommendation_on_the_real_servers() {
     let doc = json(&out);
     assert_valid(&doc);
     let with = |severity: &str| -> Vec<String> {
-        doc["findings"]
+        let mut codes: Vec<String> = doc["findings"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|f| f["severity"] == severity)
             .map(|f| f["code"].as_str().unwrap().to_owned())
-            .collect()
+            .collect();
+        codes.sort();
+        codes
     };
     // Dovecot and Postfix as configured offer no login before TLS over IPv4:
     // nothing worse than info, so OK.
@@ -370,6 +372,35 @@ fn dns_name_not_found() {
     assert_eq!(doc["probes"][0]["failure"]["code"], "dns_name_not_found");
     assert_eq!(doc["probes"][0]["failure"]["phase"], "resolve");
     assert_eq!(out.status.code(), Some(2));
+    // The DNS server answered (NXDOMAIN): that name's problem, not this computer's.
+    assert_eq!(
+        doc["findings"][0]["code"], "host_not_found",
+        "{:#}",
+        doc["findings"]
+    );
+    assert!(doc["dns_check"].is_null());
+}
+
+/// `-6` on a name with only an A record: said as such, not "the domain's DNS
+/// is broken".
+#[test]
+fn ipv6_only_on_a_name_without_aaaa_says_so() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "--host",
+        "v4only.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--only",
+        "imap:993:tls",
+        "-6",
+        "--json",
+    ]);
+    let doc = json(&out);
+    assert_valid(&doc);
+    let f = &doc["findings"][0];
+    assert_eq!(f["code"], "host_no_ipv6", "{:#}", doc["findings"]);
+    assert!(f["fix"].as_str().unwrap().contains("without -6"), "{f}");
 }
 
 #[test]
@@ -386,6 +417,11 @@ fn dns_name_without_address() {
     ]);
     let doc = json(&out);
     assert_eq!(doc["probes"][0]["failure"]["code"], "dns_no_address");
+    assert_eq!(
+        doc["findings"][0]["code"], "host_no_address",
+        "{:#}",
+        doc["findings"]
+    );
 }
 
 #[test]
@@ -408,7 +444,16 @@ fn the_test_ca_is_needed_to_trust_the_servers() {
         ["cert_incomplete_chain", "cert_untrusted"].contains(&code),
         "{code}"
     );
-    // The chain was analysed although verification failed.
+    // One finding for the certificate, with its fix; the chain was analysed
+    // although verification failed.
+    let certs: Vec<&serde_json::Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "cert_untrusted")
+        .collect();
+    assert_eq!(certs.len(), 1, "{:#}", doc["findings"]);
+    assert_eq!(certs[0]["category"], "tls");
     assert!(
         p["tls"]["certificate"]["certificates"][0]["subject_alt_names"]
             .as_array()
@@ -442,13 +487,13 @@ fn human_output_fits_80_columns_without_colour_in_a_pipe() {
             line.chars().count()
         );
     }
-    assert!(text.contains("SMTP    587  SSL/TLS   ✗ FAIL"), "{text}");
+    assert!(text.contains("587 SSL/TLS ✗"), "{text}");
     assert!(
-        text.contains("\nFindings\n") && text.contains("\nUse these settings\n"),
+        text.contains("\nProblems") && text.contains("\nUse these settings\n"),
         "{text}"
     );
     assert!(
-        text.contains("Outgoing works: SMTP 465 SSL/TLS, SMTP 587 STARTTLS,"),
+        text.contains("Mail works: read with IMAP 993 SSL/TLS, send with SMTP 465 SSL/TLS"),
         "{text}"
     );
 
@@ -519,4 +564,47 @@ fn usage_errors_exit_3_with_a_clear_message() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// A domain that declares IMAP and POP3 not offered and sends fine is OK: the
+/// missing services are not a problem, nor a server "down".
+#[test]
+fn an_smtp_only_domain_that_works_is_ok() {
+    let s = Servers::get();
+    let out = mailcheck(&[
+        "alice@smtponly.mailcheck.test",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "-4",
+        "--json",
+    ]);
+    let doc = json(&out);
+    assert_valid(&doc);
+    assert_eq!(
+        doc["verdict"]["incoming"], "not_offered",
+        "{:#}",
+        doc["verdict"]
+    );
+    assert_eq!(doc["verdict"]["outgoing"], "works");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] != "critical"),
+        "{:#}",
+        doc["findings"]
+    );
+    assert!(
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "service_not_offered"),
+        "{:#}",
+        doc["findings"]
+    );
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -698,3 +698,39 @@ async fn the_deadline_keeps_an_earlier_failure() {
     );
     assert!(p.duration_ms >= 1400, "{}", p.duration_ms);
 }
+
+/// Regression: a server that streamed garbage after a good session got only a
+/// warning at QUIT, so the combination counted as working and was recommended.
+#[tokio::test]
+async fn garbage_at_goodbye_is_a_failure_not_a_warning() {
+    for garbage in [
+        b"\x00\xff\xfe binary\r\n".to_vec(),
+        b"* not a pop3 reply at all\r\n".to_vec(),
+    ] {
+        let s = Scripted::start(vec![
+            send(POP3_OK),
+            Act::Read,
+            send("+OK\r\nUSER\r\n.\r\n"),
+            Act::Read,
+            Act::Send(garbage),
+            Act::Hang,
+        ])
+        .await;
+        let p = probe_one(&spec("pop3", s.port, "plain"), &["--timeout", "1"]).await;
+        assert_eq!(
+            p.status,
+            Status::Failed,
+            "{:?} {:#?}",
+            p.warnings,
+            p.transcript
+        );
+        assert!(
+            matches!(
+                p.failure.as_ref().map(|f| f.code),
+                Some(Code::InvalidBytes | Code::ProtocolViolation)
+            ),
+            "{:?}",
+            p.failure
+        );
+    }
+}

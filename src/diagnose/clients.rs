@@ -28,7 +28,7 @@ pub fn words(rec: &Recommendation, client: Client) -> Vec<String> {
                 }
             }
             None => out.push(format!(
-                "{heading} mail: no combination worked securely; see the findings."
+                "{heading} mail: nothing to recommend yet; see the problems below."
             )),
         }
     }
@@ -74,6 +74,12 @@ fn fields(r: &Recommended, client: Client) -> Vec<(String, String)> {
         Client::Claws => "User ID",
     };
     f.push((user_label.into(), user));
+    if r.authentication == "app password" {
+        f.push((
+            "Password".into(),
+            "an app password, not the account's own password".into(),
+        ));
+    }
     f
 }
 
@@ -251,6 +257,7 @@ mod tests {
             security,
             username: Some("alice@example.com".into()),
             authentication: "normal password".into(),
+            login_verified: false,
         };
         Recommendation {
             incoming: Some(r(Protocol::Imap, 993, Security::Tls)),
@@ -325,7 +332,7 @@ mod tests {
             lines
                 .last()
                 .unwrap()
-                .starts_with("Outgoing mail: no combination")
+                .starts_with("Outgoing mail: nothing to recommend")
         );
         assert!(lines.contains(&"  Server Name:".to_owned()));
     }

@@ -183,6 +183,7 @@ mod tests {
                 security: Security::Tls,
                 username: Some("alice".into()),
                 authentication: "normal password".into(),
+                login_verified: false,
             }),
             outgoing: Some(Recommended {
                 protocol: Protocol::Smtp,
@@ -191,6 +192,7 @@ mod tests {
                 security: Security::StartTls,
                 username: Some("alice@example.com".into()),
                 authentication: "OAuth2".into(),
+                login_verified: false,
             }),
         }
     }

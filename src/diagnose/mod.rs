@@ -3,7 +3,7 @@
 //! use, worded for the user's own mail client.
 //!
 //! Everything here is a pure function of its input: no I/O, no clock. The rules
-//! live in [`rules`] (each code is documented in docs/findings.md), the choice of
+//! live in [`findings`](mod@findings) (each code is documented in docs/findings.md), the choice of
 //! settings in [`recommend`](mod@recommend), the client wording in [`clients`],
 //! what a refused login means in [`refusals`] (and an OAuth2 refusal in
 //! [`oauth2`](mod@oauth2)), and the files an administrator can publish in
@@ -11,17 +11,19 @@
 
 pub mod clients;
 pub mod export;
+pub mod findings;
 pub mod oauth2;
 pub mod recommend;
 pub mod refusals;
-pub mod rules;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod verdict;
 
 pub use clients::words;
 pub use export::{Export, export, export_autoconfig, export_srv};
+pub use findings::findings;
 pub use recommend::recommend;
-pub use rules::findings;
+pub use verdict::verdict;
 
 use serde::Serialize;
 

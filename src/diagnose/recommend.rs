@@ -1,22 +1,39 @@
-//! The settings to type in: the best combination that worked, per direction.
+//! The settings to type in: the best combination that worked, per direction,
+//! agreeing with every test of the run.
 //!
 //! Order, after RFC 8314 §3 and §5.1: a combination whose login succeeded
-//! beats one not tested, which beats one whose login failed; then the preferred
-//! protocol (IMAP unless `prefer_pop3`); then implicit TLS before STARTTLS; then
-//! the submission ports before port 25 (RFC 6409: 25 is for relaying between
-//! servers). Plaintext is never recommended, nor TLS whose certificate did not
-//! verify.
+//! beats one not tested; then the preferred protocol (IMAP unless
+//! `prefer_pop3`); then implicit TLS before STARTTLS; then the submission ports
+//! before port 25 (RFC 6409: 25 is for relaying between servers).
+//!
+//! Never recommended: plaintext; TLS whose certificate did not verify; a
+//! combination whose login was refused for a reason a setting cannot fix (a
+//! wrong password: the server settings may be right, but nothing was proven);
+//! an SMTP combination whose send test was refused; port 25 unless a login
+//! worked there. The authentication named is the one that worked, or the one
+//! the provider demands (OAuth2, an app password).
 
 use super::Options;
 use crate::model::{Protocol, Security};
-use crate::report::AuthMethod;
-use crate::report::Discovery;
-use crate::report::Login;
-use crate::report::LoginResult;
-use crate::report::Recommendation;
-use crate::report::Recommended;
-use crate::report::UsernameForm;
-use crate::report::{ProbeReport, Run};
+use crate::report::{
+    AuthMethod, Discovery, Login, LoginResult, ProbeReport, Recommendation, Recommended, Run,
+    UsernameForm,
+};
+
+/// Refusal explanations that say which authentication the provider demands.
+const DEMANDS: &[(&str, &str)] = &[
+    ("microsoft_basic_auth_disabled", OAUTH),
+    ("oauth2_token_rejected", OAUTH),
+    ("gmail_app_password_required", APP_PASSWORD),
+    ("gmail_web_login_required", APP_PASSWORD),
+    ("yahoo_app_password_required", APP_PASSWORD),
+    ("mailru_app_password_required", APP_PASSWORD),
+    ("smtp_mechanism_too_weak", APP_PASSWORD),
+];
+
+const OAUTH: &str = "OAuth2";
+const APP_PASSWORD: &str = "app password";
+const PASSWORD: &str = "normal password";
 
 /// The best working incoming and outgoing settings in `report`.
 #[must_use]
@@ -29,12 +46,7 @@ pub fn recommend(report: &Run, opts: &Options) -> Recommendation {
 
 /// Whether the combination worked over TLS whose certificate verified.
 fn eligible(p: &ProbeReport) -> bool {
-    super::rules::works(p)
-        && p.security.is_secure()
-        && p.tls
-            .as_ref()
-            .and_then(|t| t.certificate.as_ref())
-            .is_some_and(|c| c.trusted)
+    super::findings::verified(p) && p.security.is_secure()
 }
 
 fn login_for<'a>(report: &'a Run, p: &ProbeReport) -> Option<&'a Login> {
@@ -44,18 +56,70 @@ fn login_for<'a>(report: &'a Run, p: &ProbeReport) -> Option<&'a Login> {
         .find(|l| l.protocol == p.protocol && l.host == p.host)
 }
 
+/// What a refusal's explanation says the provider demands instead of the
+/// password.
+#[must_use]
+pub fn demands(explanation_code: &str) -> Option<&'static str> {
+    DEMANDS
+        .iter()
+        .find(|(c, _)| *c == explanation_code)
+        .map(|(_, auth)| *auth)
+}
+
+/// The provider's family of refusal codes ("gmail", "microsoft").
+#[must_use]
+pub fn family(explanation_code: &str) -> &str {
+    explanation_code
+        .split('_')
+        .next()
+        .unwrap_or(explanation_code)
+}
+
+/// What the provider demands instead of the password: said by this login's
+/// refusal, or by a clearer refusal of the same provider in this run (Gmail's
+/// IMAP says only "invalid credentials" where its SMTP names the app password).
+fn demanded_in(report: &Run, login: &Login) -> Option<&'static str> {
+    let e = login.explanation.as_ref()?;
+    demands(&e.code).or_else(|| {
+        report
+            .logins
+            .iter()
+            .filter_map(|l| l.explanation.as_ref())
+            .filter(|o| {
+                e.provider_specific && o.provider_specific && family(&o.code) == family(&e.code)
+            })
+            .find_map(|o| demands(&o.code))
+    })
+}
+
 /// 0: the login worked over this very combination; 1: it worked over another
-/// combination of this protocol and host; 2: not tested; 3: it failed.
-fn login_rank(report: &Run, p: &ProbeReport) -> u8 {
+/// combination of this protocol and host; 2: not tested (or refused with a
+/// reason the recommendation answers: OAuth2, an app password); `None`: not
+/// to be recommended (refused otherwise, or the send test was refused).
+fn login_rank(report: &Run, p: &ProbeReport) -> Option<u8> {
     let Some(login) = login_for(report, p) else {
-        return 2;
+        return Some(2);
     };
-    match login.result {
-        LoginResult::Ok if login.combination == Some(p.combination()) => 0,
-        LoginResult::Ok => 1,
-        LoginResult::NotAttempted => 2,
-        LoginResult::Failed => 3,
+    if login.send.as_ref().is_some_and(|s| !s.accepted) {
+        return None;
     }
+    // A second connection unlike the first (another certificate, STARTTLS gone):
+    // the combination is not to be trusted from here, working or not.
+    if !login.changed.is_empty() && login.result != LoginResult::Ok {
+        return None;
+    }
+    match login.result {
+        LoginResult::Ok if login.combination == Some(p.combination()) => Some(0),
+        LoginResult::Ok => Some(1),
+        LoginResult::NotAttempted => Some(2),
+        LoginResult::Failed => demanded_in(report, login).map(|_| 2),
+        LoginResult::ConnectionFailed => None,
+    }
+}
+
+/// Port 25 is for clients only where a login was proven to work there.
+fn client_port(report: &Run, p: &ProbeReport, rank: u8) -> bool {
+    p.port != 25 || (rank == 0 && login_for(report, p).is_some())
 }
 
 fn best(report: &Run, opts: &Options, incoming: bool) -> Option<Recommended> {
@@ -63,13 +127,15 @@ fn best(report: &Run, opts: &Options, incoming: bool) -> Option<Recommended> {
         (Protocol::Imap, false) | (Protocol::Pop3, true) => 0,
         _ => 1,
     };
-    let p = report
+    let (p, rank) = report
         .probes
         .iter()
         .filter(|p| p.protocol.is_incoming() == incoming && eligible(p))
-        .min_by_key(|p| {
+        .filter_map(|p| login_rank(report, p).map(|r| (p, r)))
+        .filter(|(p, r)| client_port(report, p, *r))
+        .min_by_key(|(p, r)| {
             (
-                login_rank(report, p),
+                *r,
                 protocol_rank(p.protocol),
                 p.security != Security::Tls,
                 p.port == 25,
@@ -82,6 +148,7 @@ fn best(report: &Run, opts: &Options, incoming: bool) -> Option<Recommended> {
         security: p.security,
         username: username(report, p),
         authentication: authentication(report, p).to_owned(),
+        login_verified: rank == 0,
     })
 }
 
@@ -129,11 +196,9 @@ fn candidate_field<T>(
         })
 }
 
-/// "OAuth2" when a login used or asked for it, or discovery says the provider
-/// only takes it; "normal password" otherwise.
+/// The authentication a login used successfully; else the one a refusal or
+/// the provider demands; else "normal password".
 fn authentication(report: &Run, p: &ProbeReport) -> &'static str {
-    const OAUTH: &str = "OAuth2";
-    const PASSWORD: &str = "normal password";
     let oauth_mech = |m: &str| matches!(m, "XOAUTH2" | "OAUTHBEARER");
     if let Some(login) = login_for(report, p) {
         let attempts = login
@@ -150,26 +215,25 @@ fn authentication(report: &Run, p: &ProbeReport) -> &'static str {
                 PASSWORD
             };
         }
-        let asks_oauth = login.explanation.as_ref().is_some_and(|e| {
-            matches!(
-                e.code.as_str(),
-                "microsoft_basic_auth_disabled" | "oauth2_token_rejected"
-            )
-        });
-        if asks_oauth || attempts.iter().any(|a| oauth_mech(&a.mechanism)) {
+        if let Some(auth) = demanded_in(report, login) {
+            return auth;
+        }
+        if attempts.iter().any(|a| oauth_mech(&a.mechanism)) {
             return OAUTH;
         }
     }
     let Some(d) = &report.discovery else {
         return PASSWORD;
     };
-    let provider_says = d
-        .provider
-        .as_ref()
-        .is_some_and(|pr| pr.notes.iter().any(|n| n.key == "oauth2_only"));
-    let source_says = candidate_field(d, p, |s| s.auth) == Some(AuthMethod::OAuth2);
-    if provider_says || source_says {
+    let note = |key: &str| {
+        d.provider
+            .as_ref()
+            .is_some_and(|pr| pr.notes.iter().any(|n| n.key == key))
+    };
+    if note("oauth2_only") || candidate_field(d, p, |s| s.auth) == Some(AuthMethod::OAuth2) {
         OAUTH
+    } else if note("app_password_required") {
+        APP_PASSWORD
     } else {
         PASSWORD
     }
@@ -268,5 +332,81 @@ mod tests {
         let i = recommend(&r, &Options::default()).incoming.unwrap();
         assert_eq!(i.username.as_deref(), Some("alice"));
         assert_eq!(i.authentication, "OAuth2");
+    }
+
+    fn refused_with(spec: &str, code: &str, provider_specific: bool) -> Login {
+        let mut l = login(spec, LoginResult::Failed, &["alice@example.com"]);
+        l.explanation = Some(crate::report::Explanation {
+            code: code.into(),
+            cause: "c".into(),
+            fix: "f".into(),
+            provider_specific,
+            alert: None,
+        });
+        l
+    }
+
+    #[test]
+    fn the_authentication_named_is_what_the_refusal_demands() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("smtp:587:starttls")]);
+        r.logins = vec![
+            refused_with("imap:993:tls", "microsoft_pop_imap_login_failed", true),
+            refused_with("smtp:587:starttls", "microsoft_basic_auth_disabled", true),
+        ];
+        let rec = recommend(&r, &Options::default());
+        assert_eq!(
+            rec.incoming.unwrap().authentication,
+            "OAuth2",
+            "the clearer refusal of the same provider"
+        );
+        assert_eq!(rec.outgoing.unwrap().authentication, "OAuth2");
+        r.logins = vec![refused_with(
+            "smtp:587:starttls",
+            "gmail_app_password_required",
+            true,
+        )];
+        assert_eq!(
+            recommend(&r, &Options::default())
+                .outgoing
+                .unwrap()
+                .authentication,
+            "app password"
+        );
+    }
+
+    #[test]
+    fn a_refused_password_or_send_test_is_not_recommended() {
+        let mut r = report(vec![ok("imap:993:tls"), ok("smtp:465:tls")]);
+        r.logins = vec![refused_with(
+            "imap:993:tls",
+            "imap_authentication_failed",
+            false,
+        )];
+        let mut send = login("smtp:465:tls", LoginResult::Ok, &["alice@example.com"]);
+        send.send = Some(crate::report::SendOutcome {
+            mail_from: Some("530 5.7.1 Sender rejected".into()),
+            rcpt_to: None,
+            accepted: false,
+            data: None,
+        });
+        r.logins.push(send);
+        let rec = recommend(&r, &Options::default());
+        assert_eq!(rec.incoming, None);
+        assert_eq!(rec.outgoing, None);
+    }
+
+    #[test]
+    fn port_25_is_recommended_only_where_a_login_worked() {
+        let r = report(vec![ok("imap:993:tls"), ok("smtp:25:starttls")]);
+        assert_eq!(recommend(&r, &Options::default()).outgoing, None);
+        let mut r = r;
+        r.logins.push(login(
+            "smtp:25:starttls",
+            LoginResult::Ok,
+            &["alice@example.com"],
+        ));
+        let o = recommend(&r, &Options::default()).outgoing.unwrap();
+        assert_eq!(o.port, 25);
+        assert!(o.login_verified);
     }
 }

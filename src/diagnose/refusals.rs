@@ -18,6 +18,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use crate::discover::providers;
 use crate::model::Protocol;
 use crate::proto::smtp::parse_reply_line;
 use crate::report::Explanation;
@@ -43,10 +44,6 @@ pub struct Rule {
     /// generic rule.
     #[serde(default)]
     pub providers: Vec<String>,
-    /// The reply's wording is the provider's own, so the rule applies even when
-    /// the provider is unknown (never when another provider is known).
-    #[serde(default)]
-    pub implies_provider: bool,
     /// The rule explains only refusals of an OAuth2 token (XOAUTH2,
     /// OAUTHBEARER), where the same words mean something else than for a
     /// password; see [`explain_token`].
@@ -81,10 +78,7 @@ impl Rule {
 
     /// Whether a provider rule may be used when the provider is `provider`.
     fn applies_to(&self, provider: Option<&str>) -> bool {
-        match provider {
-            Some(id) => self.providers.iter().any(|p| p == id),
-            None => self.implies_provider,
-        }
+        provider.is_some_and(|id| self.providers.iter().any(|p| p == id))
     }
 
     /// Whether every condition of the rule holds for this reply.
@@ -177,6 +171,38 @@ fn explained(rule: Option<&Rule>, reply: &str, parsed: Parsed) -> Explanation {
         },
         None => fallback(reply, parsed.alert),
     }
+}
+
+/// The provider a server belongs to, as far as its identity shows: the provider
+/// table's servers share the host's domain (or one of the names in its
+/// certificate), preferring the provider discovery recognised for the
+/// address. Reply wording never counts (see [`explain`]); the greeting is
+/// looked at by [`explain`] itself.
+#[must_use]
+pub fn identify(host: &str, discovered: Option<&str>, cert_names: &[String]) -> Option<String> {
+    // Names with a dot and a letter: no IP literals, no single labels
+    // ("localhost", a bridge's 127.0.0.1 would otherwise match anything local).
+    let names: Vec<&str> = std::iter::once(host)
+        .chain(cert_names.iter().map(|n| n.trim_start_matches("*.")))
+        .filter(|n| n.contains('.') && n.parse::<std::net::IpAddr>().is_err())
+        .collect();
+    let serves = |p: &providers::Provider| {
+        p.settings()
+            .filter(|s| s.host.contains('.') && s.host.parse::<std::net::IpAddr>().is_err())
+            .any(|s| names.iter().any(|n| site(n) == site(&s.host)))
+    };
+    let all = providers::all();
+    all.iter()
+        .find(|p| Some(p.id.as_str()) == discovered && serves(p))
+        .or_else(|| all.iter().find(|p| serves(p)))
+        .map(|p| p.id.clone())
+}
+
+/// The last two labels of a host name: its site ("imap.gmail.com" → "gmail.com").
+fn site(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.rsplit('.').take(2).collect();
+    labels.into_iter().rev().collect::<Vec<_>>().join(".")
 }
 
 /// The provider a server's greeting names (`microsoft365`, `gmail`, `yahoo`),
@@ -502,9 +528,6 @@ mod validation {
                 say(format!("provider {id:?} is not in the provider table"));
             }
         }
-        if rule.implies_provider && rule.providers.is_empty() {
-            say("implies_provider without providers".into());
-        }
     }
 
     fn validate_conditions(rule: &Rule, say: &mut impl FnMut(String)) {
@@ -619,7 +642,7 @@ mod tests {
         for rule in catalogue() {
             let mut providers: Vec<Option<&str>> =
                 rule.providers.iter().map(|p| Some(p.as_str())).collect();
-            if !rule.is_provider_specific() || rule.implies_provider {
+            if !rule.is_provider_specific() {
                 providers.push(None);
             }
             for example in &rule.examples {
@@ -894,7 +917,7 @@ mod tests {
             "please log in via your web browser and then try again."
         );
         assert_eq!(
-            code(Protocol::Smtp, reply, None),
+            code(Protocol::Smtp, reply, Some("gmail")),
             "gmail_web_login_required"
         );
     }
@@ -1157,41 +1180,64 @@ mod tests {
     }
 
     #[test]
-    fn provider_wording_identifies_the_provider_when_unknown() {
-        // 5.7.139 is Microsoft's own: it is explained as such from any server
-        // whose provider is unknown...
-        let basic = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.";
+    fn a_provider_is_known_by_its_servers_and_certificates_not_its_words() {
         assert_eq!(
-            code(Protocol::Smtp, basic, None),
+            identify("imap.gmail.com", Some("gmail"), &[]).as_deref(),
+            Some("gmail")
+        );
+        assert_eq!(
+            identify("smtp.gmail.com", None, &[]).as_deref(),
+            Some("gmail")
+        );
+        // An address at gmail.com probed on someone else's server is not Google.
+        assert_eq!(identify("mail.example.com", Some("gmail"), &[]), None);
+        // A certificate for Google's names is an identity.
+        let names = vec!["*.gmail.com".to_owned(), "mx.google.com".to_owned()];
+        assert_eq!(identify("10.0.0.7", None, &names).as_deref(), Some("gmail"));
+    }
+
+    /// Regression: a server that was not Google, answering "535 Username and
+    /// Password not accepted", got Google's app-password advice. A provider's
+    /// wording explains a refusal only when the server is known to be that
+    /// provider's (host name, MX, greeting or certificate).
+    #[test]
+    fn provider_wording_alone_does_not_make_a_provider() {
+        let basic = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled.";
+        assert_eq!(code(Protocol::Smtp, basic, None), "smtp_auth_rejected");
+        assert_eq!(
+            code(Protocol::Smtp, basic, Some("microsoft365")),
             "microsoft_basic_auth_disabled"
         );
         let other = "535 5.7.139 Authentication unsuccessful, something new.";
-        let e = explain(Protocol::Smtp, other, None, None);
+        let e = explain(Protocol::Smtp, other, Some("outlook"), None);
         assert_eq!(e.code, "microsoft_auth_unsuccessful");
         assert!(e.fix.contains("OAuth2"));
-        // ...but not when discovery knows it is someone else.
         assert_eq!(
             code(Protocol::Smtp, basic, Some("gmail")),
             "smtp_auth_rejected"
         );
-        // Gmail's and Yahoo's wording likewise.
-        let gmail = "534-5.7.9 Application-specific password required.\r\n534 5.7.9 https://support.google.com/mail/?p=InvalidSecondFactor";
+        let google = "535-5.7.8 Username and Password not accepted. For more information, go to\r\n535 5.7.8 https://support.google.com/mail/?p=BadCredentials";
         assert_eq!(
-            code(Protocol::Smtp, gmail, None),
-            "gmail_app_password_required"
+            code(Protocol::Smtp, google, None),
+            "smtp_credentials_invalid"
+        );
+        assert!(
+            !explain(Protocol::Smtp, google, None, None)
+                .fix
+                .contains("apppasswords")
         );
         assert_eq!(
-            code(Protocol::Smtp, gmail, Some("yahoo")),
-            "smtp_mechanism_too_weak"
+            code(Protocol::Smtp, google, Some("gmail")),
+            "gmail_bad_credentials"
         );
-        assert_eq!(
-            code(
-                Protocol::Smtp,
-                "535 5.7.0 (#AUTH005) Too many bad auth attempts.",
-                None
-            ),
-            "yahoo_too_many_attempts"
+        // The greeting is an identity too.
+        let e = explain(
+            Protocol::Smtp,
+            google,
+            None,
+            Some("220 smtp.gmail.com ESMTP a1-20020 - gsmtp"),
         );
+        assert_eq!(e.code, "gmail_bad_credentials");
     }
 
     #[test]
@@ -1272,10 +1318,6 @@ mod tests {
             (
                 "protocols = [\"smtp\"]\nfix = \"Fix.\"\ncontains = [\"x\"]\nproviders = [\"hotmail\"]",
                 "not in the provider table",
-            ),
-            (
-                "protocols = [\"smtp\"]\nfix = \"Fix.\"\ncontains = [\"x\"]\nimplies_provider = true",
-                "without providers",
             ),
             (
                 "protocols = [\"imap\"]\nfix = \"Fix.\"\nreply_code = 535",

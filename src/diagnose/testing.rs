@@ -148,16 +148,6 @@ pub(crate) fn warning(code: Code, phase: Phase) -> Failure {
     }
 }
 
-/// Endpoints as their labels, for comparing with expected text.
-pub(crate) fn labels(endpoints: &[crate::model::Endpoint]) -> Vec<String> {
-    endpoints.iter().map(ToString::to_string).collect()
-}
-
-/// Capabilities as the server wrote them.
-pub(crate) fn caps(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
-}
-
 /// A report around `probes`, for alice@example.com.
 pub(crate) fn report(probes: Vec<ProbeReport>) -> Run {
     Run {
@@ -185,6 +175,7 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Run {
         relay_tests: Vec::new(),
         cut_short: None,
         probes,
+        dns_check: None,
     }
 }
 
@@ -225,5 +216,6 @@ pub(crate) fn login(
         explanation: None,
         send: None,
         probe: None,
+        changed: Vec::new(),
     }
 }

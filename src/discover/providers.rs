@@ -158,6 +158,18 @@ pub fn all() -> &'static [Provider] {
     &TABLE.providers
 }
 
+/// A host name every working DNS resolves: the first server of the table's
+/// first provider. Looked up only when nothing else of a run resolved.
+#[must_use]
+pub fn control_host() -> &'static str {
+    all()
+        .iter()
+        .flat_map(Provider::settings)
+        .map(|s| s.host.as_str())
+        .next()
+        .unwrap_or("outlook.office365.com")
+}
+
 /// When the table's facts were checked (YYYY-MM-DD).
 #[must_use]
 pub fn checked_date() -> &'static str {

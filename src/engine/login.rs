@@ -10,11 +10,11 @@ use super::probe::{LoginRequest, Task};
 use crate::config::secrets::Found;
 use crate::config::{AuthConfig, secrets};
 use crate::diagnose::{oauth2, refusals};
-use crate::model::{Address, Endpoint, Phase, Protocol, Security};
-use crate::proto::{AuthPlan, SendTest};
+use crate::model::{Address, Code, Endpoint, Phase, Protocol, Security};
+use crate::proto::{AuthPlan, NO_ANSWER, SendTest};
 use crate::report::{
-    AuthAttempt, Discovery, Explanation, Login, LoginResult, ProbeReport, Status, TokenUse,
-    UsernameForm,
+    AuthAttempt, Discovery, Explanation, Login, LoginResult, ProbeReport, StartTlsState, Status,
+    TokenUse, UsernameForm,
 };
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
@@ -91,6 +91,7 @@ fn blank(protocol: Protocol, host: &str) -> Login {
         explanation: None,
         send: None,
         probe: None,
+        changed: Vec::new(),
     }
 }
 
@@ -168,27 +169,17 @@ async fn login_one(
             login.explanation = Some(e);
         }
     }
+    if let Some(first) = probes.iter().find(|p| p.endpoint() == endpoint) {
+        login.changed = changes(first, &report);
+    }
+    if !login.changed.is_empty() && login.result == LoginResult::NotAttempted {
+        login.reason = Some(format!(
+            "the second connection was not the same as the first ({}), so the password was not sent",
+            login.changed.join("; ")
+        ));
+    }
     login.probe = Some(report);
     login
-}
-
-/// The last login attempt of a login connection, when it was refused.
-fn last_refusal(report: &ProbeReport) -> Option<&AuthAttempt> {
-    report
-        .session
-        .as_ref()
-        .and_then(|s| s.auth.as_ref())
-        .and_then(|a| a.attempts.last())
-        .filter(|a| !a.ok)
-}
-
-/// A refused OAuth2 login explained by what mailcheck knows of the token.
-fn token_refusal(attempt: &AuthAttempt, token: &TokenUse) -> Option<Explanation> {
-    let challenge = attempt
-        .oauth_error
-        .as_ref()
-        .and_then(|e| e.scope.as_deref());
-    oauth2::scope_missing(challenge, token)
 }
 
 /// What to log in with on `endpoint`, and what to do after.
@@ -221,65 +212,166 @@ fn judge(
         login.usernames = o.attempts.iter().map(|a| a.username.clone()).collect();
         // Judged on the login connection itself: was a secret written, and did
         // that connection's own certificate verify?
-        let verified = report
-            .tls
-            .as_ref()
-            .and_then(|t| t.certificate.as_ref())
-            .is_some_and(|c| c.trusted);
-        login.secret_exposed = report.secret_sent && !verified;
+        login.secret_exposed = report.secret_sent && !verified(report);
+        // A login is refused only when the server said so.
+        let refused = o
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| !a.ok && a.reply != NO_ANSWER);
         login.result = if o.ok {
             LoginResult::Ok
+        } else if refused.is_some() {
+            LoginResult::Failed
         } else if o.attempts.is_empty() {
             LoginResult::NotAttempted
         } else {
-            LoginResult::Failed
+            LoginResult::ConnectionFailed
         };
         login.reason.clone_from(&o.not_attempted);
-        // Sent, but never answered: the connection failed during the login.
         if let Some(f) = report.failure.as_ref().filter(|f| f.phase == Phase::Auth) {
-            login.result = LoginResult::Failed;
-            login.reason = Some(format!("the login got no answer: {}", f.message));
-        } else if let Some(f) = report.failure.as_ref().filter(|_| !report.secret_sent) {
-            login.result = LoginResult::NotAttempted;
+            // Sent, but the connection broke before (another) answer came.
+            if login.result != LoginResult::Failed {
+                login.result = LoginResult::ConnectionFailed;
+            }
             login.reason = Some(format!(
-                "the login connection failed before any credentials were sent: {}",
+                "the connection broke during the login, before the server answered: {}",
                 f.message
             ));
+        } else if let Some(f) = report.failure.as_ref().filter(|_| !report.secret_sent) {
+            login.result = LoginResult::NotAttempted;
+            login.reason = Some(failed_before(f));
         }
-        if let Some(last) = o.attempts.last().filter(|a| !a.ok) {
-            let provider = discovery
-                .and_then(|d| d.provider.as_ref())
-                .map(|p| p.id.as_str());
-            let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
-            login.explanation = Some(explain(protocol, last, provider, greeting));
+        if let Some(last) = refused {
+            login.explanation = Some(explanation(report, discovery, protocol, last));
         }
     } else {
         // The credentials were never handed over (the connection failed, or its
         // certificate did not verify this time).
         login.result = LoginResult::NotAttempted;
         login.secret_exposed = report.secret_sent;
-        login.reason = report.failure.as_ref().map(|f| {
-            format!(
-                "the login connection failed before any credentials were sent: {}",
-                f.message
-            )
-        });
+        login.reason = report.failure.as_ref().map(failed_before);
     }
 }
 
-/// What a refused attempt means: token logins have their own rules.
-fn explain(
+fn failed_before(f: &crate::report::Failure) -> String {
+    format!(
+        "the login connection failed before any credentials were sent: {}",
+        f.message
+    )
+}
+
+fn verified(report: &ProbeReport) -> bool {
+    report
+        .tls
+        .as_ref()
+        .and_then(|t| t.certificate.as_ref())
+        .is_some_and(|c| c.trusted)
+}
+
+/// What a refusal means, for the provider this server is known to be (by its
+/// host, the address's provider, its certificate or greeting; never by the
+/// refusal's wording alone). Token logins have their own rules.
+fn explanation(
+    report: &ProbeReport,
+    discovery: Option<&Discovery>,
     protocol: Protocol,
     last: &AuthAttempt,
-    provider: Option<&str>,
-    greeting: Option<&str>,
 ) -> Explanation {
+    let discovered = discovery
+        .and_then(|d| d.provider.as_ref())
+        .map(|p| p.id.as_str());
+    let cert_names = report
+        .tls
+        .as_ref()
+        .and_then(|t| t.certificate.as_ref())
+        .and_then(|c| c.certificates.first())
+        .map(|leaf| leaf.subject_alt_names.clone())
+        .unwrap_or_default();
+    let provider = refusals::identify(&report.host, discovered, &cert_names);
+    let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
+    let (reply, provider) = (&last.reply, provider.as_deref());
     if matches!(last.mechanism.as_str(), "XOAUTH2" | "OAUTHBEARER") {
         let challenged = last.oauth_error.is_some();
-        refusals::explain_token(protocol, &last.reply, challenged, provider, greeting)
+        refusals::explain_token(protocol, reply, challenged, provider, greeting)
     } else {
-        refusals::explain(protocol, &last.reply, provider, greeting)
+        refusals::explain(protocol, reply, provider, greeting)
     }
+}
+
+/// The last login attempt of a login connection, when it was refused.
+fn last_refusal(report: &ProbeReport) -> Option<&AuthAttempt> {
+    report
+        .session
+        .as_ref()
+        .and_then(|s| s.auth.as_ref())
+        .and_then(|a| a.attempts.last())
+        .filter(|a| !a.ok)
+}
+
+/// A refused OAuth2 login explained by what mailcheck knows of the token.
+fn token_refusal(attempt: &AuthAttempt, token: &TokenUse) -> Option<Explanation> {
+    let challenge = attempt
+        .oauth_error
+        .as_ref()
+        .and_then(|e| e.scope.as_deref());
+    oauth2::scope_missing(challenge, token)
+}
+
+/// What differs between the first connection of a combination and the login
+/// connection: a leaf certificate or STARTTLS that changed, data injected after
+/// STARTTLS. A server does not change these between two connections to one
+/// address; something on the path that intercepts does.
+fn changes(first: &ProbeReport, second: &ProbeReport) -> Vec<String> {
+    let mut found = Vec::new();
+    let leaf = |p: &ProbeReport| {
+        p.tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_ref())
+            .and_then(|c| {
+                c.certificates
+                    .first()
+                    .map(|l| (l.sha256.clone(), l.issuer.clone(), c.trusted))
+            })
+    };
+    if let (Some((a, ai, _)), Some((b, bi, trusted))) = (leaf(first), leaf(second))
+        && a != b
+    {
+        let verdict = if trusted { "verified" } else { "not trusted" };
+        found.push(format!(
+            "certificate changed: first SHA-256 {a} from {ai}, then {b} from {bi} ({verdict})"
+        ));
+    }
+    let starttls = |p: &ProbeReport| p.session.as_ref().map(|s| s.starttls.clone());
+    if let (Some(StartTlsState::Accepted), Some(then)) = (starttls(first), starttls(second))
+        && then != StartTlsState::Accepted
+        && then != StartTlsState::NotAttempted
+    {
+        let caps = |p: &ProbeReport| {
+            p.session
+                .as_ref()
+                .map(|s| s.capabilities_before_tls.join(" "))
+                .unwrap_or_default()
+        };
+        found.push(format!(
+            "STARTTLS was offered on the first connection ({}) but not on the second ({})",
+            caps(first),
+            caps(second)
+        ));
+    }
+    let injected = |p: &ProbeReport| {
+        p.failure
+            .iter()
+            .chain(&p.warnings)
+            .any(|f| f.code == Code::StartTlsInjection)
+            || p.tls
+                .as_ref()
+                .is_some_and(|t| t.injected_bytes_discarded > 0)
+    };
+    if injected(second) && !injected(first) {
+        found.push("data was injected after STARTTLS on the second connection only".to_owned());
+    }
+    found
 }
 
 /// The username to try first and the other form to retry with once. An explicit

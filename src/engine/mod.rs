@@ -33,11 +33,14 @@ use crate::config::{AuthSecret, Config, SettingsConfig};
 use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::lookup::{self, Sources};
+use crate::discover::providers;
 use crate::model::{Address, Endpoint};
 use crate::net::driver::Limits;
 use crate::net::resolve::{Families, Resolution, Resolver};
 use crate::net::tls::TlsSetup;
-use crate::report::{Discovery, Inputs, Login, ProbeReport, RelayTest, Report, Run, TokenUse};
+use crate::report::{
+    Discovery, DnsCheck, Inputs, Login, ProbeReport, RelayTest, Report, Run, TokenUse,
+};
 use deadline::Deadline;
 use outcome::Expectations;
 use plan::{Hosts, Planned};
@@ -81,12 +84,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let started_at = now_rfc3339();
     let started = Instant::now();
     let deadline = Deadline::after(config.deadline);
-    let env = Env {
-        tls: TlsSetup::new(config.ca_file.as_deref())?,
-        timeout: config.timeout,
-        limits: Limits::default(),
-        slow_greeting: slow_greeting_threshold(config.timeout),
-    };
+    let env = Env::for_config(config)?;
     let resolver = Arc::new(Resolver::new(config.dns_server, config.timeout)?);
     let (discovery, cut_short) = discover(config, &env, &resolver, deadline).await?;
     let hosts = Hosts::choose(config, discovery.as_ref());
@@ -111,6 +109,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         discovery: discovery.as_ref(),
     };
     let follow = follow_up_within(config, &ctx, &probes, deadline, &mut cut_short).await;
+    let dns_check = dns_check(&resolver, config.families).await;
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -124,6 +123,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         relay_tests: follow.relay_tests,
         cut_short,
         probes,
+        dns_check,
     };
     Ok(judge(run, &config.diagnose, &Expectations::of(config)))
 }
@@ -133,13 +133,41 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
 pub fn judge(run: Run, options: &diagnose::Options, expect: &Expectations) -> Report {
     let findings = diagnose::findings(&run, options);
     let recommendation = diagnose::recommend(&run, options);
-    let summary = outcome::summarise(expect, &run.probes, &run.logins, &findings);
+    let expect = expect.given(&run);
+    let summary = outcome::summarise(&expect, &run.probes, &run.logins, &findings);
+    let judged = [true, false].map(|incoming| expect.judges(incoming, &run.probes));
+    let verdict = diagnose::verdict(&run, &findings, &recommendation, &summary, judged);
     Report {
         run,
+        verdict,
         summary,
         findings,
         recommendation,
     }
+}
+
+/// When no lookup of the run got a useful answer, one lookup of a well-known
+/// name tells "this computer's DNS fails" from "that domain's DNS fails".
+async fn dns_check(resolver: &Resolver, families: Families) -> Option<DnsCheck> {
+    if !resolver.asked() || resolver.informed() {
+        return None;
+    }
+    let name = providers::control_host();
+    let resolution = resolver.resolve(name, families).await;
+    Some(match resolution.failure {
+        None => DnsCheck {
+            name: name.to_owned(),
+            ok: true,
+            code: None,
+            message: format!("resolved to {}", resolution.addresses.len()),
+        },
+        Some(f) => DnsCheck {
+            name: name.to_owned(),
+            ok: false,
+            code: Some(f.code),
+            message: f.message,
+        },
+    })
 }
 
 /// Discovery for `mailcheck settings`: the provider table alone when offline,
@@ -335,6 +363,18 @@ async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -
         out.relay_tests = relay::run(ctx, address, probes).await;
     }
     out
+}
+
+impl Env {
+    /// What the probes of a run with `config` share.
+    fn for_config(config: &Config) -> anyhow::Result<Env> {
+        Ok(Env {
+            tls: TlsSetup::new(config.ca_file.as_deref())?,
+            timeout: config.timeout,
+            limits: Limits::default(),
+            slow_greeting: slow_greeting_threshold(config.timeout),
+        })
+    }
 }
 
 /// A greeting slower than half the phase timeout (at most 5 s) is flagged.

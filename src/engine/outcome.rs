@@ -5,8 +5,8 @@
 //! 3 UNKNOWN (mailcheck could not run at all; see `main`).
 
 use crate::config::{Config, Requirement};
-use crate::model::Combination;
-use crate::report::{Finding, Login, LoginResult, ProbeReport, Severity, Status, Summary};
+use crate::model::{Combination, Protocol, Security};
+use crate::report::{Finding, Login, LoginResult, ProbeReport, Run, Severity, Status, Summary};
 
 /// Every direction probed works securely and no finding is worse than info.
 pub const EXIT_OK: i32 = 0;
@@ -29,6 +29,9 @@ pub struct Expectations {
     pub logins: bool,
     /// `--require`.
     pub require: Vec<Requirement>,
+    /// Services the domain says it does not offer (SRV target "."): their
+    /// failures do not count.
+    pub not_offered: Vec<(Protocol, Security)>,
 }
 
 impl Expectations {
@@ -40,7 +43,58 @@ impl Expectations {
             outgoing: config.expects_outgoing(),
             logins: config.auth.is_some(),
             require: config.require.clone(),
+            not_offered: Vec::new(),
         }
+    }
+
+    /// As asked, with what the run's discovery says the domain does not offer:
+    /// a direction whose every service is declared not offered is not expected.
+    #[must_use]
+    pub fn given(&self, run: &Run) -> Expectations {
+        let mut e = self.clone();
+        if let Some(d) = &run.discovery {
+            e.not_offered = d
+                .not_offered
+                .iter()
+                .map(|n| (n.protocol, n.security))
+                .collect();
+        }
+        let all_declared = |incoming: bool| {
+            let protocols: &[Protocol] = if incoming {
+                &[Protocol::Imap, Protocol::Pop3]
+            } else {
+                &[Protocol::Smtp]
+            };
+            protocols.iter().all(|p| {
+                [Security::Tls, Security::StartTls]
+                    .iter()
+                    .all(|s| e.not_offered.contains(&(*p, *s)))
+            })
+        };
+        e.incoming = e.incoming && !all_declared(true);
+        e.outgoing = e.outgoing && !all_declared(false);
+        e
+    }
+
+    /// Whether the domain says it does not offer `p`'s protocol in its mode.
+    #[must_use]
+    pub fn declared_not_offered(&self, p: &ProbeReport) -> bool {
+        self.not_offered.contains(&(p.protocol, p.security))
+    }
+
+    /// Whether a direction is judged: expected, or probed for a service the
+    /// domain did not declare not offered.
+    #[must_use]
+    pub fn judges(&self, incoming: bool, probes: &[ProbeReport]) -> bool {
+        let expected = if incoming {
+            self.incoming
+        } else {
+            self.outgoing
+        };
+        expected
+            || probes
+                .iter()
+                .any(|p| p.protocol.is_incoming() == incoming && !self.declared_not_offered(p))
     }
 }
 
@@ -54,32 +108,33 @@ pub fn summarise(
 ) -> Summary {
     let mut incoming = secure(probes, true);
     let mut outgoing = secure(probes, false);
-    let judged = |incoming: bool| {
-        let expected = if incoming {
-            expect.incoming
-        } else {
-            expect.outgoing
-        };
-        expected || probes.iter().any(|r| r.protocol.is_incoming() == incoming)
-    };
+    let judged = |incoming: bool| expect.judges(incoming, probes);
     let mut ok =
         (!judged(true) || !incoming.is_empty()) && (!judged(false) || !outgoing.is_empty());
     let mut logins_ok = None;
     if expect.logins && !logins.is_empty() {
         // With credentials, a combination counts as working only when a login
         // over its protocol and host succeeded.
+        // A refused send test means sending does not work, login or not.
         let logged_in = |c: &Combination| {
             probes.iter().any(|p| {
                 p.combination() == *c
                     && logins.iter().any(|l| {
-                        l.protocol == p.protocol && l.host == p.host && l.result == LoginResult::Ok
+                        l.protocol == p.protocol
+                            && l.host == p.host
+                            && l.result == LoginResult::Ok
+                            && l.send.as_ref().is_none_or(|s| s.accepted)
                     })
             })
         };
         incoming.retain(logged_in);
         outgoing.retain(logged_in);
         logins_ok = Some(logins.iter().all(|l| l.result == LoginResult::Ok));
-        let probed = |incoming: bool| probes.iter().any(|p| p.protocol.is_incoming() == incoming);
+        let probed = |incoming: bool| {
+            probes
+                .iter()
+                .any(|p| p.protocol.is_incoming() == incoming && !expect.declared_not_offered(p))
+        };
         ok = ok
             && (!probed(true) || !incoming.is_empty())
             && (!probed(false) || !outgoing.is_empty());
@@ -151,7 +206,7 @@ pub fn exit_code(ok: bool, findings: &[Finding]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Endpoint, Protocol, Security};
+    use crate::model::Endpoint;
 
     fn expect(incoming: bool, outgoing: bool) -> Expectations {
         Expectations {
@@ -198,11 +253,11 @@ mod tests {
         let finding = |severity| Finding {
             code: "x".into(),
             severity,
+            category: crate::report::Category::Advice,
             cause: String::new(),
             fix: String::new(),
-            combinations: Vec::new(),
+            affects: crate::report::Affects::default(),
             evidence: Vec::new(),
-            host: None,
         };
         assert_eq!(exit_code(true, &[finding(Severity::Info)]), EXIT_OK);
         assert_eq!(exit_code(true, &[finding(Severity::Warning)]), EXIT_WARNING);

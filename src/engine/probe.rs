@@ -249,9 +249,14 @@ impl Probe<'_> {
     /// Records why the dialogue stopped.
     fn failed(&self, trace: &mut Trace<'_>, e: &DriveError) {
         trace.end(false, Some(e.message.clone()));
-        if e.phase == Phase::Quit {
-            // Everything that matters worked; a server that is rude at goodbye
-            // is worth a note, not a failure.
+        let rude_goodbye = matches!(
+            e.code,
+            Code::ConnectionClosed | Code::ConnectionReset | Code::ReplyTimeout
+        );
+        if e.phase == Phase::Quit && rude_goodbye {
+            // Everything that matters worked; a server that hangs up or goes
+            // quiet at goodbye is worth a note, not a failure. Garbage, floods
+            // or protocol errors are failures wherever they come.
             trace.warn(e.code, e.phase, format!("at QUIT/LOGOUT: {}", e.message));
         } else {
             trace.fail(e.code, e.phase, explain(self.endpoint, e));
@@ -376,7 +381,7 @@ fn analyse(captured: &Captured, host: &str) -> ChainReport {
 #[must_use]
 pub fn cert_code(v: Verdict) -> Code {
     match v {
-        Verdict::Trusted | Verdict::Invalid => Code::CertInvalid,
+        Verdict::Trusted | Verdict::Invalid | Verdict::ChainTooLong => Code::CertInvalid,
         Verdict::Expired => Code::CertExpired,
         Verdict::NotYetValid => Code::CertNotYetValid,
         Verdict::NameMismatch => Code::CertNameMismatch,

@@ -11,16 +11,16 @@
 //! [`Limits::line`], every reply by [`Limits::reply`] and the whole dialogue by
 //! [`Limits::total`]. Lines must be UTF-8 text without NUL bytes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout_at;
 
 use super::BoxStream;
 use super::tls::{Handshake, HandshakeError, TlsSetup};
+pub use super::trace::{Trace, escape};
 use crate::model::{Code, Phase};
 use crate::proto::{Dialogue, ProtoError, Step};
-use crate::report::{Failure, PhaseRecord, ProbeReport, TranscriptLine};
 
 /// Size bounds for what a server may send.
 #[derive(Debug, Clone, Copy)]
@@ -97,112 +97,6 @@ impl Secure for () {
         _: usize,
     ) {
     }
-}
-
-/// Records phases and the transcript straight into the probe's report, so that a
-/// run cut short by the deadline keeps everything learned so far.
-pub struct Trace<'a> {
-    /// The report being filled in.
-    pub report: &'a mut ProbeReport,
-    start: Instant,
-    open: Option<Instant>,
-}
-
-impl<'a> Trace<'a> {
-    /// Records into `report`, timing from `clock` (the start of the run, so that
-    /// every combination's phases share one time line).
-    pub fn new(report: &'a mut ProbeReport, clock: Instant) -> Self {
-        Trace {
-            report,
-            start: clock,
-            open: None,
-        }
-    }
-
-    /// Milliseconds since the run started.
-    #[must_use]
-    pub fn elapsed_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
-    }
-
-    /// Opens a phase (closing any open one as successful).
-    pub fn begin(&mut self, phase: Phase) {
-        if self.open.is_some() {
-            self.end(true, None);
-        }
-        self.report.phases.push(PhaseRecord {
-            phase,
-            start_ms: self.elapsed_ms(),
-            duration_ms: 0,
-            ok: false,
-            detail: Some("in progress".into()),
-        });
-        self.open = Some(Instant::now());
-    }
-
-    /// Closes the open phase.
-    pub fn end(&mut self, ok: bool, detail: Option<String>) {
-        if let (Some(opened), Some(rec)) = (self.open.take(), self.report.phases.last_mut()) {
-            rec.duration_ms = opened.elapsed().as_millis() as u64;
-            rec.ok = ok;
-            rec.detail = detail;
-        }
-    }
-
-    /// How long the open phase has lasted.
-    #[must_use]
-    pub fn open_for(&self) -> Duration {
-        self.open.map(|t| t.elapsed()).unwrap_or_default()
-    }
-
-    /// Records the first failure (later ones are consequences), and marks the
-    /// phase it happened in as failed.
-    pub fn fail(&mut self, code: Code, phase: Phase, message: String) {
-        let report = &mut *self.report;
-        if let Some(rec) = report.phases.iter_mut().rev().find(|p| p.phase == phase) {
-            rec.ok = false;
-        }
-        if report.failure.is_none() {
-            report.failure = Some(Failure {
-                code,
-                phase,
-                message,
-            });
-        }
-    }
-
-    /// Records an observation that does not stop the combination from working.
-    pub fn warn(&mut self, code: Code, phase: Phase, message: String) {
-        self.report.warnings.push(Failure {
-            code,
-            phase,
-            message,
-        });
-    }
-
-    /// Adds a transcript line.
-    pub fn line(&mut self, from: &'static str, text: &str) {
-        let t_ms = self.elapsed_ms();
-        self.report.transcript.push(TranscriptLine {
-            t_ms,
-            from,
-            text: escape(text),
-        });
-    }
-}
-
-/// Escapes control characters, keeping everything else verbatim.
-#[must_use]
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Runs dialogues over one connection.
@@ -339,6 +233,7 @@ impl<'a> Driver<'a> {
                     ProtoError::Unexpected { .. } | ProtoError::Refused { .. } => {
                         Code::ProtocolViolation
                     }
+                    ProtoError::TooManyLines { .. } => Code::ReplyTooLong,
                 };
                 self.error(code, phase, e.to_string(), true)
             })?;
@@ -470,6 +365,15 @@ impl<'a> Driver<'a> {
             if n == 0 {
                 return Ok(None);
             }
+            if phase == Phase::Greeting && self.buf.is_empty() && tls_record(&chunk[..n]) {
+                return Err(self.error(
+                    Code::ExpectsImplicitTls,
+                    phase,
+                    "the server answered with a TLS record instead of a greeting: this port speaks SSL/TLS from the first byte"
+                        .into(),
+                    false,
+                ));
+            }
             self.read_total += n;
             if self.read_total > self.limits.total {
                 return Err(self.error(
@@ -593,6 +497,12 @@ fn injected_instead_of_tls(mut e: HandshakeError) -> HandshakeError {
     e
 }
 
+/// Whether `bytes` start like a TLS record (RFC 8446 §5.1): a content type
+/// (change_cipher_spec, alert, handshake, application_data) and a 3.x version.
+fn tls_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x14..=0x17, 0x03, 0x00..=0x04, ..])
+}
+
 fn closed_message(phase: Phase) -> String {
     format!("the server closed the connection while we waited for {phase}")
 }
@@ -601,7 +511,9 @@ fn closed_message(phase: Phase) -> String {
 mod tests {
     use super::*;
     use crate::model::{Combination, Endpoint, Protocol, Security};
+    use crate::report::ProbeReport;
     use crate::report::Session;
+    use std::time::Instant;
     use tokio::io::AsyncWriteExt;
 
     /// Waits for one greeting line, then says QUIT and waits for the reply.
@@ -801,6 +713,20 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.code, Code::NoGreeting);
         assert!(e.message.contains("part of a line"), "{}", e.message);
+    }
+
+    #[tokio::test]
+    async fn tls_records_in_place_of_a_greeting_say_the_port_speaks_tls() {
+        // A TLS alert (fatal, protocol_version), as some servers send at once.
+        let (r, _) = drive_with(
+            vec![0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70],
+            Limits::default(),
+            Duration::from_secs(5),
+        )
+        .await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, Code::ExpectsImplicitTls, "{e:?}");
+        assert!(e.message.contains("speaks SSL/TLS"), "{}", e.message);
     }
 
     #[test]

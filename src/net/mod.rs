@@ -10,6 +10,7 @@ pub mod driver;
 pub mod http;
 pub mod resolve;
 pub mod tls;
+pub mod trace;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -3,6 +3,7 @@
 //! slow, or it failed.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -72,9 +73,20 @@ pub struct Resolution {
 }
 
 /// Resolves host names, through a given DNS server or the system's configuration.
+///
+/// A DNS server that does not answer at all is remembered: once a lookup has
+/// gone unanswered and none has ever been answered in this run, later lookups
+/// fail at once instead of each waiting out the timeout again. So a run with a
+/// dead resolver costs about one DNS timeout, however many names it looks up.
 pub struct Resolver {
     inner: TokioResolver,
     timeout: Duration,
+    /// Some lookup got a DNS answer (an address, NXDOMAIN, no data, an error code).
+    answered: AtomicBool,
+    /// Some lookup got a useful answer: records, or "no such name" / "no data".
+    informed: AtomicBool,
+    /// Some lookup got no answer at all.
+    unanswered: AtomicBool,
 }
 
 impl Resolver {
@@ -103,7 +115,13 @@ impl Resolver {
         let inner = builder
             .build()
             .map_err(|e| ResolverSetupError(e.to_string()))?;
-        Ok(Resolver { inner, timeout })
+        Ok(Resolver {
+            inner,
+            timeout,
+            answered: AtomicBool::new(false),
+            informed: AtomicBool::new(false),
+            unanswered: AtomicBool::new(false),
+        })
     }
 
     /// Looks up A and AAAA records for `host` (as the families allow), both at once.
@@ -135,26 +153,40 @@ impl Resolver {
     }
 
     async fn lookup(&self, name: &str, v4: bool) -> Result<Vec<IpAddr>, LookupFailure> {
-        let query = async {
-            if v4 {
-                self.inner.ipv4_lookup(name).await
-            } else {
-                self.inner.ipv6_lookup(name).await
-            }
+        let lookup = if v4 {
+            self.bounded(self.inner.ipv4_lookup(name)).await?
+        } else {
+            self.bounded(self.inner.ipv6_lookup(name)).await?
         };
-        match tokio::time::timeout(self.timeout, query).await {
-            Err(_) => Err(timeout_failure(self.timeout)),
-            Ok(Ok(lookup)) => Ok(lookup
-                .answers()
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                    _ => None,
-                })
-                .collect()),
-            Ok(Err(e)) => Err(classify(&e)),
-        }
+        Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Whether the DNS server has stayed silent: a lookup went unanswered and
+    /// none was answered in this run.
+    #[must_use]
+    pub fn silent(&self) -> bool {
+        self.unanswered.load(Ordering::Relaxed) && !self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Whether any name (not an IP literal) was looked up in this run.
+    #[must_use]
+    pub fn asked(&self) -> bool {
+        self.answered.load(Ordering::Relaxed) || self.unanswered.load(Ordering::Relaxed)
+    }
+
+    /// Whether any lookup of this run got a useful answer: records, or an
+    /// authoritative "no such name" or "no data" (the DNS server works).
+    #[must_use]
+    pub fn informed(&self) -> bool {
+        self.informed.load(Ordering::Relaxed)
     }
 }
 
@@ -173,6 +205,9 @@ fn literal(ip: IpAddr, families: Families) -> Resolution {
         literal: true,
     }
 }
+
+/// How a failure without any DNS answer (an I/O error, a refused socket) begins.
+const NO_ANSWER: &str = "DNS lookup failed without an answer";
 
 fn timeout_failure(timeout: Duration) -> LookupFailure {
     LookupFailure {
@@ -207,10 +242,7 @@ fn classify(e: &NetError) -> LookupFailure {
             Code::DnsServerFailure,
             format!("the DNS server answered {rc} instead of an address"),
         ),
-        other => (
-            Code::DnsServerFailure,
-            format!("DNS lookup failed: {other}"),
-        ),
+        other => (Code::DnsServerFailure, format!("{NO_ANSWER}: {other}")),
     };
     LookupFailure { code, message }
 }
@@ -311,15 +343,43 @@ impl Resolver {
         Ok(records.into_iter().map(|(_, host)| host).collect())
     }
 
+    /// Runs one query within the timeout, keeping count of whether the DNS
+    /// server answers at all (see [`Resolver`]).
     async fn bounded<T>(
         &self,
         query: impl std::future::Future<Output = Result<T, NetError>>,
     ) -> Result<T, LookupFailure> {
-        match tokio::time::timeout(self.timeout, query).await {
+        if self.silent() {
+            return Err(LookupFailure {
+                code: Code::DnsTimeout,
+                message:
+                    "the DNS server did not answer (it has not answered any lookup in this run)"
+                        .to_owned(),
+            });
+        }
+        let outcome = match tokio::time::timeout(self.timeout, query).await {
             Err(_) => Err(timeout_failure(self.timeout)),
             Ok(Err(e)) => Err(classify(&e)),
             Ok(Ok(v)) => Ok(v),
+        };
+        let answered = match &outcome {
+            Ok(_) => true,
+            Err(f) => f.code != Code::DnsTimeout && !f.message.starts_with(NO_ANSWER),
+        };
+        let informed = match &outcome {
+            Ok(_) => true,
+            Err(f) => matches!(f.code, Code::DnsNameNotFound | Code::DnsNoAddress),
+        };
+        if informed {
+            self.informed.store(true, Ordering::Relaxed);
         }
+        let flag = if answered {
+            &self.answered
+        } else {
+            &self.unanswered
+        };
+        flag.store(true, Ordering::Relaxed);
+        outcome
     }
 }
 

@@ -3,6 +3,8 @@
 //! caller, through `colored`'s global override. The progress line draws the
 //! engine's events while a run is under way.
 
+#[cfg(test)]
+mod hostile_text;
 pub mod human;
 pub mod json;
 pub mod nagios;

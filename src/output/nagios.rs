@@ -5,8 +5,7 @@
 use std::io::{self, Write};
 
 use super::Options;
-use crate::model::Combination;
-use crate::report::{Finding, ProbeReport, Report, Severity, Status};
+use crate::report::{ProbeReport, Report, Severity, Status};
 
 /// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
 #[must_use]
@@ -58,51 +57,31 @@ pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Resul
     }
 }
 
-/// The status text: the most severe problems first; when there are none, what
-/// works.
+/// The status text: an unmet `--require` first, else the verdict's headline
+/// (the root cause when something fails, what works otherwise), and how many
+/// problems the report lists.
 #[must_use]
 pub fn summary_text(report: &Report) -> String {
-    let unmet = report
-        .summary
-        .unmet_requirements
-        .iter()
-        .map(|r| format!("required {r} does not work"));
-    let mut findings: Vec<&Finding> = report
+    let problems = report
         .findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning)
-        .collect();
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let problems: Vec<String> = unmet
-        .chain(findings.iter().map(|f| f.cause.clone()))
-        .collect();
-    if let Some(first) = problems.first() {
-        let more = problems.len() - 1;
-        return if more == 0 {
-            first.clone()
-        } else {
-            format!("{first} (and {more} more)")
-        };
-    }
-    let s = &report.summary;
-    let list = |v: &[Combination]| {
-        if v.is_empty() {
-            "none".to_owned()
-        } else {
-            v.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        .count();
+    let head = match report.summary.unmet_requirements.first() {
+        Some(r) => format!("required {r} does not work"),
+        None => report.verdict.headline.trim_end_matches('.').to_owned(),
     };
-    let mut parts = vec![
-        format!("secure incoming: {}", list(&s.secure_incoming)),
-        format!("secure outgoing: {}", list(&s.secure_outgoing)),
-    ];
-    if let Some(why) = &report.run.cut_short {
-        parts.push(format!("run cut short ({why})"));
-    }
-    parts.join("; ")
+    let more = match problems {
+        0 | 1 => String::new(),
+        n => format!(" ({n} problems)"),
+    };
+    let cut = report
+        .run
+        .cut_short
+        .as_ref()
+        .map(|why| format!("; run cut short ({why})"))
+        .unwrap_or_default();
+    format!("{head}{more}{cut}")
 }
 
 /// `imap_993_tls@mail.example.com`, without the characters perfdata labels forbid.
@@ -110,7 +89,7 @@ fn label(p: &ProbeReport) -> String {
     format!(
         "{}@{}",
         p.combination().to_string().replace(':', "_"),
-        p.host
+        super::text::clean(&p.host)
     )
     .chars()
     .filter(|c| !matches!(c, '\'' | '=' | '|'))
@@ -120,7 +99,9 @@ fn label(p: &ProbeReport) -> String {
 /// The status text may not contain '|' (it starts the performance data) nor a
 /// line break (the first line is what most monitoring systems show).
 fn clean(text: &str) -> String {
-    text.replace('|', "/").replace(['\r', '\n'], " ")
+    super::text::clean(text)
+        .replace('|', "/")
+        .replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]
@@ -137,6 +118,6 @@ mod tests {
 
     #[test]
     fn text_cannot_break_the_grammar() {
-        assert_eq!(clean("a | b\nc"), "a / b c");
+        assert_eq!(clean("a | b\nc\u{1b}[2J"), "a / b / c\\u{1b}[2J");
     }
 }

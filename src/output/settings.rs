@@ -161,7 +161,7 @@ pub fn sources(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn short_source(kind: SourceKind) -> &'static str {
+pub(crate) fn short_source(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Provider => "provider",
         SourceKind::Srv => "SRV",

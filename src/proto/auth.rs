@@ -76,7 +76,7 @@ pub(crate) struct LoginState {
 }
 
 /// The reply recorded for an attempt whose answer never came.
-pub(crate) const NO_ANSWER: &str = "(no answer from the server)";
+pub const NO_ANSWER: &str = "(no answer from the server)";
 
 impl LoginState {
     /// Starts with nothing attempted yet.

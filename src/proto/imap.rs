@@ -22,7 +22,10 @@ use std::fmt;
 mod login;
 
 use super::auth::{self, LoginState};
-use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
+use super::{
+    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, too_many_lines,
+    unexpected,
+};
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;
 use crate::report::StartTlsState;
@@ -241,7 +244,7 @@ impl Imap {
         }
         self.untagged += 1;
         if self.untagged > MAX_REPLY_LINES {
-            return Err(unexpected(self.phase(), line));
+            return Err(too_many_lines(self.phase()));
         }
         Ok(None)
     }
@@ -359,7 +362,7 @@ impl Imap {
             Some(Line::Untagged { .. }) => {
                 self.untagged += 1;
                 if self.untagged > MAX_REPLY_LINES {
-                    return Err(unexpected(Phase::Quit, line));
+                    return Err(too_many_lines(Phase::Quit));
                 }
                 Ok(None)
             }
@@ -812,10 +815,7 @@ mod tests {
         let result = (0..=MAX_REPLY_LINES)
             .map(|_| d.on_line("* 1 EXISTS"))
             .find(Result::is_err);
-        assert_eq!(
-            result,
-            Some(Err(unexpected(Phase::Capabilities, "* 1 EXISTS")))
-        );
+        assert_eq!(result, Some(Err(too_many_lines(Phase::Capabilities))));
     }
 
     #[test]

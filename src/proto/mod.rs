@@ -13,6 +13,7 @@ pub mod pop3;
 pub mod sasl;
 pub mod smtp;
 
+pub use auth::NO_ANSWER;
 use thiserror::Error;
 
 use crate::model::{Phase, Protocol};
@@ -135,6 +136,15 @@ pub enum ProtoError {
         /// The server's reply.
         reply: String,
     },
+    /// A reply went on past 1000 lines (an endless capability
+    /// list, endless untagged data or continuation lines).
+    #[error("more than {limit} lines in one reply during {phase}")]
+    TooManyLines {
+        /// The phase it happened in.
+        phase: Phase,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// What a line sent first by a server looks like, by protocol.
@@ -203,6 +213,14 @@ pub(crate) fn expect_greeting(expected: Protocol, line: &str) -> Result<(), Prot
 }
 
 /// [`ProtoError::Unexpected`] for `line` in `phase`.
+/// A reply longer than [`MAX_REPLY_LINES`] lines.
+pub(crate) fn too_many_lines(phase: Phase) -> ProtoError {
+    ProtoError::TooManyLines {
+        phase,
+        limit: MAX_REPLY_LINES,
+    }
+}
+
 pub(crate) fn unexpected(phase: Phase, line: &str) -> ProtoError {
     ProtoError::Unexpected {
         phase,

@@ -16,7 +16,10 @@
 use std::fmt;
 
 use super::auth::{self, After, LoginState, Method};
-use super::{AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, unexpected};
+use super::{
+    AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, Step, expect_greeting, too_many_lines,
+    unexpected,
+};
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;
 use crate::report::StartTlsState;
@@ -178,11 +181,13 @@ impl Pop3 {
 
     fn on_capa_line(&mut self, line: &str) -> Result<Option<Step>, ProtoError> {
         if line == "." {
+            // The list ended normally: nothing is left over for the QUIT reply.
+            self.lines_read = 0;
             return Ok(Some(self.after_capabilities()));
         }
         self.lines_read += 1;
         if self.lines_read > MAX_REPLY_LINES {
-            return Err(unexpected(self.phase(), line));
+            return Err(too_many_lines(self.phase()));
         }
         // RFC 1939 §3: a line starting with "." was byte-stuffed.
         let capability = line.strip_prefix('.').unwrap_or(line);
@@ -722,7 +727,7 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(result, Err(unexpected(Phase::Capabilities, "X")));
+        assert_eq!(result, Err(too_many_lines(Phase::Capabilities)));
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod send;
 use super::auth::{self, LoginState};
 use super::{
     AuthPlan, Dialogue, MAX_REPLY_LINES, ProtoError, SendTest, Step, expect_greeting,
-    identify_greeting, unexpected,
+    identify_greeting, too_many_lines, unexpected,
 };
 use crate::model::{Phase, Protocol, Security};
 use crate::report::Session;
@@ -129,7 +129,10 @@ impl ReplyReader {
     fn push(&mut self, line: &str, phase: Phase) -> Result<Option<Reply>, ProtoError> {
         let ReplyLine { code, last, .. } =
             parse_reply_line(line).ok_or_else(|| unexpected(phase, line))?;
-        if self.code.is_some_and(|first| first != code) || self.lines.len() >= MAX_REPLY_LINES {
+        if self.lines.len() >= MAX_REPLY_LINES {
+            return Err(too_many_lines(phase));
+        }
+        if self.code.is_some_and(|first| first != code) {
             return Err(unexpected(phase, line));
         }
         self.code = Some(code);
@@ -796,7 +799,7 @@ mod tests {
         let result = (0..=MAX_REPLY_LINES)
             .map(|_| d.on_line("250-X"))
             .find(Result::is_err);
-        assert_eq!(result, Some(Err(unexpected(Phase::Capabilities, "250-X"))));
+        assert_eq!(result, Some(Err(too_many_lines(Phase::Capabilities))));
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub enum Verdict {
     /// The chain ends in a certificate that is not self-signed and whose issuer is
     /// unknown: the server most likely forgot to send an intermediate.
     IncompleteChain,
+    /// The chain is longer than the verifier follows (too many intermediates):
+    /// no client can build a path through it.
+    ChainTooLong,
     /// Anything else rustls rejected (bad signature, revoked, bad encoding, …).
     Invalid,
 }

@@ -16,7 +16,7 @@ pub struct Login {
     pub host: String,
     /// The combination used, e.g. "imap:993:tls" (absent when none could be used).
     pub combination: Option<Combination>,
-    /// "ok", "failed" or "not_attempted".
+    /// "ok", "failed", "connection_failed" or "not_attempted".
     pub result: LoginResult,
     /// Why no login was attempted, in words.
     pub reason: Option<String>,
@@ -30,6 +30,10 @@ pub struct Login {
     pub send: Option<SendOutcome>,
     /// The login connection's full record (its transcript has credentials redacted).
     pub probe: Option<ProbeReport>,
+    /// What differed between the login connection and the first connection of
+    /// the same combination (certificate, STARTTLS, data injected after
+    /// STARTTLS): a sign that something on the path intercepts.
+    pub changed: Vec<String>,
 }
 
 /// How a login test ended.
@@ -38,8 +42,12 @@ pub struct Login {
 pub enum LoginResult {
     /// The server accepted the credentials.
     Ok,
-    /// The server refused them (or the connection failed during the login).
+    /// The server refused them.
     Failed,
+    /// The credentials were sent, but the connection broke before the server
+    /// answered (reset, closed, no answer, a reply over the limits): nothing was
+    /// refused.
+    ConnectionFailed,
     /// Nothing was sent (no safe combination, no usable mechanism, …).
     NotAttempted,
 }

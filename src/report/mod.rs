@@ -18,10 +18,12 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
-use crate::model::Combination;
+use crate::model::{Code, Combination};
 
 pub use cert::{CertificateInfo, ChainReport, Verdict};
-pub use diagnosis::{Finding, Recommendation, Recommended, Severity};
+pub use diagnosis::{
+    Affects, Category, Direction, Finding, Recommendation, Recommended, RunVerdict, Severity,
+};
 pub use discovery::{
     AuthMethod, Candidate, Discovery, NotOffered, Note, ProviderMatch, Setting, SourceKind,
     SourceReport, UsernameForm,
@@ -34,12 +36,16 @@ pub use probe::{
 pub use session::{AuthAttempt, AuthOutcome, OAuthError, SendOutcome, Session, StartTlsState};
 
 /// Version of the JSON document; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// Version of the `mailcheck settings` JSON document
+/// (`docs/schema/settings.schema.json`).
+pub const SETTINGS_SCHEMA_VERSION: u32 = 2;
 
 /// The output of `mailcheck settings`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingsReport {
-    /// See [`SCHEMA_VERSION`].
+    /// See [`SETTINGS_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// mailcheck's own version.
     pub mailcheck_version: String,
@@ -53,7 +59,7 @@ impl SettingsReport {
     #[must_use]
     pub fn new(discovery: Discovery) -> Self {
         SettingsReport {
-            schema_version: SCHEMA_VERSION,
+            schema_version: SETTINGS_SCHEMA_VERSION,
             mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
             discovery,
         }
@@ -66,6 +72,8 @@ pub struct Report {
     /// What the run observed (its fields sit at the top level of the JSON).
     #[serde(flatten)]
     pub run: Run,
+    /// How it came out, in one line and per direction.
+    pub verdict: RunVerdict,
     /// What works, in one place, and the exit code.
     pub summary: Summary,
     /// What the run means: stable codes, severities, causes and fixes, most
@@ -102,6 +110,22 @@ pub struct Run {
     pub cut_short: Option<String>,
     /// One entry per combination, in plan order.
     pub probes: Vec<ProbeReport>,
+    /// When no name of the run could be looked up: a lookup of a well-known
+    /// name, to tell "this computer's DNS fails" from "that domain fails".
+    pub dns_check: Option<DnsCheck>,
+}
+
+/// A control lookup of a well-known name through the run's DNS server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsCheck {
+    /// The name looked up (a large provider's server).
+    pub name: String,
+    /// Whether it resolved.
+    pub ok: bool,
+    /// The failure class when it did not.
+    pub code: Option<Code>,
+    /// What happened, in words.
+    pub message: String,
 }
 
 /// The inputs of the run, as validated.

@@ -13,6 +13,56 @@ pub enum Behaviour {
     ServFail,
     /// Never answers.
     Silent,
+    /// Answers A queries for this one name with this address (and AAAA with
+    /// no data); SERVFAIL for everything else: a resolver that works, and one
+    /// domain whose DNS is broken.
+    OnlyName(&'static str, [u8; 4]),
+}
+
+/// The reply to `query` under `behaviour`, if any.
+fn reply(behaviour: Behaviour, query: &[u8]) -> Option<Vec<u8>> {
+    match behaviour {
+        Behaviour::Silent => None,
+        Behaviour::ServFail => servfail(query),
+        Behaviour::OnlyName(name, ip) => match question(query) {
+            Some((q, 1)) if q.eq_ignore_ascii_case(name) => answer_a(query, ip),
+            Some((q, _)) if q.eq_ignore_ascii_case(name) => no_data(query),
+            _ => servfail(query),
+        },
+    }
+}
+
+/// The question's name (without the final dot) and type.
+fn question(q: &[u8]) -> Option<(String, u16)> {
+    let mut labels = Vec::new();
+    let mut i = 12;
+    loop {
+        let len = usize::from(*q.get(i)?);
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(q.get(i..i + len)?).into_owned());
+        i += len;
+    }
+    let qtype = u16::from_be_bytes([*q.get(i)?, *q.get(i + 1)?]);
+    Some((labels.join("."), qtype))
+}
+
+/// A NOERROR response with no answer (the name exists, not this type).
+fn no_data(query: &[u8]) -> Option<Vec<u8>> {
+    let mut r = servfail(query)?;
+    r[3] = 0x80;
+    Some(r)
+}
+
+/// A NOERROR response with one A record for the question's name.
+fn answer_a(query: &[u8], ip: [u8; 4]) -> Option<Vec<u8>> {
+    let mut r = no_data(query)?;
+    r[7] = 1; // ANCOUNT
+    r.extend_from_slice(&[0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+    r.extend_from_slice(&ip);
+    Some(r)
 }
 
 /// Starts the server on 127.0.0.1 and returns its port.
@@ -22,7 +72,7 @@ pub async fn start(behaviour: Behaviour) -> u16 {
     tokio::spawn(async move {
         let mut buf = [0u8; 512];
         while let Ok((n, from)) = udp.recv_from(&mut buf).await {
-            if let (Behaviour::ServFail, Some(reply)) = (behaviour, servfail(&buf[..n])) {
+            if let Some(reply) = reply(behaviour, &buf[..n]) {
                 let _ = udp.send_to(&reply, from).await;
             }
         }
@@ -38,12 +88,12 @@ pub async fn start(behaviour: Behaviour) -> u16 {
                 if s.read_exact(&mut q).await.is_err() {
                     return;
                 }
-                match (behaviour, servfail(&q)) {
-                    (Behaviour::ServFail, Some(reply)) => {
+                match reply(behaviour, &q) {
+                    Some(reply) => {
                         let _ = s.write_all(&(reply.len() as u16).to_be_bytes()).await;
                         let _ = s.write_all(&reply).await;
                     }
-                    _ => tokio::time::sleep(Duration::from_mins(1)).await,
+                    None => tokio::time::sleep(Duration::from_mins(1)).await,
                 }
             });
         }

@@ -61,6 +61,8 @@ pub enum Reply {
     StartTls(String, Arc<rustls::ServerConfig>),
     /// Never answer.
     Hang,
+    /// Close the connection without a word.
+    Close,
 }
 
 /// A rule that answers `prefix` with `text`.
@@ -92,6 +94,13 @@ pub struct Scripted {
 impl Scripted {
     /// Starts the server in the current runtime.
     pub async fn start(script: Vec<Act>) -> Scripted {
+        Scripted::start_each(vec![script]).await
+    }
+
+    /// As [`Scripted::start`], with one script per connection: the n-th
+    /// connection runs the n-th script (the last one from then on), as a
+    /// server whose second connection differs from its first.
+    pub async fn start_each(scripts: Vec<Vec<Act>>) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let connections = Arc::new(AtomicUsize::new(0));
@@ -100,8 +109,8 @@ impl Scripted {
         let log = received.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                let script = script.clone();
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let script = scripts[n.min(scripts.len() - 1)].clone();
                 let log = log.clone();
                 tokio::spawn(async move {
                     let _ = run_script(tcp, script, log).await;
@@ -208,6 +217,7 @@ async fn serve(mut stream: Box<dyn Io>, rules: &[Rule], log: &Log) -> std::io::R
                 stream = Box::new(acceptor.accept(stream).await?);
             }
             Some(Reply::Hang) => tokio::time::sleep(Duration::from_mins(1)).await,
+            Some(Reply::Close) => return Err(std::io::ErrorKind::ConnectionAborted.into()),
             None => stream.write_all(b"500 unknown command\r\n").await?,
         }
         if upper.starts_with("QUIT") || untagged.starts_with("LOGOUT") {

@@ -1,0 +1,280 @@
+//! The diagnosis end to end, against scripted loopback servers that show each
+//! class of failure a person meets: one cause per finding, named specifically
+//! (no catch-all), on the side of the path where it lies, with the server's own
+//! words as evidence; and DNS failures told apart by scripted DNS servers.
+
+mod common;
+
+use common::dns::{self, Behaviour};
+use common::{Act, Leaf, Pki, Scripted, run, send};
+use mailcheck::report::{Category, Finding, Report, Severity};
+
+fn finding<'a>(r: &'a Report, code: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| {
+            let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
+            panic!("no {code} in {codes:?}")
+        })
+}
+
+fn only(specs: &[String]) -> Vec<String> {
+    vec![
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--only".into(),
+        specs.join(","),
+        "--timeout".into(),
+        "2".into(),
+    ]
+}
+
+async fn run_only(specs: &[String], extra: &[&str]) -> Report {
+    let mut args = only(specs);
+    args.extend(extra.iter().map(ToString::to_string));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args).await
+}
+
+fn pop3_plain() -> Vec<Act> {
+    vec![
+        send("+OK ready\r\n"),
+        Act::Read,
+        send("+OK\r\nUSER\r\n.\r\n"),
+        Act::Read,
+        send("+OK bye\r\n"),
+    ]
+}
+
+#[tokio::test]
+async fn a_refused_port_while_another_answers_is_a_closed_port() {
+    let open = Scripted::start(pop3_plain()).await;
+    let closed = common::closed_port();
+    let r = run_only(
+        &[
+            format!("pop3:{}:plain", open.port),
+            format!("pop3:{closed}:plain"),
+        ],
+        &[],
+    )
+    .await;
+    let f = finding(&r, "port_closed");
+    assert!(f.cause.contains(&format!("port {closed}")), "{}", f.cause);
+    assert!(!r.findings.iter().any(|f| f.code == "server_down"));
+}
+
+#[tokio::test]
+async fn ssh_or_http_on_a_mail_port_is_named() {
+    for (greeting, name) in [
+        ("SSH-2.0-OpenSSH_9.2p1\r\n", "SSH"),
+        ("HTTP/1.1 400 Bad Request\r\n", "HTTP"),
+    ] {
+        let s = Scripted::start(vec![send(greeting), Act::Hang]).await;
+        let r = run_only(&[format!("smtp:{}:starttls", s.port)], &[]).await;
+        let f = finding(&r, "wrong_service");
+        assert!(f.cause.contains(name), "{}", f.cause);
+        assert!(
+            f.evidence.iter().any(|e| e.contains(greeting.trim())),
+            "{:?}",
+            f.evidence
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_blocklist_refusal_names_the_list_and_this_networks_side() {
+    let s = Scripted::start(vec![
+        send("554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.7\r\n"),
+        Act::Read,
+        send("221 bye\r\n"),
+    ])
+    .await;
+    let r = run_only(&[format!("smtp:{}:starttls", s.port)], &[]).await;
+    let f = finding(&r, "address_blocklisted");
+    assert_eq!(f.category, Category::Local);
+    assert!(f.cause.contains("zen.spamhaus.org"), "{}", f.cause);
+    assert!(f.evidence[0].contains("blocked using"), "{:?}", f.evidence);
+}
+
+#[tokio::test]
+async fn temporary_refusals_of_each_protocol_are_service_unavailable() {
+    for (proto, greeting) in [
+        (
+            "pop3",
+            "-ERR [SYS/TEMP] Service temporarily unavailable\r\n",
+        ),
+        ("imap", "* BYE Too many connections, try again later\r\n"),
+        (
+            "smtp",
+            "421 4.3.2 Service not available, closing transmission channel\r\n",
+        ),
+    ] {
+        let s = Scripted::start(vec![send(greeting), Act::Read, send("+OK\r\n")]).await;
+        let r = run_only(&[format!("{proto}:{}:plain", s.port)], &[]).await;
+        let f = finding(&r, "service_unavailable");
+        assert!(
+            f.evidence.iter().any(|e| e.contains(greeting.trim())),
+            "{proto}: {:?}",
+            f.evidence
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_aborts_every_tls_handshake_gets_no_other_port_suggested() {
+    let alert = || Act::AfterHello(vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 40]);
+    let a = Scripted::start(vec![alert()]).await;
+    let b = Scripted::start(vec![
+        send("220 mail ESMTP\r\n"),
+        Act::Read,
+        send("250-mail\r\n250 STARTTLS\r\n"),
+        Act::Read,
+        send("220 go ahead\r\n"),
+        alert(),
+    ])
+    .await;
+    let r = run_only(
+        &[
+            format!("smtp:{}:tls", a.port),
+            format!("smtp:{}:starttls", b.port),
+        ],
+        &[],
+    )
+    .await;
+    let f = finding(&r, "tls_refused");
+    assert!(f.cause.contains("every TLS handshake"), "{}", f.cause);
+    assert!(!f.fix.contains(&a.port.to_string()), "{}", f.fix);
+    assert_eq!(f.severity, Severity::Critical);
+}
+
+#[tokio::test]
+async fn silence_after_connecting_is_said() {
+    let s = Scripted::start(vec![Act::Hang]).await;
+    let r = run_only(&[format!("imap:{}:starttls", s.port)], &["--timeout", "1"]).await;
+    let f = finding(&r, "server_silent");
+    assert!(f.cause.contains("never says a word"), "{}", f.cause);
+}
+
+#[tokio::test]
+async fn a_firewall_that_masks_smtp_is_this_networks_doing() {
+    let s = Scripted::start(vec![
+        send("220 **********************************************\r\n"),
+        Act::Read,
+        send("250-mail.example.com\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n"),
+        Act::Read,
+        send("221 bye\r\n"),
+    ])
+    .await;
+    let r = run_only(&[format!("smtp:{}:starttls", s.port)], &[]).await;
+    let f = finding(&r, "smtp_inspection");
+    assert_eq!(f.category, Category::Local);
+    assert!(f.fix.contains("465"), "{}", f.fix);
+    assert!(!r.findings.iter().any(|f| f.code == "starttls_not_offered"));
+}
+
+#[tokio::test]
+async fn a_certificate_from_a_security_product_is_interception_here() {
+    let pki = Pki::new("Avast Web/Mail Shield Root");
+    let mut script = vec![Act::Tls(pki.server(&Leaf::default()))];
+    script.extend(pop3_plain());
+    let s = Scripted::start(script).await;
+    let ca = pki.ca_path();
+    let r = run_only(&[format!("pop3:{}:tls", s.port)], &["--ca-file", &ca]).await;
+    let f = finding(&r, "tls_interception");
+    assert_eq!(
+        (f.category, f.severity),
+        (Category::Local, Severity::Critical)
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.contains("Avast")),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[tokio::test]
+async fn challenge_response_only_before_tls_is_not_a_password_in_clear() {
+    let s = Scripted::start(vec![
+        send("+OK mail.example.com Cyrus POP3 v3.6 server ready <1896.697170952@mail.example.com>\r\n"),
+        Act::Read,
+        send("+OK\r\nSASL CRAM-MD5 SCRAM-SHA-256\r\nSTLS\r\n.\r\n"),
+        Act::Read,
+        send("+OK bye\r\n"),
+    ])
+    .await;
+    let r = run_only(&[format!("pop3:{}:plain", s.port)], &[]).await;
+    let f = finding(&r, "challenge_login_before_tls");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(!r.findings.iter().any(|f| f.code == "password_in_clear"));
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.fix.contains("Postfix") || f.fix.contains("Dovecot"))
+    );
+}
+
+#[tokio::test]
+async fn a_dns_server_that_never_answers_costs_one_timeout_and_is_named() {
+    let port = dns::start(Behaviour::Silent).await;
+    let server = format!("127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let r = run(&[
+        "alice@example.com",
+        "--dns-server",
+        &server,
+        "--timeout",
+        "1",
+    ])
+    .await;
+    let f = finding(&r, "dns_not_answering");
+    assert_eq!(r.findings[0].code, "dns_not_answering", "root cause first");
+    assert_eq!(f.category, Category::Local);
+    // Discovery's many lookups and the control lookup share one timeout: the
+    // resolver gives up on a server that has answered nothing.
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(r.run.dns_check.is_some());
+}
+
+#[tokio::test]
+async fn every_name_failing_is_this_computers_dns_one_name_failing_is_that_domains() {
+    let port = dns::start(Behaviour::ServFail).await;
+    let server = format!("127.0.0.1:{port}");
+    let r = run(&[
+        "--host",
+        "mail.broken.test",
+        "--only",
+        "imap:993:tls",
+        "--dns-server",
+        &server,
+        "--timeout",
+        "2",
+    ])
+    .await;
+    finding(&r, "dns_everything_fails");
+    let control = mailcheck::discover::providers::control_host();
+    let port = dns::start(Behaviour::OnlyName(control, [127, 0, 0, 1])).await;
+    let server = format!("127.0.0.1:{port}");
+    let r = run(&[
+        "--host",
+        "mail.broken.test",
+        "--only",
+        "imap:993:tls",
+        "--dns-server",
+        &server,
+        "--timeout",
+        "2",
+    ])
+    .await;
+    let f = finding(&r, "domain_dns_failing");
+    assert!(f.cause.contains("mail.broken.test"), "{}", f.cause);
+    assert!(
+        !r.findings.iter().any(|f| f.category == Category::Local),
+        "{:?}",
+        r.findings
+    );
+}
