@@ -315,10 +315,11 @@ async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_m
         );
         assert_no_secret(&text(&out), &secrets);
     }
-    // The human report says which token it used.
-    let human = text(&run(&probe_args(&s, &[]), dir.path()));
+    // The human report says which token it used (with -v, beside the logins).
+    let human = text(&run(&probe_args(&s, &["-v"]), dir.path()));
+    let words = human.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        human.contains("The login test used the OAuth2 token stored for alice@mailcheck.test"),
+        words.contains("The login test used the OAuth2 token stored for alice@mailcheck.test"),
         "{human}"
     );
     assert_no_secret(&human, &secrets);
@@ -489,11 +490,13 @@ async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
                 .contains("mailcheck login")
         );
     }
-    let human = run(&probe_args(&s, &[]), dir.path());
-    assert!(
-        text(&human).contains("mailcheck login again"),
-        "{}",
-        text(&human)
+    let human = text(&run(&probe_args(&s, &[]), dir.path()));
+    let words = human.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("Fix: Run mailcheck login again"), "{human}");
+    assert_eq!(
+        words.matches("could not be refreshed").count(),
+        2,
+        "one finding for the three logins, and the verdict: {human}"
     );
     assert_no_secret(
         &text(&out),

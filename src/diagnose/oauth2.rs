@@ -200,6 +200,23 @@ fn fact(code: &str, fill: &[(&str, &str)]) -> Explanation {
     }
 }
 
+/// Which stored token the logins used, in words (never the token): the
+/// evidence of the login findings.
+#[must_use]
+pub fn token_note(t: &TokenUse) -> String {
+    let state = match (&t.error, t.refreshed, &t.expires_at) {
+        (Some(e), _, _) => format!("; {e}"),
+        (None, true, Some(until)) => format!("; refreshed for this run, valid until {until}"),
+        (None, true, None) => "; refreshed for this run".to_owned(),
+        (None, false, Some(until)) => format!("; valid until {until}"),
+        (None, false, None) => String::new(),
+    };
+    format!(
+        "The login test used the OAuth2 token stored for {} in the {} (signed in at {} with {} as client {}){state}.",
+        t.account, t.store, t.obtained_at, t.issuer, t.client_id
+    )
+}
+
 /// Server text made safe to show: no control characters, at most 300 characters.
 fn quote(s: &str) -> String {
     let clean: String = s

@@ -116,7 +116,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         inputs: inputs(config, &env.tls.roots_source),
-        notes: [plan::retired_notes(&hosts), follow.notes].concat(),
+        notes: plan::retired_notes(&hosts),
         discovery,
         logins: follow.logins,
         oauth2_token: follow.token,
@@ -321,7 +321,6 @@ struct FollowUp {
     logins: Vec<Login>,
     relay_tests: Vec<RelayTest>,
     token: Option<TokenUse>,
-    notes: Vec<String>,
 }
 
 /// The logins (with credentials; a stored OAuth2 token refreshed first when it
@@ -341,7 +340,6 @@ async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -
                     config.timeout,
                 )
                 .await;
-                out.notes.push(signin::note(&usage));
                 out.token = Some(usage);
                 found
             }

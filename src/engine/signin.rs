@@ -293,22 +293,6 @@ pub async fn stored_token(
     }
 }
 
-/// The run's note on the token it used, for people (never the token).
-#[must_use]
-pub fn note(t: &TokenUse) -> String {
-    let state = match (&t.error, t.refreshed, &t.expires_at) {
-        (Some(e), _, _) => format!("; {e}"),
-        (None, true, Some(until)) => format!("; refreshed for this run, valid until {until}"),
-        (None, true, None) => "; refreshed for this run".to_owned(),
-        (None, false, Some(until)) => format!("; valid until {until}"),
-        (None, false, None) => String::new(),
-    };
-    format!(
-        "The login test used the OAuth2 token stored for {} in the {} (signed in at {} with {} as client {}){state}.",
-        t.account, t.store, t.obtained_at, t.issuer, t.client_id
-    )
-}
-
 /// The report's record of a token (never the token).
 fn token_use(t: &StoredToken, location: &Location, refreshed: bool) -> TokenUse {
     TokenUse {
