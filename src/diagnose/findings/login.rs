@@ -281,30 +281,34 @@ fn not_attempted(facts: &Facts<'_>, out: &mut Vec<Finding>) {
             same.affects.add_protocol(l.protocol);
             continue;
         }
-        // When the reason has an explanation (the authorization server's
-        // refusal), its fix is the one to follow.
-        let fix = l.explanation.as_ref().map_or_else(
-            || {
-                "Fix the findings above so a combination works over verified TLS, then test again."
-                    .to_owned()
-            },
-            |e| e.fix.clone(),
-        );
-        let mut f = Finding::new(
-            "login_not_attempted",
-            Severity::Warning,
-            Category::Login,
-            reason,
-            fix,
-        );
-        if let Some(e) = &l.explanation {
-            f.evidence
-                .push(format!("explanation: {}: {}", e.code, e.cause));
-        }
-        f.affects.add_host(&l.host);
-        f.affects.add_protocol(l.protocol);
-        out.push(f);
+        out.push(not_sent(l, reason));
     }
+}
+
+/// A login not sent, for a reason of its own. When the reason has an
+/// explanation (the authorization server's refusal), its fix is the one to follow.
+fn not_sent(l: &Login, reason: String) -> Finding {
+    let fix = l.explanation.as_ref().map_or_else(
+        || {
+            "Fix the findings above so a combination works over verified TLS, then test again."
+                .to_owned()
+        },
+        |e| e.fix.clone(),
+    );
+    let mut f = Finding::new(
+        "login_not_attempted",
+        Severity::Warning,
+        Category::Login,
+        reason,
+        fix,
+    );
+    if let Some(e) = &l.explanation {
+        f.evidence
+            .push(format!("explanation: {}: {}", e.code, e.cause));
+    }
+    f.affects.add_host(&l.host);
+    f.affects.add_protocol(l.protocol);
+    f
 }
 
 fn exposed(l: &Login) -> Finding {
