@@ -3,7 +3,8 @@
 #
 #   scripts/test-servers.sh start    install (if missing), configure and start
 #                                    Dovecot (POP3/IMAP), Postfix (SMTP), dnsmasq (DNS) and
-#                                    Prometheus (for the exporter test)
+#                                    an OAuth2/OpenID Connect server (oidc-provider, npm)
+#                                    and Prometheus (for the exporter test)
 #   scripts/test-servers.sh stop     stop everything a previous `start` started
 #   scripts/test-servers.sh status   show what is running and listening
 #
@@ -22,12 +23,17 @@ HOST6=::1
 NAME=mail.mailcheck.test
 DOMAIN=mailcheck.test
 WAIT_SECONDS=${MAILCHECK_TEST_SERVERS_WAIT:-20}
-TCP_PORTS=(110 995 143 993 25 587 465 53)
+TCP_PORTS=(110 995 143 993 25 587 465 53 9443)
 # Postfix's capped listener (127.0.0.2 only; see postfix-master.cf.in).
 CAPPED_PORT=2525
 # Prometheus listens here and scrapes the `mailcheck serve` tests start on EXPORTER.
 PROMETHEUS=$HOST4:9090
 EXPORTER=$HOST4:9925
+# The OAuth2 authorization server (fixtures/oauth: panva's oidc-provider on Node.js),
+# on 127.0.0.2 only; Dovecot's oauth2 passdb asks its introspection endpoint.
+OAUTH_DIR=$REPO_ROOT/fixtures/oauth
+OAUTH_PORT=9443
+OAUTH_ISSUER=https://auth.$DOMAIN:$OAUTH_PORT
 EXPECTED_WARNINGS='no upstream servers configured|SSL_accept error from .*: lost connection'
 
 # prometheus: the real Prometheus (and promtool) the exporter is tested with;
@@ -107,6 +113,22 @@ EOF
   log "installed in $((SECONDS - t0)) s"
 }
 
+# The OAuth2 server's npm packages, exactly as package-lock.json pins them (npm ci),
+# when they are missing or older than the lock file. Node.js comes with the machine;
+# Debian's nodejs is the fallback.
+ensure_oauth_modules() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing Node.js from Debian"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm >&2
+  fi
+  local stamp=$OAUTH_DIR/node_modules/.package-lock.json
+  if [[ ! -e $stamp || $OAUTH_DIR/package-lock.json -nt $stamp ]]; then
+    log "installing the OAuth2 server's npm packages (npm ci)"
+    (cd "$OAUTH_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+}
+
 # ---------------------------------------------------------------------------------------
 # Stop / status
 
@@ -142,7 +164,7 @@ stop_servers() {
     postfix -c "$RUNDIR/postfix/etc" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
     pids+=("$pid") names+=(postfix)
   fi
-  for name in dovecot/run/master.pid dnsmasq/dnsmasq.pid prometheus/prometheus.pid; do
+  for name in dovecot/run/master.pid dnsmasq/dnsmasq.pid prometheus/prometheus.pid oauth/oauth.pid; do
     if pid=$(read_pid "$RUNDIR/$name") && pid_alive "$pid"; then
       log "stopping ${name%%/*} (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
@@ -168,7 +190,7 @@ status_servers() {
   if [[ -e $RUNDIR/ready ]]; then echo "state: ready"; else echo "state: not ready"; fi
   for pair in "postfix:$RUNDIR/postfix/spool/pid/master.pid" \
     "dovecot:$RUNDIR/dovecot/run/master.pid" "dnsmasq:$RUNDIR/dnsmasq/dnsmasq.pid" \
-    "prometheus:$RUNDIR/prometheus/prometheus.pid"; do
+    "prometheus:$RUNDIR/prometheus/prometheus.pid" "oauth:$RUNDIR/oauth/oauth.pid"; do
     if pid=$(read_pid "${pair#*:}") && pid_alive "$pid"; then
       echo "${pair%%:*}: running (pid $pid)"
     else
@@ -193,7 +215,7 @@ prepare_rundir() {
   mkdir -p "$RUNDIR"
   chmod 755 "$RUNDIR"
   touch "$RUNDIR/$MARKER"
-  mkdir -p "$RUNDIR"/{logs,tls,dovecot/run,dovecot/state,postfix/etc,postfix/spool,postfix/data,dnsmasq,mail,prometheus/data}
+  mkdir -p "$RUNDIR"/{logs,tls,dovecot/run,dovecot/state,postfix/etc,postfix/spool,postfix/data,dnsmasq,mail,prometheus/data,oauth}
 }
 
 check_ports_free() {
@@ -281,6 +303,9 @@ render() {
     -e "s|@MAIL_GID@|$(id -g mail)|g" \
     -e "s|@INET_PROTOCOLS@|$INET_PROTOCOLS|g" \
     -e "s|@DNSMASQ_USER@|nobody|g" \
+    -e "s|@HOST4@|$HOST4|g" \
+    -e "s|@OAUTH_ISSUER@|$OAUTH_ISSUER|g" \
+    -e "s|@OAUTH_DOVECOT_SECRET@|${OAUTH_DOVECOT_SECRET:-}|g" \
     "$1" >"$2"
 }
 
@@ -309,6 +334,8 @@ start_dnsmasq() {
 start_dovecot() {
   local conf=$RUNDIR/dovecot/dovecot.conf
   render "$FIXTURES/dovecot.conf.in" "$conf"
+  (umask 027 && render "$FIXTURES/dovecot-oauth2.conf.ext.in" "$RUNDIR/dovecot/dovecot-oauth2.conf.ext")
+  chgrp dovecot "$RUNDIR/dovecot/dovecot-oauth2.conf.ext"
   doveconf -c "$conf" -n >/dev/null
   daemon_io dovecot dovecot -c "$conf"
 }
@@ -354,6 +381,31 @@ http_ok() {
     head -n 1 <&3" 2>/dev/null | grep -q ' 200 '
 }
 
+# The OAuth2 server: oidc-provider with the test users, three mailcheck clients
+# (public; short-lived tokens; with a client secret) and Dovecot as a resource server.
+# It writes its pid file once it listens.
+start_oauth() {
+  local dir=$RUNDIR/oauth
+  OAUTH_DOVECOT_SECRET=$(openssl rand -hex 16)
+  (umask 077 && openssl rand -hex 16 | tr -d '\n' >"$dir/client.secret")
+  (umask 077 && cat >"$dir/config.json" <<EOF
+{
+  "issuer": "$OAUTH_ISSUER",
+  "host": "$HOST4",
+  "port": $OAUTH_PORT,
+  "cert": "$RUNDIR/tls/server.pem",
+  "key": "$RUNDIR/tls/server.key",
+  "pidfile": "$dir/oauth.pid",
+  "users": { "${USERS[0]}": "${PASSWORDS[0]}", "${USERS[1]}": "${PASSWORDS[1]}" },
+  "dovecot_secret": "$OAUTH_DOVECOT_SECRET",
+  "secret_client_secret": "$(cat "$dir/client.secret")",
+  "cookie_key": "$(openssl rand -hex 16)"
+}
+EOF
+  )
+  setsid node "$OAUTH_DIR/server.mjs" "$dir/config.json" </dev/null >>"$RUNDIR/logs/oauth.log" 2>&1 &
+}
+
 port_open() {
   timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
 }
@@ -384,7 +436,7 @@ wait_ready() {
     pending=()
     for host in "${TEST_HOSTS[@]}"; do
       for port in "${TCP_PORTS[@]}"; do
-        [[ $port == 53 && $host != "$HOST4" ]] && continue
+        [[ ($port == 53 || $port == "$OAUTH_PORT") && $host != "$HOST4" ]] && continue
         port_open "$host" "$port" || pending+=("$host:$port")
       done
     done
@@ -421,6 +473,12 @@ MAILCHECK_TEST_CAPPED_PORT=$CAPPED_PORT
 MAILCHECK_TEST_POSTFIX_LOG=$RUNDIR/logs/postfix.log
 MAILCHECK_TEST_PROMETHEUS=http://$PROMETHEUS
 MAILCHECK_TEST_EXPORTER=$EXPORTER
+MAILCHECK_TEST_OAUTH_ISSUER=$OAUTH_ISSUER
+MAILCHECK_TEST_OAUTH_SCOPE=openid,offline_access,mail
+MAILCHECK_TEST_OAUTH_CLIENT=mailcheck-test
+MAILCHECK_TEST_OAUTH_SHORT_CLIENT=mailcheck-short
+MAILCHECK_TEST_OAUTH_SECRET_CLIENT=mailcheck-secret
+MAILCHECK_TEST_OAUTH_CLIENT_SECRET_FILE=$RUNDIR/oauth/client.secret
 EOF
 }
 
@@ -500,6 +558,7 @@ start_servers() {
   local t0=$SECONDS
   require_root
   ensure_packages
+  ensure_oauth_modules
   stop_servers
   prepare_rundir
   check_ports_free
@@ -523,6 +582,7 @@ start_servers() {
   make_certs
   make_users
   start_dnsmasq
+  start_oauth
   start_dovecot
   start_postfix
   start_prometheus

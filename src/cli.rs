@@ -26,6 +26,13 @@ pub enum Command {
     Batch(BatchArgs),
     /// Run a Prometheus exporter: GET /probe?target=...&module=... probes one target.
     Serve(ServeArgs),
+    /// Sign in to the address's provider with OAuth2 and store the token, so that
+    /// `probe` can test the login where passwords are refused (Outlook.com,
+    /// Microsoft 365, Gmail).
+    Login(Box<LoginArgs>),
+    /// Delete the stored OAuth2 token of an address (and revoke it where the
+    /// provider allows).
+    Logout(LogoutArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -141,6 +148,165 @@ pub struct ServeArgs {
     /// Listen on this address (default: the configuration's, else 127.0.0.1:9925).
     #[arg(long, value_name = "IP:PORT")]
     pub listen: Option<String>,
+}
+
+/// `--token-store` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenStoreChoice {
+    /// The operating system's keyring when it answers, else a file.
+    Auto,
+    /// The keyring only.
+    Keyring,
+    /// A file only the user can read (mode 0600).
+    File,
+}
+
+/// `--flow` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowChoice {
+    /// Device code (RFC 8628): type a code in any browser.
+    Device,
+    /// Browser sign-in with PKCE and a loopback redirect (RFC 8252).
+    Browser,
+}
+
+/// Where OAuth2 tokens are kept (shared by probe, login and logout).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenStoreArgs {
+    /// Where OAuth2 tokens are kept.
+    #[arg(long, value_enum, value_name = "WHERE", env = "MAILCHECK_TOKEN_STORE", default_value_t = TokenStoreChoice::Auto, help_heading = "OAuth2 tokens")]
+    pub token_store: TokenStoreChoice,
+
+    /// Directory of the token files (default: the user's data directory,
+    /// e.g. ~/.local/share/mailcheck/oauth2).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "MAILCHECK_TOKEN_DIR",
+        help_heading = "OAuth2 tokens"
+    )]
+    pub token_dir: Option<PathBuf>,
+}
+
+/// How `login` and `logout` reach the authorization server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthServerArgs {
+    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub dns_server: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Timeout for each request to the authorization server, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "10",
+        allow_negative_numbers = true
+    )]
+    pub timeout: String,
+}
+
+/// Arguments of `mailcheck login`.
+#[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct LoginArgs {
+    /// The email address to sign in as.
+    pub address: String,
+
+    /// The OAuth2 client ID you registered (docs/login.md); else the client
+    /// configuration file's.
+    #[arg(long, value_name = "ID", env = "MAILCHECK_OAUTH2_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Read the client secret (Google's desktop-app clients have one) from the
+    /// first line of FILE (or set MAILCHECK_OAUTH2_CLIENT_SECRET).
+    #[arg(long, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Take the client secret from the first line this command prints.
+    #[arg(long, value_name = "CMD")]
+    pub client_secret_cmd: Option<String>,
+
+    /// The client configuration file (default: ~/.config/mailcheck/oauth2.toml).
+    #[arg(long, value_name = "FILE")]
+    pub oauth2_config: Option<PathBuf>,
+
+    /// Sign in with this issuer's OpenID Connect discovery document instead of
+    /// the provider table (any standard authorization server).
+    #[arg(long, value_name = "URL", help_heading = "Authorization server")]
+    pub issuer: Option<String>,
+
+    /// Authorization endpoint (browser flow).
+    #[arg(long, value_name = "URL", help_heading = "Authorization server")]
+    pub authorization_url: Option<String>,
+
+    /// Token endpoint.
+    #[arg(long, value_name = "URL", help_heading = "Authorization server")]
+    pub token_url: Option<String>,
+
+    /// Device authorization endpoint (device flow).
+    #[arg(long, value_name = "URL", help_heading = "Authorization server")]
+    pub device_url: Option<String>,
+
+    /// Token revocation endpoint (used by logout).
+    #[arg(long, value_name = "URL", help_heading = "Authorization server")]
+    pub revocation_url: Option<String>,
+
+    /// Scopes to ask for, comma-separated (default: the provider table's).
+    #[arg(
+        long,
+        value_name = "SCOPE,...",
+        value_delimiter = ',',
+        help_heading = "Authorization server"
+    )]
+    pub scope: Vec<String>,
+
+    /// How to sign in (default: the provider's: device for Microsoft, browser for Google).
+    #[arg(long, value_enum, value_name = "FLOW")]
+    pub flow: Option<FlowChoice>,
+
+    /// Do not open a browser; print the sign-in page's URL only.
+    #[arg(long)]
+    pub no_browser: bool,
+
+    /// How long to wait for the sign-in to be completed, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value = "300",
+        allow_negative_numbers = true
+    )]
+    pub wait: String,
+
+    /// How to reach the authorization server.
+    #[command(flatten)]
+    pub net: AuthServerArgs,
+
+    /// Where to keep the token.
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
+}
+
+/// Arguments of `mailcheck logout`.
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// The email address whose token to delete.
+    pub address: String,
+
+    /// Only delete the stored token; do not ask the provider to revoke it.
+    #[arg(long)]
+    pub no_revoke: bool,
+
+    /// How to reach the authorization server.
+    #[command(flatten)]
+    pub net: AuthServerArgs,
+
+    /// Where the token is kept.
+    #[command(flatten)]
+    pub store: TokenStoreArgs,
 }
 
 /// `--format` values.
@@ -361,6 +527,15 @@ pub struct ProbeArgs {
     /// Take an OAuth2 bearer token from this command's output (a token helper).
     #[arg(long, value_name = "CMD", help_heading = "Login test")]
     pub oauth2_token_cmd: Option<String>,
+
+    /// Log in with the OAuth2 token stored by `mailcheck login` (used by default
+    /// when one is stored for the address and no other secret is given).
+    #[arg(long, help_heading = "Login test")]
+    pub oauth2: bool,
+
+    /// Where stored OAuth2 tokens are kept.
+    #[command(flatten)]
+    pub token_store: TokenStoreArgs,
 
     /// Use this SASL mechanism instead of the strongest one offered
     /// (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER).

@@ -12,6 +12,8 @@
 //! - [`net`]: resolving, connecting, TLS, and the one bounded I/O driver that runs
 //!   any dialogue (and owns the STARTTLS hand-over and the transcript).
 //! - [`discover`]: from an address to candidate servers, each with its provenance.
+//! - [`oauth`]: OAuth2 sign-in (device flow, PKCE with a loopback redirect),
+//!   refresh and revocation against the provider's endpoints, and the token store.
 //! - [`diagnose`]: pure functions from observations to findings, the recommended
 //!   settings, refusal explanations and exports.
 //! - [`cli`]: the command-line arguments as clap types, nothing else.
@@ -32,6 +34,8 @@ pub mod proto;
 pub mod net;
 
 pub mod discover;
+
+pub mod oauth;
 
 pub mod diagnose;
 

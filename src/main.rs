@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 use mailcheck::cli::{Cli, Command};
+use mailcheck::config::oauth::{LoginConfig, LogoutConfig, account};
 use mailcheck::config::serve::ServeConfig;
 use mailcheck::config::unattended::BatchConfig;
 use mailcheck::config::{Config, SettingsConfig};
@@ -44,6 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Settings(args) => settings(&SettingsConfig::try_from(args)?),
         Command::Batch(args) => batch(&BatchConfig::try_from(args)?),
         Command::Serve(args) => serve(ServeConfig::try_from(args)?),
+        Command::Login(args) => login(&LoginConfig::try_from(*args)?),
+        Command::Logout(args) => logout(&LogoutConfig::try_from(args)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "mailcheck", &mut std::io::stdout());
@@ -82,6 +85,33 @@ fn serve(config: ServeConfig) -> anyhow::Result<i32> {
     // The status page shows the human reports as plain text.
     colored::control::set_override(false);
     runtime()?.block_on(mailcheck::serve::run(config))?;
+    Ok(0)
+}
+
+/// `mailcheck login`: 0 when signed in, 2 when the sign-in failed.
+fn login(config: &LoginConfig) -> anyhow::Result<i32> {
+    let prompt = output::signin::StderrPrompt;
+    let outcome = runtime()?.block_on(engine::signin::login(config, &prompt))?;
+    match outcome {
+        Ok(signed_in) => {
+            let mut out = std::io::stdout().lock();
+            output::signin::signed_in(&signed_in, &mut out)?;
+            out.flush()?;
+            Ok(0)
+        }
+        Err(refused) => {
+            output::signin::refused(&refused, &mut std::io::stderr().lock())?;
+            Ok(EXIT_CRITICAL)
+        }
+    }
+}
+
+/// `mailcheck logout`: 0 whether or not a token was stored.
+fn logout(config: &LogoutConfig) -> anyhow::Result<i32> {
+    let done = runtime()?.block_on(engine::signin::logout(config))?;
+    let mut out = std::io::stdout().lock();
+    output::signin::logged_out(&account(&config.address), &done, &mut out)?;
+    out.flush()?;
     Ok(0)
 }
 

@@ -24,7 +24,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.arg("probe")
         .args(args)
         .env_remove("MAILCHECK_PASSWORD")
-        .env_remove("MAILCHECK_OAUTH2_TOKEN");
+        .env_remove("MAILCHECK_OAUTH2_TOKEN")
+        .env("MAILCHECK_TOKEN_STORE", "file")
+        .env("MAILCHECK_TOKEN_DIR", common::output::NO_TOKENS);
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -142,6 +142,34 @@ async fn an_xoauth2_error_challenge_is_read_and_explained() {
 }
 
 #[tokio::test]
+async fn a_refused_token_is_tried_once_and_explained_as_a_token() {
+    let pki = Pki::new("ca");
+    // {"status":"invalid_token"}: an RFC 7628 §3.2.2 error challenge, then
+    // Dovecot's final reply, which reads like a wrong password.
+    let challenge = "334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=\r\n";
+    let refusal = "535 5.7.8 Error: authentication failed: (reason unavailable)\r\n";
+    let rules = vec![rule("AUTH XOAUTH2", challenge), rule("", refusal)];
+    let server = Scripted::start(smtp_server(&pki, rules)).await;
+    let spec = format!("smtp:{}:tls", server.port);
+    let report = login_run(&pki, &spec, ("token", "opaque-secret-token"), &[]).await;
+    let l = &report.run.logins[0];
+    assert_eq!(l.result, LoginResult::Failed);
+    assert_eq!(
+        l.usernames,
+        [ADDRESS],
+        "a token names its account: no other username form"
+    );
+    assert_eq!(auth_lines(&server).len(), 1, "{:?}", auth_lines(&server));
+    let e = l.explanation.as_ref().unwrap();
+    assert_eq!(e.code, "oauth2_token_rejected", "not the password wording");
+    assert!(
+        !serde_json::to_string(&report)
+            .unwrap()
+            .contains("opaque-secret-token")
+    );
+}
+
+#[tokio::test]
 async fn a_server_that_hangs_mid_login_is_bounded_by_the_timeout() {
     let pki = Pki::new("ca");
     let rules = vec![Rule {

@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["cert", "proto"],
     &["net"],
     &["discover"],
+    &["oauth"],
     &["diagnose"],
     &["cli"],
     &["config"],

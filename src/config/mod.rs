@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+pub mod oauth;
 pub mod secrets;
 pub mod serve;
 pub mod unattended;
@@ -128,7 +129,7 @@ pub struct AuthConfig {
     pub user: Option<String>,
     /// The secret and its kind; the username is decided once discovery has said
     /// which form the provider wants.
-    pub secret: Arc<Found>,
+    pub secret: AuthSecret,
     /// `--auth-mech`.
     pub forced: Option<Mechanism>,
     /// `--allow-insecure-auth`.
@@ -137,6 +138,16 @@ pub struct AuthConfig {
     pub send_test: bool,
     /// `--deliver`.
     pub deliver: bool,
+}
+
+/// What the login test logs in with.
+#[derive(Debug, Clone)]
+pub enum AuthSecret {
+    /// A password or token the user gave.
+    Given(Arc<Found>),
+    /// The OAuth2 token `mailcheck login` stored (refreshed before use when it
+    /// has expired).
+    Stored(Arc<oauth::StoredLogin>),
 }
 
 impl Config {
@@ -186,11 +197,12 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(found) = secrets::obtain(&sources)? else {
+    let Some(secret) = secret(args, &sources)? else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
-                 --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd",
+                 --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd, \
+                 or sign in first with `mailcheck login ADDRESS`",
                 secrets::PASSWORD_ENV,
                 secrets::TOKEN_ENV
             )));
@@ -221,12 +233,37 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         .transpose()?;
     Ok(Some(AuthConfig {
         user: args.user.clone(),
-        secret: Arc::new(found),
+        secret,
         forced,
         allow_insecure: args.allow_insecure_auth,
         send_test: args.send_test,
         deliver: args.deliver,
     }))
+}
+
+/// The secret the user gave; else, for an address, the OAuth2 token stored for
+/// it (required with `--oauth2`, which no other source may accompany).
+fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret>, UsageError> {
+    let found = secrets::obtain(sources)?;
+    if args.oauth2 && found.is_some() {
+        return Err(UsageError(
+            "--oauth2 logs in with the token stored by `mailcheck login`; it cannot be combined with another password or token source".into(),
+        ));
+    }
+    if let Some(found) = found {
+        return Ok(Some(AuthSecret::Given(Arc::new(found))));
+    }
+    let Some(input) = args.address.as_deref() else {
+        return if args.oauth2 {
+            Err(UsageError(
+                "--oauth2 needs the address whose stored token to use".into(),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
+    Ok(oauth::stored_login(&address, &args.token_store, args.oauth2)?.map(AuthSecret::Stored))
 }
 
 impl TryFrom<ProbeArgs> for Config {

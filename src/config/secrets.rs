@@ -117,7 +117,7 @@ pub fn credentials(username: String, found: Found) -> Credentials {
 }
 
 /// The first line of a file (a trailing newline is not part of the secret).
-fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, SecretError> {
+pub(super) fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, SecretError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SecretError(format!(
             "{flag} {}: {e}; expected a readable file holding the secret on its first line",
@@ -140,7 +140,7 @@ fn first_line(text: &str, what: &str) -> Result<Secret, SecretError> {
 
 /// Runs `cmd` with `sh -c`, waits at most [`COMMAND_TIMEOUT`], and takes the first
 /// line of its output. Its stderr goes to ours (a helper may ask for a PIN there).
-fn run_command(cmd: &str, flag: &str) -> Result<Secret, SecretError> {
+pub(super) fn run_command(cmd: &str, flag: &str) -> Result<Secret, SecretError> {
     // The command itself may hold a client secret: name only the flag.
     let fail = |why: String| SecretError(format!("{flag}: {why}"));
     let mut child = Command::new("sh")

@@ -5,12 +5,14 @@
 //! Everything here is a pure function of its input: no I/O, no clock. The rules
 //! live in [`findings`](mod@findings) (each code is documented in docs/findings.md), the choice of
 //! settings in [`recommend`](mod@recommend), the client wording in [`clients`],
-//! what a refused login means in [`refusals`], and the files an administrator can
-//! publish in [`export`](mod@export).
+//! what a refused login means in [`refusals`] (and an OAuth2 refusal in
+//! [`oauth2`](mod@oauth2)), and the files an administrator can publish in
+//! [`export`](mod@export).
 
 pub mod clients;
 pub mod export;
 pub mod findings;
+pub mod oauth2;
 pub mod recommend;
 pub mod refusals;
 #[cfg(test)]

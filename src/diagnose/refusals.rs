@@ -44,6 +44,11 @@ pub struct Rule {
     /// generic rule.
     #[serde(default)]
     pub providers: Vec<String>,
+    /// The rule explains only refusals of an OAuth2 token (XOAUTH2,
+    /// OAUTHBEARER), where the same words mean something else than for a
+    /// password; see [`explain_token`].
+    #[serde(default)]
+    pub oauth2: bool,
     /// SMTP reply code that must match (535).
     pub reply_code: Option<u16>,
     /// SMTP enhanced status code that must match (`5.7.8`).
@@ -113,12 +118,49 @@ pub fn explain(
 ) -> Explanation {
     let parsed = Parsed::parse(protocol, reply);
     let provider = provider.or_else(|| greeting.and_then(provider_from_greeting));
-    let rules = catalogue();
+    let rules = catalogue().iter().filter(|r| !r.oauth2);
     let rule = rules
-        .iter()
+        .clone()
         .filter(|r| r.is_provider_specific() && r.applies_to(provider))
-        .chain(rules.iter().filter(|r| !r.is_provider_specific()))
+        .chain(rules.filter(|r| !r.is_provider_specific()))
         .find(|r| r.matches(protocol, &parsed));
+    explained(rule, reply, parsed)
+}
+
+/// Explains a refused OAuth2 token login: the rules for token logins first
+/// (the provider's, then generic), then, when the server sent an RFC 7628 error
+/// challenge, what such a challenge means, then the rules for any login.
+#[must_use]
+pub fn explain_token(
+    protocol: Protocol,
+    reply: &str,
+    challenged: bool,
+    provider: Option<&str>,
+    greeting: Option<&str>,
+) -> Explanation {
+    let parsed = Parsed::parse(protocol, reply);
+    let provider = provider.or_else(|| greeting.and_then(provider_from_greeting));
+    let rules = catalogue().iter().filter(|r| r.oauth2);
+    let rule = rules
+        .clone()
+        .filter(|r| r.is_provider_specific() && r.applies_to(provider))
+        .chain(rules.filter(|r| !r.is_provider_specific()))
+        .find(|r| r.matches(protocol, &parsed))
+        .or_else(|| {
+            challenged
+                .then(|| catalogue().iter().find(|r| r.code == CHALLENGE_CODE))
+                .flatten()
+        });
+    match rule {
+        Some(_) => explained(rule, reply, parsed),
+        None => explain(protocol, reply, provider, greeting),
+    }
+}
+
+/// The rule for an RFC 7628 error challenge, whatever the final reply says.
+const CHALLENGE_CODE: &str = "oauth2_token_rejected";
+
+fn explained(rule: Option<&Rule>, reply: &str, parsed: Parsed) -> Explanation {
     match rule {
         Some(rule) => Explanation {
             code: rule.code.clone(),
@@ -599,7 +641,11 @@ mod tests {
             for example in &rule.examples {
                 for &protocol in &rule.protocols {
                     for &provider in &providers {
-                        let e = explain(protocol, example, provider, None);
+                        let e = if rule.oauth2 {
+                            explain_token(protocol, example, false, provider, None)
+                        } else {
+                            explain(protocol, example, provider, None)
+                        };
                         assert_eq!(
                             e.code, rule.code,
                             "{protocol} {provider:?}: {example:?} gave {e:?}"

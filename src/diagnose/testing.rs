@@ -171,6 +171,7 @@ pub(crate) fn report(probes: Vec<ProbeReport>) -> Run {
         notes: Vec::new(),
         discovery: None,
         logins: Vec::new(),
+        oauth2_token: None,
         relay_tests: Vec::new(),
         cut_short: None,
         probes,

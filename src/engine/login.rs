@@ -7,12 +7,14 @@
 
 use super::Context;
 use super::probe::{LoginRequest, Task};
+use crate::config::secrets::Found;
 use crate::config::{AuthConfig, secrets};
-use crate::diagnose::refusals;
+use crate::diagnose::{oauth2, refusals};
 use crate::model::{Address, Code, Endpoint, Phase, Protocol, Security};
 use crate::proto::{AuthPlan, NO_ANSWER, SendTest};
 use crate::report::{
-    Discovery, Explanation, Login, LoginResult, ProbeReport, StartTlsState, Status, UsernameForm,
+    AuthAttempt, Discovery, Explanation, Login, LoginResult, ProbeReport, StartTlsState, Status,
+    TokenUse, UsernameForm,
 };
 
 /// The combination to log in over: verified TLS first; with `allow_insecure`,
@@ -64,8 +66,8 @@ fn best(
         .map(target)
 }
 
-/// Runs the login tests: one per protocol and host present in `probes`.
-pub async fn run(ctx: &Context<'_>, auth: &AuthConfig, probes: &[ProbeReport]) -> Vec<Login> {
+/// The protocol and host pairs a login is tested on, one each.
+fn pairs(probes: &[ProbeReport]) -> Vec<(Protocol, String)> {
     let mut pairs: Vec<(Protocol, String)> = probes
         .iter()
         .filter(|p| !p.inferred)
@@ -73,20 +75,12 @@ pub async fn run(ctx: &Context<'_>, auth: &AuthConfig, probes: &[ProbeReport]) -
         .collect();
     pairs.sort();
     pairs.dedup();
-    let logins = pairs
-        .iter()
-        .map(|(protocol, host)| login_one(ctx, auth, probes, *protocol, host));
-    futures_util::future::join_all(logins).await
+    pairs
 }
 
-async fn login_one(
-    ctx: &Context<'_>,
-    auth: &AuthConfig,
-    probes: &[ProbeReport],
-    protocol: Protocol,
-    host: &str,
-) -> Login {
-    let mut login = Login {
+/// What one login test starts as: not attempted.
+fn blank(protocol: Protocol, host: &str) -> Login {
+    Login {
         protocol,
         host: host.to_owned(),
         combination: None,
@@ -98,7 +92,59 @@ async fn login_one(
         send: None,
         probe: None,
         changed: Vec::new(),
-    };
+    }
+}
+
+/// What to log in with: the secret, and the stored OAuth2 token's record when
+/// it is one (to explain a refusal by its scopes).
+pub struct Secret<'a> {
+    /// The password or token.
+    pub found: &'a Found,
+    /// The stored token's record.
+    pub token: Option<&'a TokenUse>,
+}
+
+/// Runs the login tests: one per protocol and host present in `probes`.
+pub async fn run(
+    ctx: &Context<'_>,
+    auth: &AuthConfig,
+    secret: &Secret<'_>,
+    probes: &[ProbeReport],
+) -> Vec<Login> {
+    let pairs = pairs(probes);
+    let logins = pairs
+        .iter()
+        .map(|(protocol, host)| login_one(ctx, auth, secret, probes, *protocol, host));
+    futures_util::future::join_all(logins).await
+}
+
+/// Every login test not attempted, for one reason (no usable token).
+#[must_use]
+pub fn none_attempted(
+    probes: &[ProbeReport],
+    reason: &str,
+    explanation: Option<&Explanation>,
+) -> Vec<Login> {
+    pairs(probes)
+        .iter()
+        .map(|(protocol, host)| {
+            let mut login = blank(*protocol, host);
+            login.reason = Some(reason.to_owned());
+            login.explanation = explanation.cloned();
+            login
+        })
+        .collect()
+}
+
+async fn login_one(
+    ctx: &Context<'_>,
+    auth: &AuthConfig,
+    secret: &Secret<'_>,
+    probes: &[ProbeReport],
+    protocol: Protocol,
+    host: &str,
+) -> Login {
+    let mut login = blank(protocol, host);
     let Some(endpoint) = best(probes, protocol, host, auth.allow_insecure) else {
         login.reason = Some(format!(
             "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
@@ -112,11 +158,17 @@ async fn login_one(
     };
     login.combination = Some(endpoint.combination);
     let request = LoginRequest {
-        plan: auth_plan(ctx, auth, &endpoint),
+        plan: auth_plan(ctx, auth, secret.found, &endpoint),
         allow_insecure: auth.allow_insecure,
     };
     let report = ctx.connect(&endpoint, Task::Login(request)).await;
     judge(&mut login, &report, ctx.discovery, protocol);
+    if let (Some(token), Some(last)) = (secret.token, last_refusal(&report)) {
+        // A refused stored token: its scopes may say why better than the reply.
+        if let Some(e) = token_refusal(last, token) {
+            login.explanation = Some(e);
+        }
+    }
     if let Some(first) = probes.iter().find(|p| p.endpoint() == endpoint) {
         login.changed = changes(first, &report);
     }
@@ -131,12 +183,14 @@ async fn login_one(
 }
 
 /// What to log in with on `endpoint`, and what to do after.
-fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, endpoint: &Endpoint) -> AuthPlan {
+fn auth_plan(ctx: &Context<'_>, auth: &AuthConfig, found: &Found, endpoint: &Endpoint) -> AuthPlan {
     let (protocol, host) = (endpoint.protocol(), endpoint.host.as_str());
     let (username, alt) = usernames(auth, ctx.address, ctx.discovery, protocol, host);
     AuthPlan {
-        credentials: secrets::credentials(username, auth.secret.as_ref().clone()),
-        alt_username: alt,
+        credentials: secrets::credentials(username, found.clone()),
+        // A token names its account itself: the other username form cannot
+        // make it valid, and a second refusal only adds the server's delay.
+        alt_username: alt.filter(|_| !matches!(found, Found::Token(_))),
         forced: auth.forced,
         send_test: (protocol == Protocol::Smtp && auth.send_test)
             .then(|| send_test(ctx.address, auth.deliver))
@@ -189,7 +243,7 @@ fn judge(
             login.reason = Some(failed_before(f));
         }
         if let Some(last) = refused {
-            login.explanation = Some(explanation(report, discovery, protocol, &last.reply));
+            login.explanation = Some(explanation(report, discovery, protocol, last));
         }
     } else {
         // The credentials were never handed over (the connection failed, or its
@@ -217,12 +271,12 @@ fn verified(report: &ProbeReport) -> bool {
 
 /// What a refusal means, for the provider this server is known to be (by its
 /// host, the address's provider, its certificate or greeting; never by the
-/// refusal's wording alone).
+/// refusal's wording alone). Token logins have their own rules.
 fn explanation(
     report: &ProbeReport,
     discovery: Option<&Discovery>,
     protocol: Protocol,
-    reply: &str,
+    last: &AuthAttempt,
 ) -> Explanation {
     let discovered = discovery
         .and_then(|d| d.provider.as_ref())
@@ -236,7 +290,32 @@ fn explanation(
         .unwrap_or_default();
     let provider = refusals::identify(&report.host, discovered, &cert_names);
     let greeting = report.session.as_ref().and_then(|s| s.greeting.as_deref());
-    refusals::explain(protocol, reply, provider.as_deref(), greeting)
+    let (reply, provider) = (&last.reply, provider.as_deref());
+    if matches!(last.mechanism.as_str(), "XOAUTH2" | "OAUTHBEARER") {
+        let challenged = last.oauth_error.is_some();
+        refusals::explain_token(protocol, reply, challenged, provider, greeting)
+    } else {
+        refusals::explain(protocol, reply, provider, greeting)
+    }
+}
+
+/// The last login attempt of a login connection, when it was refused.
+fn last_refusal(report: &ProbeReport) -> Option<&AuthAttempt> {
+    report
+        .session
+        .as_ref()
+        .and_then(|s| s.auth.as_ref())
+        .and_then(|a| a.attempts.last())
+        .filter(|a| !a.ok)
+}
+
+/// A refused OAuth2 login explained by what mailcheck knows of the token.
+fn token_refusal(attempt: &AuthAttempt, token: &TokenUse) -> Option<Explanation> {
+    let challenge = attempt
+        .oauth_error
+        .as_ref()
+        .and_then(|e| e.scope.as_deref());
+    oauth2::scope_missing(challenge, token)
 }
 
 /// What differs between the first connection of a combination and the login

@@ -8,6 +8,8 @@
 //! - [`plan`]: hosts, the matrix and the rows inferred instead of tried;
 //! - [`probe`]: one combination over one connection;
 //! - [`login`] and [`relay`]: the follow-up connections;
+//! - [`signin`]: `mailcheck login`/`logout`, and the stored OAuth2 token a
+//!   probe's logins use;
 //! - [`outcome`]: the summary and the exit code, decided once;
 //! - [`deadline`]: the cut-off; [`progress`]: events for whoever watches.
 
@@ -18,6 +20,7 @@ pub mod plan;
 pub mod probe;
 pub mod progress;
 pub mod relay;
+pub mod signin;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared, join_all};
 
-use crate::config::{Config, SettingsConfig};
+use crate::config::{AuthSecret, Config, SettingsConfig};
 use crate::diagnose;
 use crate::discover::autoconfig::Fetcher;
 use crate::discover::lookup::{self, Sources};
@@ -35,7 +38,9 @@ use crate::model::{Address, Endpoint};
 use crate::net::driver::Limits;
 use crate::net::resolve::{Families, Resolution, Resolver};
 use crate::net::tls::TlsSetup;
-use crate::report::{Discovery, DnsCheck, Inputs, Login, ProbeReport, RelayTest, Report, Run};
+use crate::report::{
+    Discovery, DnsCheck, Inputs, Login, ProbeReport, RelayTest, Report, Run, TokenUse,
+};
 use deadline::Deadline;
 use outcome::Expectations;
 use plan::{Hosts, Planned};
@@ -46,8 +51,8 @@ use progress::{Event, Observer};
 pub struct Context<'a> {
     /// Probe settings.
     pub env: &'a Env,
-    /// DNS.
-    pub resolver: &'a Resolver,
+    /// DNS (shared: the OAuth2 refresh's HTTP client keeps it).
+    pub resolver: Arc<Resolver>,
     /// `-4` / `-6`.
     pub families: Families,
     /// The address, when given.
@@ -98,22 +103,12 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
     let mut cut_short = cut_short.or(probing_cut);
     let ctx = Context {
         env: &env,
-        resolver: &resolver,
+        resolver: resolver.clone(),
         families: config.families,
         address: config.address.as_ref(),
         discovery: discovery.as_ref(),
     };
-    let (logins, relay_tests) = if cut_short.is_some() {
-        (Vec::new(), Vec::new())
-    } else {
-        deadline
-            .run(follow_up(config, &ctx, &probes))
-            .await
-            .unwrap_or_else(|why| {
-                cut_short = Some(why);
-                (Vec::new(), Vec::new())
-            })
-    };
+    let follow = follow_up_within(config, &ctx, &probes, deadline, &mut cut_short).await;
     let dns_check = dns_check(&resolver, config.families).await;
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
@@ -123,8 +118,9 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         inputs: inputs(config, &env.tls.roots_source),
         notes: plan::retired_notes(&hosts),
         discovery,
-        logins,
-        relay_tests,
+        logins: follow.logins,
+        oauth2_token: follow.token,
+        relay_tests: follow.relay_tests,
         cut_short,
         probes,
         dns_check,
@@ -300,21 +296,73 @@ impl Matrix<'_> {
     }
 }
 
-/// The logins (with credentials) and relay tests (`--send-test` without).
-async fn follow_up(
+/// The follow-up connections, unless the run was already cut short, and only
+/// until the deadline (which then cuts it short).
+async fn follow_up_within(
     config: &Config,
     ctx: &Context<'_>,
     probes: &[ProbeReport],
-) -> (Vec<Login>, Vec<RelayTest>) {
-    let logins = match &config.auth {
-        Some(auth) => login::run(ctx, auth, probes).await,
-        None => Vec::new(),
-    };
-    let relay_tests = match (&config.address, config.relay_test) {
-        (Some(address), true) => relay::run(ctx, address, probes).await,
-        _ => Vec::new(),
-    };
-    (logins, relay_tests)
+    deadline: Deadline,
+    cut_short: &mut Option<String>,
+) -> FollowUp {
+    if cut_short.is_some() {
+        return FollowUp::default();
+    }
+    deadline
+        .run(follow_up(config, ctx, probes))
+        .await
+        .unwrap_or_else(|why| {
+            *cut_short = Some(why);
+            FollowUp::default()
+        })
+}
+
+/// What the follow-up connections found.
+#[derive(Default)]
+struct FollowUp {
+    logins: Vec<Login>,
+    relay_tests: Vec<RelayTest>,
+    token: Option<TokenUse>,
+}
+
+/// The logins (with credentials; a stored OAuth2 token refreshed first when it
+/// has expired) and relay tests (`--send-test` without).
+async fn follow_up(config: &Config, ctx: &Context<'_>, probes: &[ProbeReport]) -> FollowUp {
+    let mut out = FollowUp::default();
+    if let Some(auth) = &config.auth {
+        let found = match &auth.secret {
+            AuthSecret::Given(found) => Ok(found.as_ref().clone()),
+            AuthSecret::Stored(stored) => {
+                let roots = ctx.env.tls.roots.as_ref().clone();
+                let (found, usage) = signin::stored_token(
+                    stored,
+                    ctx.resolver.clone(),
+                    ctx.families,
+                    roots,
+                    config.timeout,
+                )
+                .await;
+                out.token = Some(usage);
+                found
+            }
+        };
+        out.logins = match found {
+            Ok(found) => {
+                let secret = login::Secret {
+                    found: &found,
+                    token: out.token.as_ref(),
+                };
+                login::run(ctx, auth, &secret, probes).await
+            }
+            Err(refused) => {
+                login::none_attempted(probes, &refused.message, refused.explanation.as_deref())
+            }
+        };
+    }
+    if let (Some(address), true) = (&config.address, config.relay_test) {
+        out.relay_tests = relay::run(ctx, address, probes).await;
+    }
+    out
 }
 
 impl Env {

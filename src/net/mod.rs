@@ -1,11 +1,13 @@
 //! Network plumbing: name resolution, TCP connections, TLS with a recording
-//! verifier, and the one bounded I/O driver that runs any dialogue.
+//! verifier, the one bounded I/O driver that runs any dialogue, and the HTTP
+//! client that autoconfig and OAuth2 build on.
 //!
 //! Nothing here decides what an outcome means for the user; it reports what
 //! happened with enough precision for `probe` to classify it.
 
 pub mod connect;
 pub mod driver;
+pub mod http;
 pub mod limit;
 pub mod resolve;
 pub mod tls;

@@ -12,6 +12,7 @@ pub mod nagios;
 pub mod progress;
 pub mod prometheus;
 pub mod settings;
+pub mod signin;
 #[cfg(test)]
 mod snapshots;
 pub mod text;

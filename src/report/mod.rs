@@ -11,6 +11,7 @@ mod cert;
 mod diagnosis;
 mod discovery;
 mod login;
+mod oauth2;
 mod probe;
 mod session;
 
@@ -30,6 +31,9 @@ pub use discovery::{
     SourceReport, UsernameForm,
 };
 pub use login::{Explanation, Login, LoginResult, RelayResult, RelayTest};
+pub use oauth2::{
+    LOOPBACK_REDIRECT_HOST, NON_MAIL_SCOPES, OAuth2Flow, OAuth2Settings, TokenUse, mail_scopes,
+};
 pub use probe::{
     ConnectAttempt, Failure, PhaseRecord, ProbeReport, Status, TlsReport, TranscriptLine,
 };
@@ -109,6 +113,8 @@ pub struct Run {
     pub discovery: Option<Discovery>,
     /// The login tests, when credentials were given: at most one per protocol and host.
     pub logins: Vec<Login>,
+    /// The stored OAuth2 token the logins used (`mailcheck login`), if any.
+    pub oauth2_token: Option<TokenUse>,
     /// `--send-test` without credentials: does each SMTP host refuse to relay?
     pub relay_tests: Vec<RelayTest>,
     /// Set when the run was cut short ("deadline" or "interrupted").

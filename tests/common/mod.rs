@@ -6,6 +6,7 @@
 pub mod dns;
 pub mod exporter;
 pub mod http;
+pub mod oauth;
 pub mod output;
 pub mod servers;
 

@@ -4,14 +4,20 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// Where the tests' runs look for stored OAuth2 tokens: nowhere, so that a token
+/// a person stored with `mailcheck login` never changes a test.
+pub const NO_TOKENS: &str = "/nonexistent/mailcheck-tests-store-no-tokens";
+
 /// Runs `mailcheck ARGS…` (the subcommand included) with no colour, password or
-/// token settings inherited from the environment.
+/// token settings inherited from the environment, and no stored token.
 pub fn binary(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_mailcheck"))
         .args(args)
         .env_remove("NO_COLOR")
         .env_remove("MAILCHECK_PASSWORD")
         .env_remove("MAILCHECK_OAUTH2_TOKEN")
+        .env("MAILCHECK_TOKEN_STORE", "file")
+        .env("MAILCHECK_TOKEN_DIR", NO_TOKENS)
         .output()
         .expect("mailcheck runs");
     dump(&out.stdout);

@@ -25,6 +25,14 @@ pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     out.extend(send_refused(facts));
     relay(facts, out);
     password_in_clear(facts, out);
+    if let Some(t) = &facts.run.oauth2_token {
+        let note = crate::diagnose::oauth2::token_note(t);
+        let about_logins =
+            |f: &&mut Finding| f.category == Category::Login && f.code.starts_with("login_");
+        for f in out.iter_mut().filter(about_logins) {
+            f.evidence.push(note.clone());
+        }
+    }
 }
 
 fn endpoint(l: &Login) -> Option<Endpoint> {
@@ -263,17 +271,44 @@ fn not_attempted(facts: &Facts<'_>, out: &mut Vec<Finding>) {
             f.evidence.push(consequence);
             continue;
         }
-        let mut f = Finding::new(
-            "login_not_attempted",
-            Severity::Warning,
-            Category::Login,
-            reason,
-            "Fix the findings above so a combination works over verified TLS, then test again.",
-        );
-        f.affects.add_host(&l.host);
-        f.affects.add_protocol(l.protocol);
-        out.push(f);
+        // One cause for several logins (a stored OAuth2 token that could not be
+        // refreshed): one finding that lists them all.
+        if let Some(same) = out
+            .iter_mut()
+            .find(|f| f.code == "login_not_attempted" && f.cause == reason)
+        {
+            same.affects.add_host(&l.host);
+            same.affects.add_protocol(l.protocol);
+            continue;
+        }
+        out.push(not_sent(l, reason));
     }
+}
+
+/// A login not sent, for a reason of its own. When the reason has an
+/// explanation (the authorization server's refusal), its fix is the one to follow.
+fn not_sent(l: &Login, reason: String) -> Finding {
+    let fix = l.explanation.as_ref().map_or_else(
+        || {
+            "Fix the findings above so a combination works over verified TLS, then test again."
+                .to_owned()
+        },
+        |e| e.fix.clone(),
+    );
+    let mut f = Finding::new(
+        "login_not_attempted",
+        Severity::Warning,
+        Category::Login,
+        reason,
+        fix,
+    );
+    if let Some(e) = &l.explanation {
+        f.evidence
+            .push(format!("explanation: {}: {}", e.code, e.cause));
+    }
+    f.affects.add_host(&l.host);
+    f.affects.add_protocol(l.protocol);
+    f
 }
 
 fn exposed(l: &Login) -> Finding {

@@ -2,19 +2,17 @@
 //! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]), with names resolved through
 //! mailcheck's own [`Resolver`] and the probes' trust anchors.
 
-use std::error::Error as _;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Url;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use rustls::RootCertStore;
 use serde::Serialize;
 use thiserror::Error;
 
 use super::{MAX_BODY, MAX_REDIRECTS};
+use crate::net::http::{self, ReadError, request_error};
 use crate::net::resolve::{Families, Resolver};
 use crate::net::tls;
 
@@ -171,22 +169,7 @@ impl Fetcher {
         roots: RootCertStore,
         timeout: Duration,
     ) -> Result<Self, FetcherError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| FetcherError::Client(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .dns_resolver(ViaResolver { resolver, families })
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .no_proxy()
-            .user_agent(concat!("mailcheck/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetcherError::Client(error_chain(&e)))?;
+        let client = http::client(resolver, families, roots).map_err(FetcherError::Client)?;
         Ok(Fetcher { client, timeout })
     }
 
@@ -279,88 +262,14 @@ fn http_url(url: &str, base: Option<&Url>) -> Result<Url, FetchError> {
     }
 }
 
-/// Reads the body, failing as soon as it is known to exceed [`MAX_BODY`]: from
-/// `Content-Length` before reading anything, or from the bytes read so far.
-async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY as u64)
-    {
-        return Err(FetchError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+/// Reads the body, at most [`MAX_BODY`] bytes.
+async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    http::read_limited(response, MAX_BODY)
         .await
-        .map_err(|e| FetchError::Request(request_error(&e)))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(FetchError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// A reqwest error's causes, without its "error sending request for url (…)"
-/// wrapper: the URL is recorded beside the message.
-fn request_error(e: &reqwest::Error) -> String {
-    e.source().map_or_else(|| e.to_string(), error_chain)
-}
-
-/// An error and its causes, "outer: inner: innermost", without repeats.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    // A failed lookup says everything in mailcheck's own words.
-    let mut source = Some(e);
-    while let Some(s) = source {
-        if let Some(dns) = s.downcast_ref::<DnsFailure>() {
-            return format!("DNS: {dns}");
-        }
-        source = s.source();
-    }
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
-/// reqwest's resolver hook, answered by mailcheck's resolver.
-struct ViaResolver {
-    resolver: Arc<Resolver>,
-    families: Families,
-}
-
-/// A failed lookup, as an error reqwest can carry.
-#[derive(Debug, Error)]
-#[error("{0}")]
-struct DnsFailure(String);
-
-impl Resolve for ViaResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let resolver = self.resolver.clone();
-        let families = self.families;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let resolution = resolver.resolve(&host, families).await;
-            if let Some(failure) = resolution.failure {
-                return Err(DnsFailure(failure.message).into());
-            }
-            // Port 0: the HTTP connector puts in the URL's port.
-            let addrs: Addrs = Box::new(
-                resolution
-                    .addresses
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, 0)),
-            );
-            Ok(addrs)
+        .map_err(|e| match e {
+            ReadError::TooLarge(_) => FetchError::TooLarge,
+            ReadError::Request(message) => FetchError::Request(message),
         })
-    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ use crate::report::AuthMethod;
 use crate::report::Note;
 use crate::report::Setting;
 use crate::report::UsernameForm;
+pub use crate::report::{OAuth2Flow, OAuth2Settings};
 
 pub use snapshot::{Snapshot, Source as SnapshotSource};
 
@@ -132,25 +133,6 @@ impl SignIn {
             }
         }
     }
-}
-
-/// How a mail client signs in to a provider with OAuth2 (RFC 6749; the token is
-/// then sent with SASL XOAUTH2 or OAUTHBEARER, RFC 7628).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OAuth2Settings {
-    /// The authorisation server's host name (the ISPDB's `<issuer>`).
-    pub issuer: String,
-    /// The scopes to ask for, in the provider's order.
-    pub scopes: Vec<String>,
-    /// The authorisation endpoint (RFC 6749 §3.1).
-    pub auth_url: String,
-    /// The token endpoint (RFC 6749 §3.2).
-    pub token_url: String,
-    /// The device authorisation endpoint (RFC 8628 §3.1), where the provider
-    /// allows the device flow for these scopes.
-    pub device_authorization_url: Option<String>,
-    /// Where these facts come from.
-    pub sources: Vec<String>,
 }
 
 /// An old host name, and the protocol it served.

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::snapshot::{self, Entry, Snapshot};
-use super::{OAuth2Settings, Provider, RetiredHost, SignIn};
+use super::{OAuth2Flow, OAuth2Settings, Provider, RetiredHost, SignIn};
 use crate::model::{Protocol, Security};
 use crate::report::{Note, Setting, UsernameForm};
 
@@ -114,6 +114,19 @@ pub(super) struct RawOAuth2 {
     pub auth_url: Option<String>,
     pub token_url: Option<String>,
     pub device_authorization_url: Option<String>,
+    /// The client registration family (the client configuration file's table);
+    /// the issuer's host when left out.
+    pub id: Option<String>,
+    /// The token revocation endpoint (RFC 7009).
+    pub revocation_url: Option<String>,
+    /// The flow `mailcheck login` uses unless told; the device flow where there
+    /// is a device endpoint, else the browser flow.
+    pub flow: Option<OAuth2Flow>,
+    /// The loopback redirect's host, where the provider only accepts `localhost`.
+    pub redirect_host: Option<String>,
+    /// Whether the token endpoint wants the registration's client secret.
+    #[serde(default)]
+    pub client_secret: bool,
     #[serde(default)]
     pub sources: Vec<String>,
 }
@@ -248,14 +261,48 @@ impl Override {
             .into_iter()
             .collect();
         sources.extend(own.sources.iter().cloned());
+        let issuer = pick(&own.issuer, base.map(|b| &b.issuer))?;
+        let device_url = own.device_authorization_url.clone();
         Some(OAuth2Settings {
-            issuer: pick(&own.issuer, base.map(|b| &b.issuer))?,
+            id: own.id.clone().unwrap_or_else(|| issuer_host(&issuer)),
+            issuer: issuer_url(&issuer),
             scopes: scope.split_whitespace().map(str::to_owned).collect(),
-            auth_url: pick(&own.auth_url, base.map(|b| &b.auth_url))?,
-            token_url: pick(&own.token_url, base.map(|b| &b.token_url))?,
-            device_authorization_url: own.device_authorization_url.clone(),
+            authorization_url: Some(pick(&own.auth_url, base.map(|b| &b.auth_url))?),
+            token_url: Some(pick(&own.token_url, base.map(|b| &b.token_url))?),
+            flow: own.flow.unwrap_or(default_flow(device_url.as_ref())),
+            device_url,
+            revocation_url: own.revocation_url.clone(),
+            redirect_host: own
+                .redirect_host
+                .clone()
+                .unwrap_or_else(|| crate::report::LOOPBACK_REDIRECT_HOST.to_owned()),
+            client_secret: own.client_secret,
             sources,
         })
+    }
+}
+
+/// The ISPDB names an issuer by its host; an override may give the URL.
+fn issuer_url(issuer: &str) -> String {
+    if issuer.contains("://") {
+        issuer.to_owned()
+    } else {
+        format!("https://{issuer}")
+    }
+}
+
+/// The host of an issuer given as a host or a URL.
+fn issuer_host(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    rest.split(['/', ':']).next().unwrap_or(rest).to_owned()
+}
+
+/// Without a stated flow: the device flow where the provider has the endpoint.
+fn default_flow(device_url: Option<&String>) -> OAuth2Flow {
+    if device_url.is_some() {
+        OAuth2Flow::Device
+    } else {
+        OAuth2Flow::Browser
     }
 }
 
@@ -279,11 +326,16 @@ fn from_entry(e: &Entry, source: &snapshot::Source) -> Provider {
         username: entry_username(e),
         logins: entry_logins(e),
         oauth2: e.oauth2.as_ref().map(|o| OAuth2Settings {
-            issuer: o.issuer.clone(),
+            id: issuer_host(&o.issuer),
+            issuer: issuer_url(&o.issuer),
             scopes: o.scope.split_whitespace().map(str::to_owned).collect(),
-            auth_url: o.auth_url.clone(),
-            token_url: o.token_url.clone(),
-            device_authorization_url: None,
+            authorization_url: Some(o.auth_url.clone()),
+            token_url: Some(o.token_url.clone()),
+            device_url: None,
+            revocation_url: None,
+            flow: OAuth2Flow::Browser,
+            redirect_host: crate::report::LOOPBACK_REDIRECT_HOST.to_owned(),
+            client_secret: false,
             sources: vec![entry_url(e, source)],
         }),
         retired: Vec::new(),

@@ -703,31 +703,49 @@ fn every_snapshot_domain_is_known_unless_an_override_says_otherwise() {
 #[test]
 fn oauth2_settings_for_the_big_providers() {
     let ms = oauth2_for("outlook.com").expect("Outlook.com OAuth2");
-    assert_eq!(ms.issuer, "login.microsoftonline.com");
+    assert_eq!(ms.id, "microsoft");
+    assert_eq!(ms.issuer, "https://login.microsoftonline.com/common/v2.0");
     assert!(
         ms.scopes
             .iter()
             .any(|s| s.ends_with("IMAP.AccessAsUser.All"))
     );
     assert_eq!(
-        ms.device_authorization_url.as_deref(),
+        ms.device_url.as_deref(),
         Some("https://login.microsoftonline.com/common/oauth2/v2.0/devicecode")
     );
-    let g = oauth2_for("GMail.com.").expect("Gmail OAuth2");
-    assert_eq!(g.issuer, "accounts.google.com");
-    assert!(g.scopes.contains(&"https://mail.google.com/".to_owned()));
-    assert_eq!(g.device_authorization_url, None);
-    assert!(g.sources[0].contains("googlemail.com.xml"));
-    assert_eq!(oauth2_for("yahoo.com").unwrap().issuer, "login.yahoo.com");
     assert_eq!(
-        oauth2_for("aol.com").unwrap().token_url,
-        "https://api.login.aol.com/oauth2/get_token"
+        (ms.flow, ms.redirect_host.as_str()),
+        (OAuth2Flow::Device, "localhost")
+    );
+    let g = oauth2_for("GMail.com.").expect("Gmail OAuth2");
+    assert_eq!(
+        (g.id.as_str(), g.issuer.as_str()),
+        ("google", "https://accounts.google.com")
+    );
+    assert_eq!(g.scopes, ["https://mail.google.com/"]);
+    assert_eq!((g.device_url.as_ref(), g.flow), (None, OAuth2Flow::Browser));
+    assert!(g.client_secret && g.revocation_url.is_some());
+    assert!(g.sources[0].contains("googlemail.com.xml"));
+    // A snapshot-only provider: the issuer host names the client family.
+    let yahoo = oauth2_for("yahoo.com").unwrap();
+    assert_eq!(
+        (yahoo.id.as_str(), yahoo.issuer.as_str()),
+        ("login.yahoo.com", "https://login.yahoo.com")
+    );
+    assert_eq!(yahoo.redirect_host, "127.0.0.1");
+    assert_eq!(
+        oauth2_for("aol.com").unwrap().token_url.as_deref(),
+        Some("https://api.login.aol.com/oauth2/get_token")
     );
     let m365 = provider("microsoft365").oauth2.as_ref().unwrap();
-    assert!(m365.device_authorization_url.is_some());
     assert_eq!(
-        m365.auth_url,
-        "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
+        (m365.id.as_str(), m365.flow),
+        ("microsoft", OAuth2Flow::Device)
+    );
+    assert_eq!(
+        m365.authorization_url.as_deref(),
+        Some("https://login.microsoftonline.com/common/oauth2/v2.0/authorize")
     );
     assert_eq!(oauth2_for("example.com"), None);
     assert_eq!(oauth2_for("163.com"), None);

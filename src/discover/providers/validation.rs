@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use super::overrides::{Override, Overrides, RawServer};
 use super::snapshot::{Entry, Snapshot};
-use super::{NOTE_KEYS, Provider, SignIn};
+use super::{NOTE_KEYS, OAuth2Flow, Provider, SignIn};
 use crate::discover::autoconfig::substitute;
 use crate::report::UsernameForm;
 
@@ -99,20 +99,32 @@ fn validate_settings(p: &Provider, say: &mut impl FnMut(String)) {
             say(format!("{at}: listed twice"));
         }
     }
-    if let Some(o) = &p.oauth2 {
-        let urls = [
-            Some(&o.auth_url),
-            Some(&o.token_url),
-            o.device_authorization_url.as_ref(),
-        ];
-        for url in urls.into_iter().flatten() {
-            if !url.starts_with("https://") {
-                say(format!("OAuth2 endpoint {url:?} is not an https URL"));
-            }
+    validate_oauth2(p, say);
+}
+
+/// OAuth2 settings: every URL https, a mail scope, the endpoints for the flow.
+/// (The logins may leave OAuth2 out where the snapshot knows the endpoints:
+/// the logins are the override's advice, the endpoints the ISPDB's facts.)
+fn validate_oauth2(p: &Provider, say: &mut impl FnMut(String)) {
+    let Some(o) = &p.oauth2 else {
+        return;
+    };
+    let urls = [
+        &o.authorization_url,
+        &o.token_url,
+        &o.device_url,
+        &o.revocation_url,
+    ];
+    for url in urls.into_iter().flatten().chain([&o.issuer]) {
+        if !url.starts_with("https://") || url.contains(char::is_whitespace) {
+            say(format!("OAuth2 URL {url:?} is not an https URL"));
         }
-        if o.scopes.is_empty() || o.issuer.is_empty() {
-            say("OAuth2 without issuer or scopes".into());
-        }
+    }
+    if o.id.is_empty() || o.mail_scopes().is_empty() {
+        say("OAuth2 without a client family or a mail scope".into());
+    }
+    if o.flow == OAuth2Flow::Device && o.device_url.is_none() {
+        say("OAuth2 flow is device but there is no device endpoint".into());
     }
 }
 

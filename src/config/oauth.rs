@@ -1,0 +1,327 @@
+//! The OAuth2 side of the configuration: `mailcheck login` and `logout`, the
+//! token store, the client configuration file, and the stored token a probe
+//! logs in with.
+//!
+//! The client configuration file (default `~/.config/mailcheck/oauth2.toml`)
+//! holds the client IDs a person registered, one table per authorization server
+//! family of the provider table (`microsoft`, `google`) or per issuer:
+//!
+//! ```toml
+//! [microsoft]
+//! client_id = "00000000-0000-0000-0000-000000000000"
+//!
+//! [google]
+//! client_id = "1234-abc.apps.googleusercontent.com"
+//! client_secret = "GOCSPX-..."   # Google's desktop-app clients have one
+//!
+//! [work]
+//! issuer = "https://login.example.com"
+//! client_id = "mailcheck"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::secrets::{self, SecretError};
+use super::{UsageError, check_file, parse_dns_server, parse_secs};
+use crate::cli::{
+    AuthServerArgs, FlowChoice, LoginArgs, LogoutArgs, TokenStoreArgs, TokenStoreChoice,
+};
+use crate::model::address::{self, Address};
+use crate::oauth::discovery::Overrides;
+use crate::oauth::store::{Kind, Location, Store, StoredToken};
+use crate::proto::sasl::Secret;
+use crate::report::OAuth2Flow;
+
+/// Environment variable holding the client secret.
+pub const CLIENT_SECRET_ENV: &str = "MAILCHECK_OAUTH2_CLIENT_SECRET";
+
+/// The token store the user chose.
+pub fn store(args: &TokenStoreArgs) -> Result<Store, UsageError> {
+    let kind = match args.token_store {
+        TokenStoreChoice::Auto => Kind::Auto,
+        TokenStoreChoice::Keyring => Kind::Keyring,
+        TokenStoreChoice::File => Kind::File,
+    };
+    Store::new(kind, args.token_dir.clone()).map_err(|e| UsageError(e.0))
+}
+
+/// The key tokens are stored under: the address's ASCII form, lower case.
+#[must_use]
+pub fn account(address: &Address) -> String {
+    address.ascii().to_ascii_lowercase()
+}
+
+/// A stored token a probe logs in with, and where it came from.
+#[derive(Debug, Clone)]
+pub struct StoredLogin {
+    /// The store (to save a refreshed token back).
+    pub store: Store,
+    /// The record.
+    pub token: StoredToken,
+    /// Where it was found.
+    pub location: Location,
+}
+
+/// The stored token for `address`, if there is one. With `required`
+/// (`--oauth2`), its absence is an error that says what to do.
+pub fn stored_login(
+    address: &Address,
+    args: &TokenStoreArgs,
+    required: bool,
+) -> Result<Option<Arc<StoredLogin>>, UsageError> {
+    let store = store(args)?;
+    let account = account(address);
+    match store.load(&account) {
+        Ok(Some((token, location))) => Ok(Some(Arc::new(StoredLogin {
+            store,
+            token,
+            location,
+        }))),
+        Ok(None) if required => Err(UsageError(format!(
+            "--oauth2: no OAuth2 token is stored for {account}; run `mailcheck login {account}` first"
+        ))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(UsageError(format!(
+            "the stored OAuth2 token for {account}: {e}"
+        ))),
+    }
+}
+
+/// One client registration of the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientEntry {
+    /// The issuer this entry is for (tables named after a provider family need none).
+    pub issuer: Option<String>,
+    /// The client ID.
+    pub client_id: String,
+    /// The client secret, where the registration has one.
+    pub client_secret: Option<String>,
+}
+
+/// The client configuration file, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFile {
+    /// Table name → entry.
+    pub entries: BTreeMap<String, ClientEntry>,
+}
+
+impl ClientFile {
+    /// The entry for a provider family (`microsoft`), else for an issuer.
+    #[must_use]
+    pub fn find(&self, family: Option<&str>, issuer: Option<&str>) -> Option<&ClientEntry> {
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        family.and_then(|f| self.entries.get(f)).or_else(|| {
+            let issuer = issuer?;
+            self.entries
+                .values()
+                .find(|e| e.issuer.as_deref().is_some_and(|i| same(i, issuer)))
+        })
+    }
+}
+
+/// Reads the client configuration file: the one given (which must exist), or
+/// the default one when it exists.
+fn client_file(path: Option<&PathBuf>) -> Result<ClientFile, UsageError> {
+    let default = || dirs::config_dir().map(|d| d.join("mailcheck").join("oauth2.toml"));
+    let (path, given) = match path {
+        Some(p) => (p.clone(), true),
+        None => match default() {
+            Some(p) => (p, false),
+            None => return Ok(ClientFile::default()),
+        },
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if !given && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(ClientFile::default());
+        }
+        Err(e) => {
+            return Err(UsageError(format!(
+                "--oauth2-config {}: {e}; expected a TOML file of client registrations (docs/login.md)",
+                path.display()
+            )));
+        }
+    };
+    let entries = toml::from_str(&text).map_err(|e| {
+        UsageError(format!(
+            "{}: {e}; expected tables like [microsoft] client_id = \"...\" (docs/login.md)",
+            path.display()
+        ))
+    })?;
+    Ok(ClientFile { entries })
+}
+
+/// How `login` and `logout` reach the authorization server, validated.
+#[derive(Debug, Clone)]
+pub struct AuthServer {
+    /// DNS server to use instead of the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Extra trust anchors.
+    pub ca_file: Option<PathBuf>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl TryFrom<&AuthServerArgs> for AuthServer {
+    type Error = UsageError;
+
+    fn try_from(args: &AuthServerArgs) -> Result<Self, UsageError> {
+        Ok(AuthServer {
+            dns_server: args
+                .dns_server
+                .as_deref()
+                .map(parse_dns_server)
+                .transpose()?,
+            ca_file: args.ca_file.clone().map(check_file).transpose()?,
+            timeout: parse_secs(&args.timeout, "--timeout")?,
+        })
+    }
+}
+
+/// Everything `mailcheck login` needs, validated.
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    /// The address.
+    pub address: Address,
+    /// `--client-id` (or its environment variable).
+    pub client_id: Option<String>,
+    /// The client secret from the flags or the environment.
+    pub client_secret: Option<Secret>,
+    /// The client configuration file.
+    pub clients: ClientFile,
+    /// The user's endpoints.
+    pub overrides: Overrides,
+    /// `--scope` (empty: the provider's).
+    pub scopes: Vec<String>,
+    /// `--flow`.
+    pub flow: Option<OAuth2Flow>,
+    /// Whether to open a browser.
+    pub open_browser: bool,
+    /// How long to wait for the person.
+    pub wait: Duration,
+    /// How to reach the authorization server.
+    pub net: AuthServer,
+    /// Where to keep the token.
+    pub store: Store,
+}
+
+impl TryFrom<LoginArgs> for LoginConfig {
+    type Error = UsageError;
+
+    fn try_from(args: LoginArgs) -> Result<Self, UsageError> {
+        let address = address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?;
+        let scopes: Vec<String> = args
+            .scope
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect();
+        Ok(LoginConfig {
+            address,
+            client_id: args.client_id.clone().filter(|c| !c.trim().is_empty()),
+            client_secret: client_secret(&args)?,
+            clients: client_file(args.oauth2_config.as_ref())?,
+            overrides: Overrides {
+                issuer: args.issuer.clone(),
+                authorization: args.authorization_url.clone(),
+                token: args.token_url.clone(),
+                device: args.device_url.clone(),
+                revocation: args.revocation_url.clone(),
+            },
+            scopes,
+            flow: args.flow.map(|f| match f {
+                FlowChoice::Device => OAuth2Flow::Device,
+                FlowChoice::Browser => OAuth2Flow::Browser,
+            }),
+            open_browser: !args.no_browser,
+            wait: parse_secs(&args.wait, "--wait")?,
+            net: AuthServer::try_from(&args.net)?,
+            store: store(&args.store)?,
+        })
+    }
+}
+
+/// The client secret from one of its sources, at most one given.
+fn client_secret(args: &LoginArgs) -> Result<Option<Secret>, UsageError> {
+    let env = std::env::var(CLIENT_SECRET_ENV)
+        .ok()
+        .filter(|v| !v.is_empty());
+    let read = |r: Result<Secret, SecretError>| r.map(Some).map_err(UsageError::from);
+    match (env, &args.client_secret_file, &args.client_secret_cmd) {
+        (None, None, None) => Ok(None),
+        (Some(v), None, None) => Ok(Some(Secret::new(v))),
+        (None, Some(f), None) => read(secrets::read_file(f, "--client-secret-file")),
+        (None, None, Some(c)) => read(secrets::run_command(c, "--client-secret-cmd")),
+        _ => Err(UsageError(format!(
+            "the client secret from more than one source ({CLIENT_SECRET_ENV}, --client-secret-file, --client-secret-cmd); give exactly one"
+        ))),
+    }
+}
+
+/// Everything `mailcheck logout` needs, validated.
+#[derive(Debug, Clone)]
+pub struct LogoutConfig {
+    /// The address.
+    pub address: Address,
+    /// Whether to ask the provider to revoke the token.
+    pub revoke: bool,
+    /// How to reach the authorization server.
+    pub net: AuthServer,
+    /// Where the token is kept.
+    pub store: Store,
+}
+
+impl TryFrom<LogoutArgs> for LogoutConfig {
+    type Error = UsageError;
+
+    fn try_from(args: LogoutArgs) -> Result<Self, UsageError> {
+        Ok(LogoutConfig {
+            address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
+            revoke: !args.no_revoke,
+            net: AuthServer::try_from(&args.net)?,
+            store: store(&args.store)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_file_is_found_by_family_or_issuer() {
+        let f = ClientFile {
+            entries: toml::from_str(
+                "[microsoft]\nclient_id = \"ms\"\n[work]\nissuer = \"https://login.example.com/\"\nclient_id = \"w\"\n",
+            )
+            .unwrap(),
+        };
+        assert_eq!(f.find(Some("microsoft"), None).unwrap().client_id, "ms");
+        assert_eq!(
+            f.find(Some("google"), Some("https://login.example.com"))
+                .unwrap()
+                .client_id,
+            "w"
+        );
+        assert!(f.find(Some("google"), None).is_none());
+    }
+
+    #[test]
+    fn a_bad_client_file_says_what_was_expected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("oauth2.toml");
+        std::fs::write(&p, "[microsoft]\nclientid = 1\n").unwrap();
+        let e = client_file(Some(&p)).unwrap_err().0;
+        assert!(e.contains("expected tables like"), "{e}");
+        let e = client_file(Some(&dir.path().join("missing.toml")))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("--oauth2-config"), "{e}");
+    }
+}

@@ -1,0 +1,310 @@
+//! OAuth2 in mailcheck's runs: `mailcheck login` (find the provider's endpoints,
+//! sign in, store the token), `mailcheck logout` (revoke where possible, delete),
+//! and the stored token a probe's logins use, refreshed first when it has
+//! expired or is about to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::oauth::{AuthServer, LoginConfig, LogoutConfig, StoredLogin, account};
+use crate::config::secrets::Found;
+use crate::diagnose::oauth2 as explain;
+use crate::discover::{dns, providers};
+use crate::model::Address;
+use crate::net::resolve::{Families, Resolver};
+use crate::net::tls::TlsSetup;
+use crate::oauth::discovery::{self, Overrides};
+use crate::oauth::flow::needs_refresh;
+use crate::oauth::http::Http;
+use crate::oauth::store::{Location, Store, StoredToken};
+use crate::oauth::{self, Client, OAuthError, Prompt, check_endpoint, token};
+use crate::report::{Explanation, OAuth2Flow, OAuth2Settings, TokenUse};
+
+/// A sign-in or refresh that did not give a token: what happened, and what it
+/// means when the server said why.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// What happened, in words.
+    pub message: String,
+    /// Cause and fix, when the authorization server answered with an error.
+    pub explanation: Option<Box<Explanation>>,
+}
+
+impl From<OAuthError> for Refused {
+    fn from(e: OAuthError) -> Self {
+        Refused {
+            explanation: e
+                .server_error()
+                .map(|s| Box::new(explain::explain_error(&s.error, s.description.as_deref()))),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What `mailcheck login` did.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The stored record (its secrets are never shown).
+    pub token: StoredToken,
+    /// Where it was stored.
+    pub location: Location,
+}
+
+/// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
+fn http(net: &AuthServer) -> anyhow::Result<(Http, Arc<Resolver>)> {
+    let tls = TlsSetup::new(net.ca_file.as_deref())?;
+    let resolver = Arc::new(Resolver::new(net.dns_server, net.timeout)?);
+    let roots = tls.roots.as_ref().clone();
+    let http = Http::new(resolver.clone(), Families::Any, roots, net.timeout)?;
+    Ok((http, resolver))
+}
+
+/// `mailcheck login`: `Err` when mailcheck could not run at all, `Ok(Err)` when
+/// the sign-in was refused or failed.
+pub async fn login(
+    config: &LoginConfig,
+    prompt: &dyn Prompt,
+) -> anyhow::Result<Result<SignedIn, Refused>> {
+    let (http, resolver) = http(&config.net)?;
+    let settings = provider_settings(&config.address, &config.overrides, &resolver).await;
+    Ok(sign_in(config, &http, settings, prompt).await)
+}
+
+async fn sign_in(
+    config: &LoginConfig,
+    http: &Http,
+    settings: Option<&'static OAuth2Settings>,
+    prompt: &dyn Prompt,
+) -> Result<SignedIn, Refused> {
+    let endpoints = discovery::endpoints(http, settings, &config.overrides).await?;
+    let request = oauth::SignIn {
+        account: account(&config.address),
+        issuer_confirmed: config.overrides.issuer.is_some()
+            || settings.is_none_or(|s| s.token_url.is_none()),
+        client: client(config, settings, &endpoints.issuer)?,
+        scopes: scopes(config, settings)?,
+        flow: config
+            .flow
+            .or(settings.map(|s| s.flow))
+            .unwrap_or(if endpoints.device.is_some() {
+                OAuth2Flow::Device
+            } else {
+                OAuth2Flow::Browser
+            }),
+        open_browser: config.open_browser,
+        redirect_host: settings.map_or_else(|| "127.0.0.1".to_owned(), |s| s.redirect_host.clone()),
+        wait: config.wait,
+        endpoints,
+    };
+    let token = oauth::sign_in(http, &request, prompt).await?;
+    let location = save(&config.store, &token)
+        .await
+        .map_err(|message| Refused {
+            message,
+            explanation: None,
+        })?;
+    Ok(SignedIn { token, location })
+}
+
+/// The provider table's OAuth2 settings for the address: by its domain, else
+/// (Microsoft 365, Google Workspace) by the domain's MX hosts. None when the user
+/// named an issuer or a token endpoint: theirs is the server to use.
+async fn provider_settings(
+    address: &Address,
+    overrides: &Overrides,
+    resolver: &Resolver,
+) -> Option<&'static OAuth2Settings> {
+    if overrides.issuer.is_some() || overrides.token.is_some() {
+        return None;
+    }
+    if let Some(s) = providers::oauth2_for(&address.domain) {
+        return Some(s);
+    }
+    let (hosts, _) = dns::mx(resolver, &address.domain).await;
+    providers::by_mx(&hosts).and_then(|p| p.oauth2.as_ref())
+}
+
+/// The client ID (and secret) from the flags, else the client configuration file.
+fn client(
+    config: &LoginConfig,
+    settings: Option<&OAuth2Settings>,
+    issuer: &str,
+) -> Result<Client, Refused> {
+    let family = settings.map(|s| s.id.as_str());
+    let entry = config.clients.find(family, Some(issuer));
+    let id = config
+        .client_id
+        .clone()
+        .or_else(|| entry.map(|e| e.client_id.clone()))
+        .ok_or_else(|| setup(format!(
+            "no OAuth2 client ID for {}: register mailcheck with the provider (docs/login.md, \"Registering a client\") and give --client-id, \
+             or put it in the client configuration file as [{}] client_id = \"...\"",
+            family.unwrap_or(issuer),
+            family.unwrap_or("name")
+        )))?;
+    let secret = config.client_secret.clone().or_else(|| {
+        entry
+            .and_then(|e| e.client_secret.clone())
+            .map(crate::proto::sasl::Secret::new)
+    });
+    if secret.is_none() && settings.is_some_and(|s| s.client_secret) {
+        return Err(setup(format!(
+            "{} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \
+             give --client-secret-file FILE, set MAILCHECK_OAUTH2_CLIENT_SECRET, or add client_secret to the client configuration file",
+            family.unwrap_or(issuer)
+        )));
+    }
+    Ok(Client { id, secret })
+}
+
+fn scopes(config: &LoginConfig, settings: Option<&OAuth2Settings>) -> Result<Vec<String>, Refused> {
+    let scopes = if config.scopes.is_empty() {
+        settings.map(|s| s.scopes.clone()).unwrap_or_default()
+    } else {
+        config.scopes.clone()
+    };
+    if scopes.is_empty() {
+        return Err(setup(
+            "which scopes give mail access on this server? give --scope (e.g. --scope openid,offline_access,mail)".into(),
+        ));
+    }
+    Ok(scopes)
+}
+
+fn setup(message: String) -> Refused {
+    Refused {
+        message,
+        explanation: None,
+    }
+}
+
+/// Saves a record off the async threads (a keyring call may block).
+async fn save(store: &Store, token: &StoredToken) -> Result<Location, String> {
+    let (store, token) = (store.clone(), token.clone());
+    tokio::task::spawn_blocking(move || store.save(&token).map_err(|e| e.0))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// What `mailcheck logout` did.
+#[derive(Debug, Clone, Default)]
+pub struct LoggedOut {
+    /// Where tokens were deleted from.
+    pub deleted: Vec<Location>,
+    /// What the revocation came to, in words, when one was asked for.
+    pub revoked: Option<String>,
+}
+
+/// `mailcheck logout`: revokes the refresh token (RFC 7009; revoking it ends its
+/// access tokens too), then deletes the record wherever it is.
+pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
+    let account = account(&config.address);
+    let found = config.store.load(&account);
+    let mut out = LoggedOut::default();
+    if let (true, Ok(Some((t, _)))) = (config.revoke, &found) {
+        let (http, _) = http(&config.net)?;
+        out.revoked = Some(revoke(&http, t).await);
+    }
+    out.deleted = config
+        .store
+        .delete(&account)
+        .map_err(|e| anyhow::anyhow!(e.0))?;
+    Ok(out)
+}
+
+async fn revoke(http: &Http, t: &StoredToken) -> String {
+    let Some(url) = &t.revocation_url else {
+        return format!(
+            "{} has no revocation endpoint; the token stays valid until it expires (remove the app's access in the account's security settings to end it now)",
+            t.issuer
+        );
+    };
+    let client = Client {
+        id: t.client_id.clone(),
+        secret: t.client_secret.clone(),
+    };
+    let result = async {
+        let url = check_endpoint("revocation endpoint", url)?;
+        if let Some(refresh) = &t.refresh_token {
+            token::revoke(http, &url, &client, refresh, "refresh_token").await?;
+        }
+        token::revoke(http, &url, &client, &t.access_token, "access_token").await
+    };
+    match result.await {
+        Ok(()) => format!("{} revoked the tokens", t.issuer),
+        Err(e) => format!("revoking at {url} failed ({e}); the local copy is deleted anyway"),
+    }
+}
+
+/// The token a probe's logins use: the stored one, refreshed first when it has
+/// expired or is about to (and saved back, rotated refresh token included).
+/// Also says which token it was, for the report.
+pub async fn stored_token(
+    stored: &StoredLogin,
+    resolver: Arc<Resolver>,
+    families: Families,
+    roots: rustls::RootCertStore,
+    timeout: Duration,
+) -> (Result<Found, Refused>, TokenUse) {
+    let now = oauth::now();
+    let mut token = stored.token.clone();
+    let mut usage = token_use(&token, &stored.location, false);
+    if !needs_refresh(&token, now) {
+        return (Ok(Found::Token(token.access_token)), usage);
+    }
+    if token.refresh_token.is_none() {
+        // Still valid for a few seconds: use it; expired: explain.
+        if token.expires_at.is_some_and(|e| e > now) {
+            return (Ok(Found::Token(token.access_token)), usage);
+        }
+        let refused = Refused {
+            message: format!(
+                "the stored OAuth2 token for {} has expired and cannot be refreshed",
+                token.account
+            ),
+            explanation: Some(Box::new(explain::token_expired(&usage))),
+        };
+        usage.error = Some(refused.message.clone());
+        return (Err(refused), usage);
+    }
+    let refreshed = match Http::new(resolver, families, roots, timeout) {
+        Ok(http) => oauth::refresh(&http, &token).await,
+        Err(e) => Err(e),
+    };
+    match refreshed {
+        Ok(fresh) => {
+            token = fresh;
+            let saved = save(&stored.store, &token).await;
+            usage = token_use(&token, &stored.location, true);
+            usage.error = saved
+                .err()
+                .map(|e| format!("the refreshed token could not be saved: {e}"));
+            (Ok(Found::Token(token.access_token)), usage)
+        }
+        Err(e) => {
+            let mut refused = Refused::from(e);
+            refused.message = format!(
+                "the stored OAuth2 token for {} could not be refreshed: {}",
+                token.account, refused.message
+            );
+            usage.error = Some(refused.message.clone());
+            (Err(refused), usage)
+        }
+    }
+}
+
+/// The report's record of a token (never the token).
+fn token_use(t: &StoredToken, location: &Location, refreshed: bool) -> TokenUse {
+    TokenUse {
+        account: t.account.clone(),
+        store: location.to_string(),
+        issuer: t.issuer.clone(),
+        client_id: t.client_id.clone(),
+        scopes_requested: t.scopes_requested.clone(),
+        scopes_granted: t.scopes_granted.clone(),
+        obtained_at: oauth::rfc3339(t.obtained_at),
+        expires_at: t.expires_at.map(oauth::rfc3339),
+        refreshed,
+        error: None,
+    }
+}

@@ -1,0 +1,190 @@
+//! Which endpoints to use: the provider table's, an issuer's published metadata
+//! (OpenID Connect Discovery 1.0 §4, else RFC 8414 §3), and the user's own URLs,
+//! each layer overriding the one before.
+
+use serde_json::Value;
+use url::Url;
+
+use super::http::Http;
+use super::{Endpoints, OAuthError, check_endpoint};
+use crate::report::OAuth2Settings;
+
+/// Endpoints the user named (`--issuer`, `--token-url`, …).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// An issuer whose discovery document gives the endpoints.
+    pub issuer: Option<String>,
+    /// Authorization endpoint.
+    pub authorization: Option<String>,
+    /// Token endpoint.
+    pub token: Option<String>,
+    /// Device authorization endpoint.
+    pub device: Option<String>,
+    /// Revocation endpoint.
+    pub revocation: Option<String>,
+}
+
+/// What the issuer publishes (the fields mailcheck uses).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// `issuer`, which must equal the URL it was fetched for.
+    pub issuer: String,
+    /// `authorization_endpoint`.
+    pub authorization: Option<String>,
+    /// `token_endpoint`.
+    pub token: Option<String>,
+    /// `device_authorization_endpoint` (RFC 8628 §4).
+    pub device: Option<String>,
+    /// `revocation_endpoint` (RFC 8414 §2).
+    pub revocation: Option<String>,
+}
+
+/// The endpoints: the provider table's, then the issuer's discovery document
+/// (when the user named an issuer, or the table gives no token URL), then the
+/// user's own URLs.
+pub async fn endpoints(
+    http: &Http,
+    settings: Option<&OAuth2Settings>,
+    overrides: &Overrides,
+) -> Result<Endpoints, OAuthError> {
+    let mut found = Metadata::default();
+    if let Some(s) = settings {
+        found = Metadata {
+            issuer: s.issuer.clone(),
+            authorization: s.authorization_url.clone(),
+            token: s.token_url.clone(),
+            device: s.device_url.clone(),
+            revocation: s.revocation_url.clone(),
+        };
+    }
+    let issuer = overrides
+        .issuer
+        .clone()
+        .or_else(|| settings.map(|s| s.issuer.clone()));
+    let must_discover = overrides.issuer.is_some() || found.token.is_none();
+    if let (true, Some(issuer)) = (must_discover, issuer.as_deref()) {
+        found = discover(http, issuer).await?;
+    }
+    let pick = |user: &Option<String>, known: Option<String>| user.clone().or(known);
+    let merged = Metadata {
+        issuer: found.issuer,
+        authorization: pick(&overrides.authorization, found.authorization),
+        token: pick(&overrides.token, found.token),
+        device: pick(&overrides.device, found.device),
+        revocation: pick(&overrides.revocation, found.revocation),
+    };
+    checked(merged)
+}
+
+/// Every URL checked; a token endpoint is required.
+fn checked(m: Metadata) -> Result<Endpoints, OAuthError> {
+    let check = |what: &str, url: Option<String>| -> Result<Option<Url>, OAuthError> {
+        url.map(|u| check_endpoint(what, &u)).transpose()
+    };
+    let token = check("token endpoint", m.token)?.ok_or_else(|| {
+        OAuthError::Setup(
+            "no token endpoint: the provider table has no OAuth2 settings for this address; \
+             give --issuer URL (OpenID Connect discovery) or --token-url and --authorization-url \
+             or --device-url"
+                .into(),
+        )
+    })?;
+    Ok(Endpoints {
+        issuer: m.issuer,
+        authorization: check("authorization endpoint", m.authorization)?,
+        token,
+        device: check("device authorization endpoint", m.device)?,
+        revocation: check("revocation endpoint", m.revocation)?,
+    })
+}
+
+/// Fetches the issuer's metadata: OpenID Connect's
+/// `{issuer}/.well-known/openid-configuration` first, RFC 8414's
+/// `/.well-known/oauth-authorization-server{path}` when that is not found.
+pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, OAuthError> {
+    let base = check_endpoint("issuer", issuer)?;
+    let trimmed = issuer.trim_end_matches('/');
+    let oidc = check_endpoint(
+        "discovery document",
+        &format!("{trimmed}/.well-known/openid-configuration"),
+    )?;
+    let answer = http.get_json(&oidc).await?;
+    let (url, answer) = if answer.status == 404 {
+        let path = base.path().trim_end_matches('/');
+        let mut rfc8414 = base.clone();
+        rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+        let a = http.get_json(&rfc8414).await?;
+        (rfc8414, a)
+    } else {
+        (oidc, answer)
+    };
+    if answer.status != 200 {
+        return Err(OAuthError::Malformed {
+            url: url.to_string(),
+            reason: format!("HTTP {} instead of the issuer's metadata", answer.status),
+        });
+    }
+    parse(&answer.json, issuer).map_err(|reason| OAuthError::Malformed {
+        url: url.to_string(),
+        reason,
+    })
+}
+
+/// Reads a metadata document, which must name `issuer` as its issuer (OpenID
+/// Connect Discovery §4.3, RFC 8414 §3.3: otherwise it could send the tokens to
+/// an impostor).
+fn parse(json: &Value, issuer: &str) -> Result<Metadata, String> {
+    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
+    let Some(said) = text("issuer") else {
+        return Err("not an authorization server's metadata (no \"issuer\")".into());
+    };
+    if said.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(format!(
+            "the document names the issuer {said:?}, not {issuer:?}; refusing it"
+        ));
+    }
+    Ok(Metadata {
+        issuer: said,
+        authorization: text("authorization_endpoint"),
+        token: text("token_endpoint"),
+        device: text("device_authorization_endpoint"),
+        revocation: text("revocation_endpoint"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_must_name_the_issuer_it_was_fetched_for() {
+        let doc = serde_json::json!({
+            "issuer": "https://auth.example.com",
+            "authorization_endpoint": "https://auth.example.com/auth",
+            "token_endpoint": "https://auth.example.com/token",
+            "device_authorization_endpoint": "https://auth.example.com/device/auth",
+        });
+        let m = parse(&doc, "https://auth.example.com/").unwrap();
+        assert_eq!(m.token.as_deref(), Some("https://auth.example.com/token"));
+        assert_eq!(
+            m.device.as_deref(),
+            Some("https://auth.example.com/device/auth")
+        );
+        let e = parse(&doc, "https://other.example.com").unwrap_err();
+        assert!(e.contains("refusing"), "{e}");
+        assert!(parse(&serde_json::json!({"a": 1}), "https://x.example").is_err());
+    }
+
+    #[test]
+    fn user_urls_override_and_are_checked() {
+        let m = Metadata {
+            issuer: "https://auth.example.com".into(),
+            token: Some("http://auth.example.com/token".into()),
+            ..Metadata::default()
+        };
+        let e = checked(m).unwrap_err().to_string();
+        assert!(e.contains("plain HTTP"), "{e}");
+        let e = checked(Metadata::default()).unwrap_err().to_string();
+        assert!(e.contains("--issuer"), "{e}");
+    }
+}

@@ -1,0 +1,423 @@
+//! Where tokens are kept between runs: the operating system's keyring (macOS
+//! Keychain, Windows Credential Manager, the Secret Service on Linux desktops,
+//! through the `keyring` crate) when one answers, otherwise one file per address
+//! that only the user can read (mode 0600 in a 0700 directory, written to a
+//! temporary file and renamed over the old one, so a reader never sees half a
+//! file and a crash never leaves a readable one).
+//!
+//! The record holds the access and refresh tokens and the client secret, which
+//! never leave this module but to the token endpoint and the mail server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+
+use crate::proto::sasl::Secret;
+
+/// The keyring's service name for mailcheck's entries.
+pub const KEYRING_SERVICE: &str = "mailcheck-oauth2";
+
+/// The record format; bumped when a field changes meaning.
+pub const VERSION: u32 = 1;
+
+/// How long a keyring call may take (a desktop keyring may be asking the user
+/// to unlock it; a missing one must not hang mailcheck).
+const KEYRING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What is stored for one address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredToken {
+    /// [`VERSION`].
+    pub version: u32,
+    /// The address (lower-case ASCII form).
+    pub account: String,
+    /// The issuer (or authority) that issued the tokens.
+    pub issuer: String,
+    /// The client ID they were issued to.
+    pub client_id: String,
+    /// The client secret, when the registration has one.
+    #[serde(with = "secret_opt", default)]
+    pub client_secret: Option<Secret>,
+    /// Where to refresh.
+    pub token_url: String,
+    /// Where to revoke, if anywhere.
+    pub revocation_url: Option<String>,
+    /// The scopes asked for.
+    pub scopes_requested: Vec<String>,
+    /// The scopes granted, when the server said.
+    pub scopes_granted: Option<Vec<String>>,
+    /// The access token.
+    #[serde(with = "secret")]
+    pub access_token: Secret,
+    /// The refresh token.
+    #[serde(with = "secret_opt", default)]
+    pub refresh_token: Option<Secret>,
+    /// When the person signed in (Unix seconds).
+    pub obtained_at: i64,
+    /// When the access token expires (Unix seconds), when the server said.
+    pub expires_at: Option<i64>,
+}
+
+/// Which store to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The keyring when it answers, else the file.
+    Auto,
+    /// The keyring only.
+    Keyring,
+    /// The file only.
+    File,
+}
+
+/// Where a record was found or put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The operating system's keyring.
+    Keyring,
+    /// This file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Keyring => f.write_str("keyring"),
+            Location::File(p) => write!(f, "file {}", p.display()),
+        }
+    }
+}
+
+/// The store could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// The token store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    kind: Kind,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// A store of `kind`, keeping files in `dir` (default: the user's data
+    /// directory, e.g. `~/.local/share/mailcheck/oauth2`).
+    pub fn new(kind: Kind, dir: Option<PathBuf>) -> Result<Store, StoreError> {
+        let dir = match dir {
+            Some(d) => d,
+            None => dirs::data_local_dir()
+                .map(|d| d.join("mailcheck").join("oauth2"))
+                .ok_or_else(|| {
+                    StoreError(
+                        "no data directory for the token file (HOME unset?); give --token-dir"
+                            .into(),
+                    )
+                })?,
+        };
+        Ok(Store { kind, dir })
+    }
+
+    /// The file a record for `account` lives in.
+    #[must_use]
+    pub fn file_for(&self, account: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", file_name(account)))
+    }
+
+    /// The record for `account`, and where it was, if there is one.
+    pub fn load(&self, account: &str) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        if self.kind != Kind::File {
+            match keyring_get(account) {
+                Ok(Some(json)) => {
+                    return parse(&json, "the keyring").map(|t| Some((t, Location::Keyring)));
+                }
+                Err(e) if self.kind == Kind::Keyring => return Err(e),
+                Ok(None) | Err(_) => {}
+            }
+        }
+        if self.kind == Kind::Keyring {
+            return Ok(None);
+        }
+        let path = self.file_for(account);
+        let Some(json) = read_private(&path)? else {
+            return Ok(None);
+        };
+        parse(&json, &path.display().to_string()).map(|t| Some((t, Location::File(path))))
+    }
+
+    /// Saves a record (replacing any for the same address).
+    pub fn save(&self, token: &StoredToken) -> Result<Location, StoreError> {
+        let json = serde_json::to_string_pretty(token)
+            .map_err(|e| StoreError(format!("cannot encode the token record: {e}")))?;
+        if self.kind != Kind::File {
+            match keyring_set(&token.account, &json) {
+                Ok(()) => return Ok(Location::Keyring),
+                Err(e) if self.kind == Kind::Keyring => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let path = self.file_for(&token.account);
+        write_private(&self.dir, &path, json.as_bytes())?;
+        Ok(Location::File(path))
+    }
+
+    /// Deletes the records for `account` wherever they are; where they were.
+    pub fn delete(&self, account: &str) -> Result<Vec<Location>, StoreError> {
+        let mut gone = Vec::new();
+        if self.kind != Kind::File && keyring_delete(account) {
+            gone.push(Location::Keyring);
+        }
+        if self.kind != Kind::Keyring {
+            let path = self.file_for(account);
+            match std::fs::remove_file(&path) {
+                Ok(()) => gone.push(Location::File(path)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError(format!("cannot delete {}: {e}", path.display()))),
+            }
+        }
+        Ok(gone)
+    }
+}
+
+fn parse(json: &str, from: &str) -> Result<StoredToken, StoreError> {
+    let t: StoredToken = serde_json::from_str(json)
+        .map_err(|e| StoreError(format!("the token record in {from} is damaged ({e}); run mailcheck logout, then mailcheck login")))?;
+    if t.version != VERSION {
+        return Err(StoreError(format!(
+            "the token record in {from} has format {}, this mailcheck reads {VERSION}; run mailcheck login again",
+            t.version
+        )));
+    }
+    Ok(t)
+}
+
+/// The address as a file name: letters, digits and `@._+-` kept, the rest
+/// percent-encoded (an address may hold `/`).
+fn file_name(account: &str) -> String {
+    account
+        .to_ascii_lowercase()
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'@' | b'.' | b'_' | b'+' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned()
+}
+
+/// Reads a token file, refusing one that others can read (as ssh refuses such a
+/// key): its tokens may already have leaked.
+fn read_private(path: &Path) -> Result<Option<String>, StoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError(format!("cannot read {}: {e}", path.display()))),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| StoreError(format!("cannot read {}: {e}", path.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(StoreError(format!(
+                "{} can be read by other users (mode {:o}): its tokens may have leaked; \
+                 run mailcheck logout and sign in again (the new file is made 0600)",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(Some(text))
+}
+
+/// Writes `bytes` to `path` atomically, readable by the user only.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        StoreError(format!("cannot {what} {}: {e}", dir.display()))
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| fail("create", &e))?;
+    // tempfile creates the file with mode 0600, exclusively, in the same directory,
+    // so the rename below is atomic.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".token-")
+        .tempfile_in(dir)
+        .map_err(|e| fail("write a token file in", &e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| fail("protect a token file in", &e))?;
+    }
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| fail("write a token file in", &e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| fail("write a token file in", &e))?;
+    tmp.persist(path)
+        .map_err(|e| fail("write a token file in", &e.error))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The keyring, each call on its own thread with a time limit.
+
+fn keyring_call<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, keyring::Error> + Send + 'static,
+) -> Result<T, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(KEYRING_TIMEOUT) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(StoreError(format!("the keyring: {e}"))),
+        Err(_) => Err(StoreError(format!(
+            "the keyring did not answer within {} s",
+            KEYRING_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+fn keyring_get(account: &str) -> Result<Option<String>, StoreError> {
+    let account = account.to_owned();
+    keyring_call(
+        move || match keyring::Entry::new(KEYRING_SERVICE, &account)?.get_password() {
+            Ok(s) => Ok(Some(s)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e),
+        },
+    )
+}
+
+fn keyring_set(account: &str, json: &str) -> Result<(), StoreError> {
+    let (account, json) = (account.to_owned(), json.to_owned());
+    keyring_call(move || keyring::Entry::new(KEYRING_SERVICE, &account)?.set_password(&json))
+}
+
+fn keyring_delete(account: &str) -> bool {
+    let account = account.to_owned();
+    let deleted = keyring_call(move || {
+        match keyring::Entry::new(KEYRING_SERVICE, &account)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(e),
+        }
+    });
+    // No keyring at all: nothing was there to delete.
+    deleted.unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------
+// Serde for secrets: only this record ever writes them out.
+
+mod secret {
+    use super::{Deserialize, Deserializer, Secret, Serializer};
+
+    pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(s.expose())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
+        String::deserialize(de).map(Secret::new)
+    }
+}
+
+mod secret_opt {
+    use super::{Deserialize, Deserializer, Secret, Serialize, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: Serializer>(s: &Option<Secret>, ser: S) -> Result<S::Ok, S::Error> {
+        s.as_ref().map(Secret::expose).serialize(ser)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Secret>, D::Error> {
+        Option::<String>::deserialize(de).map(|o| o.map(Secret::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn record(account: &str) -> StoredToken {
+        StoredToken {
+            version: VERSION,
+            account: account.into(),
+            issuer: "https://auth.example.com".into(),
+            client_id: "cid".into(),
+            client_secret: Some(Secret::new("client-s3cret")),
+            token_url: "https://auth.example.com/token".into(),
+            revocation_url: None,
+            scopes_requested: vec!["mail".into()],
+            scopes_granted: None,
+            access_token: Secret::new("access-t0ken"),
+            refresh_token: Some(Secret::new("refresh-t0ken")),
+            obtained_at: 1,
+            expires_at: Some(2),
+        }
+    }
+
+    #[test]
+    fn file_names_keep_addresses_readable_and_safe() {
+        assert_eq!(file_name("Alice@Example.com"), "alice@example.com");
+        assert_eq!(file_name("a/b@x"), "a%2Fb@x");
+        assert_eq!(file_name("../x@y"), "%2Fx@y");
+        assert!(!file_name("../../etc/passwd").contains('/'));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_private_replaced_atomically_and_deleted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Kind::File, Some(dir.path().join("tokens"))).unwrap();
+        let mut t = record("alice@example.com");
+        let at = store.save(&t).unwrap();
+        let Location::File(path) = &at else {
+            panic!("{at}")
+        };
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path), 0o600);
+        assert_eq!(mode(&dir.path().join("tokens")), 0o700);
+        t.access_token = Secret::new("second");
+        store.save(&t).unwrap();
+        let (loaded, _) = store.load("alice@example.com").unwrap().unwrap();
+        assert_eq!(loaded.access_token.expose(), "second");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tokens"))
+                .unwrap()
+                .count(),
+            1,
+            "no temporary files left"
+        );
+        assert!(!format!("{loaded:?}").contains("second"), "Debug redacts");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            store
+                .load("alice@example.com")
+                .unwrap_err()
+                .0
+                .contains("other users")
+        );
+        assert_eq!(store.delete("alice@example.com").unwrap(), vec![at]);
+        assert!(store.load("alice@example.com").unwrap().is_none());
+    }
+
+    #[test]
+    fn damaged_records_say_what_to_do() {
+        let e = parse("{", "f").unwrap_err();
+        assert!(e.0.contains("mailcheck login"), "{e}");
+        let mut t = record("a@b.example");
+        t.version = 99;
+        let e = parse(&serde_json::to_string(&t).unwrap(), "f").unwrap_err();
+        assert!(e.0.contains("format 99"), "{e}");
+    }
+}

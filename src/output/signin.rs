@@ -1,0 +1,191 @@
+//! What `mailcheck login` and `logout` tell the person: the device code and the
+//! page to type it on, or the page to sign in on (on stderr, while the run
+//! waits), and the outcome. No token, refresh token or client secret is ever
+//! written: only where the token is kept, for whom, and until when.
+
+use std::io::{self, Write};
+
+use url::Url;
+
+use crate::engine::signin::{LoggedOut, Refused, SignedIn};
+use crate::oauth::{self, Prompt, device::DeviceCode};
+
+/// Prompts on stderr.
+#[derive(Debug, Default)]
+pub struct StderrPrompt;
+
+impl Prompt for StderrPrompt {
+    fn device_code(&self, code: &DeviceCode) {
+        let mut err = io::stderr().lock();
+        let _ = device_code(code, &mut err);
+    }
+
+    fn browser(&self, url: &Url, opened: bool) {
+        let mut err = io::stderr().lock();
+        let _ = browser(url, opened, &mut err);
+    }
+}
+
+/// The device flow's instructions (RFC 8628 §3.3).
+pub fn device_code(code: &DeviceCode, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "To sign in, open {} in any browser",
+        code.verification_uri
+    )?;
+    writeln!(out, "and enter the code {}", code.user_code)?;
+    if let Some(complete) = &code.verification_uri_complete {
+        writeln!(out, "(or open {complete}, which has the code filled in).")?;
+    }
+    writeln!(
+        out,
+        "Waiting up to {} minutes for the sign-in…",
+        code.expires_in.as_secs().div_ceil(60)
+    )?;
+    out.flush()
+}
+
+/// The browser flow's page.
+pub fn browser(url: &Url, opened: bool, out: &mut dyn Write) -> io::Result<()> {
+    if opened {
+        writeln!(
+            out,
+            "A browser was opened to sign in. If it did not show the page, open:"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "To sign in, open this page in a browser on this computer:"
+        )?;
+    }
+    writeln!(out, "{url}")?;
+    writeln!(out, "Waiting for the sign-in…")?;
+    out.flush()
+}
+
+/// The outcome of a sign-in.
+pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
+    let t = &s.token;
+    writeln!(out, "Signed in as {} at {}.", t.account, t.issuer)?;
+    writeln!(out, "Token stored in the {}.", s.location)?;
+    let scopes = t.scopes_granted.as_ref().unwrap_or(&t.scopes_requested);
+    writeln!(
+        out,
+        "Scopes: {}",
+        if scopes.is_empty() {
+            "(none)".to_owned()
+        } else {
+            scopes.join(" ")
+        }
+    )?;
+    match t.expires_at {
+        Some(e) => writeln!(
+            out,
+            "The access token expires at {}{}.",
+            oauth::rfc3339(e),
+            refresh_note(s)
+        )?,
+        None => writeln!(
+            out,
+            "The server did not say when the access token expires{}.",
+            refresh_note(s)
+        )?,
+    }
+    writeln!(out, "`mailcheck probe {}` now logs in with it.", t.account)
+}
+
+fn refresh_note(s: &SignedIn) -> &'static str {
+    if s.token.refresh_token.is_some() {
+        "; mailcheck renews it with the refresh token"
+    } else {
+        "; there is no refresh token, so sign in again then"
+    }
+}
+
+/// A sign-in or refresh that failed.
+pub fn refused(r: &Refused, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "mailcheck: sign-in failed: {}", r.message)?;
+    if let Some(e) = &r.explanation {
+        writeln!(out, "  Why: {}", e.cause)?;
+        writeln!(out, "  Fix: {}", e.fix)?;
+        writeln!(out, "  ({})", e.code)?;
+    }
+    Ok(())
+}
+
+/// The outcome of a logout.
+pub fn logged_out(account: &str, l: &LoggedOut, out: &mut dyn Write) -> io::Result<()> {
+    if l.deleted.is_empty() {
+        writeln!(out, "No OAuth2 token was stored for {account}.")?;
+    }
+    for at in &l.deleted {
+        writeln!(out, "Deleted the OAuth2 token of {account} from the {at}.")?;
+    }
+    if let Some(r) = &l.revoked {
+        writeln!(out, "Revocation: {r}.")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::oauth::store::{Location, StoredToken, VERSION};
+    use crate::proto::sasl::Secret;
+
+    #[test]
+    fn the_device_code_and_page_are_shown_but_not_the_device_code_secret() {
+        let code = DeviceCode {
+            device_code: Secret::new("poll-s3cret"),
+            user_code: "WDJB-MJHT".into(),
+            verification_uri: "https://example.com/device".into(),
+            verification_uri_complete: None,
+            expires_in: Duration::from_mins(30),
+            interval: Duration::from_secs(5),
+            message: None,
+        };
+        let mut out = Vec::new();
+        device_code(&code, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("WDJB-MJHT")
+                && text.contains("https://example.com/device")
+                && text.contains("30 minutes")
+        );
+        assert!(!text.contains("poll-s3cret"));
+    }
+
+    #[test]
+    fn the_outcome_names_the_store_and_never_a_secret() {
+        let s = SignedIn {
+            token: StoredToken {
+                version: VERSION,
+                account: "alice@example.com".into(),
+                issuer: "https://auth.example.com".into(),
+                client_id: "cid".into(),
+                client_secret: Some(Secret::new("cs3cret")),
+                token_url: "https://auth.example.com/token".into(),
+                revocation_url: None,
+                scopes_requested: vec!["mail".into()],
+                scopes_granted: Some(vec!["mail".into()]),
+                access_token: Secret::new("at0ken"),
+                refresh_token: Some(Secret::new("rt0ken")),
+                obtained_at: 0,
+                expires_at: Some(3600),
+            },
+            location: Location::Keyring,
+        };
+        let mut out = Vec::new();
+        signed_in(&s, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("keyring") && text.contains("1970-01-01T01:00:00Z"),
+            "{text}"
+        );
+        for secret in ["cs3cret", "at0ken", "rt0ken"] {
+            assert!(!text.contains(secret));
+        }
+    }
+}
