@@ -54,26 +54,13 @@ pub struct SettingsArgs {
     #[arg(long)]
     pub offline: bool,
 
-    /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
-    #[arg(long, value_name = "IP[:PORT]")]
-    pub dns_server: Option<String>,
-
-    /// Also trust the CA certificates in this PEM file (for autoconfig over HTTPS).
-    #[arg(long, value_name = "PEM")]
-    pub ca_file: Option<PathBuf>,
-
     /// Where Thunderbird's ISPDB is asked online (the domain is appended).
     #[arg(long, value_name = "URL", default_value = crate::discover::ispdb::DEFAULT_URL)]
     pub ispdb_url: String,
 
-    /// Timeout for each lookup, in seconds.
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value = "10",
-        allow_negative_numbers = true
-    )]
-    pub timeout: String,
+    /// How to reach DNS and HTTPS servers.
+    #[command(flatten)]
+    pub net: NetArgs,
 
     /// Print the settings as JSON (schema in docs/schema/).
     #[arg(long)]
@@ -188,18 +175,19 @@ pub struct TokenStoreArgs {
     pub token_dir: Option<PathBuf>,
 }
 
-/// How `login` and `logout` reach the authorization server.
+/// How `settings`, `login` and `logout` reach DNS and HTTPS servers.
 #[derive(Debug, Clone, clap::Args)]
-pub struct AuthServerArgs {
+pub struct NetArgs {
     /// Resolve through this DNS server (IP or IP:PORT) instead of the system's.
     #[arg(long, value_name = "IP[:PORT]")]
     pub dns_server: Option<String>,
 
-    /// Also trust the CA certificates in this PEM file.
+    /// Also trust the CA certificates in this PEM file (for HTTPS: autoconfig,
+    /// the ISPDB, Autodiscover, the authorization server).
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 
-    /// Timeout for each request to the authorization server, in seconds.
+    /// Timeout for each DNS lookup and HTTPS request, in seconds.
     #[arg(
         long,
         value_name = "SECS",
@@ -283,7 +271,7 @@ pub struct LoginArgs {
 
     /// How to reach the authorization server.
     #[command(flatten)]
-    pub net: AuthServerArgs,
+    pub net: NetArgs,
 
     /// Where to keep the token.
     #[command(flatten)]
@@ -302,7 +290,7 @@ pub struct LogoutArgs {
 
     /// How to reach the authorization server.
     #[command(flatten)]
-    pub net: AuthServerArgs,
+    pub net: NetArgs,
 
     /// Where the token is kept.
     #[command(flatten)]

@@ -305,6 +305,11 @@ async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_m
             assert_eq!(login["result"], "ok", "{mech}: {login}");
             assert_eq!(mechanisms(login), [mech], "{login}");
         }
+        for direction in ["incoming", "outgoing"] {
+            let rec = &doc["recommendation"][direction];
+            assert_eq!(rec["authentication"], "OAuth2", "{direction}: {rec}");
+            assert_eq!(rec["login_verified"], true, "{direction}: {rec}");
+        }
         let token = &doc["oauth2_token"];
         assert_eq!(token["account"], USER);
         assert_eq!(token["refreshed"], false);

@@ -16,7 +16,7 @@ pub mod serve;
 pub mod unattended;
 
 use crate::cli::{
-    ClientChoice, ColorChoice, ExportChoice, FormatChoice, Prefer, ProbeArgs, SettingsArgs,
+    ClientChoice, ColorChoice, ExportChoice, FormatChoice, NetArgs, Prefer, ProbeArgs, SettingsArgs,
 };
 use crate::diagnose::{Client, Export};
 use crate::model::address;
@@ -421,11 +421,39 @@ pub struct SettingsConfig {
     pub color: bool,
 }
 
+/// How `settings`, `login` and `logout` reach DNS and HTTPS servers, validated.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// DNS server to use instead of the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// Extra trust anchors.
+    pub ca_file: Option<PathBuf>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl TryFrom<&NetArgs> for NetConfig {
+    type Error = UsageError;
+
+    fn try_from(args: &NetArgs) -> Result<Self, UsageError> {
+        Ok(NetConfig {
+            dns_server: args
+                .dns_server
+                .as_deref()
+                .map(parse_dns_server)
+                .transpose()?,
+            ca_file: args.ca_file.clone().map(check_file).transpose()?,
+            timeout: parse_secs(&args.timeout, "--timeout")?,
+        })
+    }
+}
+
 impl TryFrom<SettingsArgs> for SettingsConfig {
     type Error = UsageError;
 
     fn try_from(args: SettingsArgs) -> Result<Self, UsageError> {
-        if args.offline && args.dns_server.is_some() {
+        let net = NetConfig::try_from(&args.net)?;
+        if args.offline && net.dns_server.is_some() {
             return Err(UsageError(
                 "--offline and --dns-server contradict each other: --offline uses no network at all".into(),
             ));
@@ -433,14 +461,10 @@ impl TryFrom<SettingsArgs> for SettingsConfig {
         Ok(SettingsConfig {
             address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
             offline: args.offline,
-            dns_server: args
-                .dns_server
-                .as_deref()
-                .map(parse_dns_server)
-                .transpose()?,
-            ca_file: args.ca_file.map(check_file).transpose()?,
+            dns_server: net.dns_server,
+            ca_file: net.ca_file,
             ispdb_url: ispdb_url(&args.ispdb_url)?,
-            timeout: parse_secs(&args.timeout, "--timeout")?,
+            timeout: net.timeout,
             format: if args.json {
                 Format::Json
             } else {

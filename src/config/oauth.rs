@@ -27,10 +27,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::secrets::{self, SecretError};
-use super::{UsageError, check_file, parse_dns_server, parse_secs};
-use crate::cli::{
-    AuthServerArgs, FlowChoice, LoginArgs, LogoutArgs, TokenStoreArgs, TokenStoreChoice,
-};
+use super::{NetConfig, UsageError, parse_secs};
+use crate::cli::{FlowChoice, LoginArgs, LogoutArgs, TokenStoreArgs, TokenStoreChoice};
 use crate::model::address::{self, Address};
 use crate::oauth::discovery::Overrides;
 use crate::oauth::store::{Kind, Location, Store, StoredToken};
@@ -157,33 +155,6 @@ fn client_file(path: Option<&PathBuf>) -> Result<ClientFile, UsageError> {
     Ok(ClientFile { entries })
 }
 
-/// How `login` and `logout` reach the authorization server, validated.
-#[derive(Debug, Clone)]
-pub struct AuthServer {
-    /// DNS server to use instead of the system's.
-    pub dns_server: Option<std::net::SocketAddr>,
-    /// Extra trust anchors.
-    pub ca_file: Option<PathBuf>,
-    /// Per-request timeout.
-    pub timeout: Duration,
-}
-
-impl TryFrom<&AuthServerArgs> for AuthServer {
-    type Error = UsageError;
-
-    fn try_from(args: &AuthServerArgs) -> Result<Self, UsageError> {
-        Ok(AuthServer {
-            dns_server: args
-                .dns_server
-                .as_deref()
-                .map(parse_dns_server)
-                .transpose()?,
-            ca_file: args.ca_file.clone().map(check_file).transpose()?,
-            timeout: parse_secs(&args.timeout, "--timeout")?,
-        })
-    }
-}
-
 /// Everything `mailcheck login` needs, validated.
 #[derive(Debug, Clone)]
 pub struct LoginConfig {
@@ -206,7 +177,7 @@ pub struct LoginConfig {
     /// How long to wait for the person.
     pub wait: Duration,
     /// How to reach the authorization server.
-    pub net: AuthServer,
+    pub net: NetConfig,
     /// Where to keep the token.
     pub store: Store,
 }
@@ -241,7 +212,7 @@ impl TryFrom<LoginArgs> for LoginConfig {
             }),
             open_browser: !args.no_browser,
             wait: parse_secs(&args.wait, "--wait")?,
-            net: AuthServer::try_from(&args.net)?,
+            net: NetConfig::try_from(&args.net)?,
             store: store(&args.store)?,
         })
     }
@@ -272,7 +243,7 @@ pub struct LogoutConfig {
     /// Whether to ask the provider to revoke the token.
     pub revoke: bool,
     /// How to reach the authorization server.
-    pub net: AuthServer,
+    pub net: NetConfig,
     /// Where the token is kept.
     pub store: Store,
 }
@@ -284,7 +255,7 @@ impl TryFrom<LogoutArgs> for LogoutConfig {
         Ok(LogoutConfig {
             address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
             revoke: !args.no_revoke,
-            net: AuthServer::try_from(&args.net)?,
+            net: NetConfig::try_from(&args.net)?,
             store: store(&args.store)?,
         })
     }

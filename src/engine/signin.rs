@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::oauth::{AuthServer, LoginConfig, LogoutConfig, StoredLogin, account};
+use crate::config::NetConfig;
+use crate::config::oauth::{LoginConfig, LogoutConfig, StoredLogin, account};
 use crate::config::secrets::Found;
 use crate::diagnose::oauth2 as explain;
 use crate::discover::{dns, providers};
@@ -51,7 +52,7 @@ pub struct SignedIn {
 }
 
 /// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
-fn http(net: &AuthServer) -> anyhow::Result<(Http, Arc<Resolver>)> {
+fn http(net: &NetConfig) -> anyhow::Result<(Http, Arc<Resolver>)> {
     let tls = TlsSetup::new(net.ca_file.as_deref())?;
     let resolver = Arc::new(Resolver::new(net.dns_server, net.timeout)?);
     let roots = tls.roots.as_ref().clone();
