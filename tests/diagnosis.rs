@@ -242,34 +242,17 @@ async fn a_dns_server_that_never_answers_costs_one_timeout_and_is_named() {
 
 #[tokio::test]
 async fn every_name_failing_is_this_computers_dns_one_name_failing_is_that_domains() {
-    let port = dns::start(Behaviour::ServFail).await;
-    let server = format!("127.0.0.1:{port}");
-    let r = run(&[
-        "--host",
-        "mail.broken.test",
-        "--only",
-        "imap:993:tls",
-        "--dns-server",
-        &server,
-        "--timeout",
-        "2",
-    ])
-    .await;
+    // One host name looked up through a DNS server that fails as told.
+    async fn broken_host(behaviour: Behaviour) -> Report {
+        let port = dns::start(behaviour).await;
+        let server = format!("127.0.0.1:{port}");
+        let args = ["--host", "mail.broken.test", "--only", "imap:993:tls"];
+        run(&[&args[..], &["--dns-server", &server, "--timeout", "2"]].concat()).await
+    }
+    let r = broken_host(Behaviour::ServFail).await;
     finding(&r, "dns_everything_fails");
     let control = mailcheck::discover::providers::control_host();
-    let port = dns::start(Behaviour::OnlyName(control, [127, 0, 0, 1])).await;
-    let server = format!("127.0.0.1:{port}");
-    let r = run(&[
-        "--host",
-        "mail.broken.test",
-        "--only",
-        "imap:993:tls",
-        "--dns-server",
-        &server,
-        "--timeout",
-        "2",
-    ])
-    .await;
+    let r = broken_host(Behaviour::OnlyName(control, [127, 0, 0, 1])).await;
     let f = finding(&r, "domain_dns_failing");
     assert!(f.cause.contains("mail.broken.test"), "{}", f.cause);
     assert!(

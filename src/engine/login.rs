@@ -10,7 +10,7 @@ use super::probe::{LoginRequest, Task};
 use crate::config::secrets::Found;
 use crate::config::{AuthConfig, secrets};
 use crate::diagnose::{oauth2, refusals};
-use crate::model::{Address, Code, Endpoint, Phase, Protocol, Security};
+use crate::model::{Address, Endpoint, Phase, Protocol, Security};
 use crate::proto::{AuthPlan, NO_ANSWER, SendTest};
 use crate::report::{
     AuthAttempt, Discovery, Explanation, Login, LoginResult, ProbeReport, StartTlsState, Status,
@@ -359,16 +359,7 @@ fn changes(first: &ProbeReport, second: &ProbeReport) -> Vec<String> {
             caps(second)
         ));
     }
-    let injected = |p: &ProbeReport| {
-        p.failure
-            .iter()
-            .chain(&p.warnings)
-            .any(|f| f.code == Code::StartTlsInjection)
-            || p.tls
-                .as_ref()
-                .is_some_and(|t| t.injected_bytes_discarded > 0)
-    };
-    if injected(second) && !injected(first) {
+    if second.starttls_injected() && !first.starttls_injected() {
         found.push("data was injected after STARTTLS on the second connection only".to_owned());
     }
     found

@@ -62,6 +62,20 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
+    /// Whether the server sent bytes between its STARTTLS go-ahead and the
+    /// handshake (a failure or warning said so, or the bytes were discarded).
+    #[must_use]
+    pub fn starttls_injected(&self) -> bool {
+        self.failure
+            .iter()
+            .chain(&self.warnings)
+            .any(|f| f.code == Code::StartTlsInjection)
+            || self
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.injected_bytes_discarded > 0)
+    }
+
     /// An empty record for `endpoint`, filled in as the probe goes.
     #[must_use]
     pub fn blank(endpoint: &Endpoint) -> Self {

@@ -154,6 +154,16 @@ impl Finding {
         self
     }
 
+    /// Adds every combination of `ps`, and the failures of the first `most` of
+    /// them as evidence.
+    pub(crate) fn failures(self, ps: &[&ProbeReport], most: usize) -> Self {
+        let mut f = self.on_all(ps.iter().copied());
+        for p in ps.iter().take(most) {
+            f = f.because(failure_text(p));
+        }
+        f
+    }
+
     /// Adds an endpoint.
     pub(crate) fn at(mut self, endpoint: Endpoint) -> Self {
         self.affects.add(endpoint);

@@ -61,12 +61,9 @@ fn dns(facts: &Facts<'_>, out: &mut Vec<Finding>) {
                 "Try again later; tell the domain's administrator if it persists.".to_owned(),
             ),
         };
-        let mut f = Finding::new(id, facts.impact(&hit), Category::Server, cause, fix)
-            .on_all(hit.iter().copied());
-        for p in hit.iter().take(3) {
-            f = f.because(failure_text(p));
-        }
-        out.push(f);
+        out.push(
+            Finding::new(id, facts.impact(&hit), Category::Server, cause, fix).failures(&hit, 3),
+        );
     }
 }
 
@@ -458,18 +455,16 @@ fn misbehaviour(facts: &Facts<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let list = ports(&on.iter().map(|p| p.port).collect::<Vec<_>>());
-            let mut f = Finding::new(
-                id,
-                facts.impact(&on),
-                Category::Server,
-                format!("{host} {what} on {list}"),
-                fix,
-            )
-            .on_all(on.iter().copied());
-            for p in on.iter().take(3) {
-                f = f.because(failure_text(p));
-            }
-            out.push(f);
+            out.push(
+                Finding::new(
+                    id,
+                    facts.impact(&on),
+                    Category::Server,
+                    format!("{host} {what} on {list}"),
+                    fix,
+                )
+                .failures(&on, 3),
+            );
         }
     }
 }

@@ -314,18 +314,14 @@ fn refused_on(facts: &Facts<'_>, host: &str, on: &[&ProbeReport], hit: &[&ProbeR
             ),
         )
     };
-    let mut f = Finding::new(
+    Finding::new(
         "tls_refused",
         facts.tls_impact(hit),
         Category::Tls,
         cause,
         fix,
     )
-    .on_all(hit.iter().copied());
-    for p in hit.iter().take(3) {
-        f = f.because(failure_text(p));
-    }
-    f
+    .failures(hit, 3)
 }
 
 /// STARTTLS not offered or refused (an inspecting firewall is said by the
@@ -372,18 +368,16 @@ fn starttls(facts: &Facts<'_>, out: &mut Vec<Finding>) {
                     and_list(&implicit_ok)
                 )
             };
-            let mut f = Finding::new(
-                code,
-                facts.tls_impact(&on),
-                Category::Tls,
-                format!("{host} {what} on {list}"),
-                fix,
-            )
-            .on_all(on.iter().copied());
-            for p in on.iter().take(2) {
-                f = f.because(failure_text(p));
-            }
-            out.push(f);
+            out.push(
+                Finding::new(
+                    code,
+                    facts.tls_impact(&on),
+                    Category::Tls,
+                    format!("{host} {what} on {list}"),
+                    fix,
+                )
+                .failures(&on, 2),
+            );
         }
     }
 }
@@ -394,15 +388,7 @@ fn injection(facts: &Facts<'_>) -> Option<Finding> {
         .tried
         .iter()
         .copied()
-        .filter(|p| {
-            p.failure
-                .iter()
-                .chain(&p.warnings)
-                .any(|f| f.code == Code::StartTlsInjection)
-                || p.tls
-                    .as_ref()
-                    .is_some_and(|t| t.injected_bytes_discarded > 0)
-        })
+        .filter(|p| p.starttls_injected())
         .collect();
     let first = hit.first()?;
     let mut f = Finding::new(

@@ -40,14 +40,7 @@ pub(super) fn details(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         let warnings = p.warnings.iter().map(|w| ("⚠".yellow(), w));
         for (mark, f) in failures.chain(warnings) {
             let head = format!("{name}: {} [{} in {}]", short(f.code), f.code, f.phase);
-            for (i, line) in wrap(&head, 78).into_iter().enumerate() {
-                let lead = if i == 0 {
-                    format!("{mark} ")
-                } else {
-                    "  ".to_owned()
-                };
-                writeln!(out, "{lead}{line}")?;
-            }
+            marked(out, &mark, &head)?;
             for line in wrap(&capped(&f.message, LINE), 76) {
                 writeln!(out, "    {line}")?;
             }
@@ -94,14 +87,7 @@ fn login_head(l: &Login, out: &mut dyn Write) -> io::Result<()> {
     } else {
         format!("{} on {} via {via}: {what}", l.protocol, l.host)
     };
-    for (i, line) in wrap(&head, 78).into_iter().enumerate() {
-        let lead = if i == 0 {
-            format!("{mark} ")
-        } else {
-            "  ".to_owned()
-        };
-        writeln!(out, "{lead}{line}")?;
-    }
+    marked(out, &mark, &head)?;
     Ok(())
 }
 
@@ -201,14 +187,7 @@ pub(super) fn relay_tests(report: &Report, out: &mut dyn Write) -> io::Result<()
         } else {
             format!("SMTP on {} via {via}: {what}", t.host)
         };
-        for (i, line) in wrap(&head, 78).into_iter().enumerate() {
-            let lead = if i == 0 {
-                format!("{mark} ")
-            } else {
-                "  ".to_owned()
-            };
-            writeln!(out, "{lead}{line}")?;
-        }
+        marked(out, &mark, &head)?;
         let detail = t
             .rcpt_to
             .as_deref()
@@ -260,6 +239,19 @@ pub(super) fn transcripts(report: &Report, out: &mut dyn Write) -> io::Result<()
                 _ => "--",
             };
             writeln!(out, "{:>6}ms {arrow} {}", l.t_ms, capped(&l.text, LINE))?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` wrapped at 78 columns, the first line after `mark`, the others indented
+/// to match.
+fn marked(out: &mut dyn Write, mark: &dyn std::fmt::Display, text: &str) -> io::Result<()> {
+    for (i, line) in wrap(text, 78).into_iter().enumerate() {
+        if i == 0 {
+            writeln!(out, "{mark} {line}")?;
+        } else {
+            writeln!(out, "  {line}")?;
         }
     }
     Ok(())
