@@ -34,6 +34,13 @@ fn reply(behaviour: Behaviour, query: &[u8]) -> Option<Vec<u8>> {
 
 /// The question's name (without the final dot) and type.
 fn question(q: &[u8]) -> Option<(String, u16)> {
+    let (labels, i) = labels(q)?;
+    let qtype = u16::from_be_bytes([*q.get(i)?, *q.get(i + 1)?]);
+    Some((labels.join("."), qtype))
+}
+
+/// The question name's labels, and where the name ends.
+fn labels(q: &[u8]) -> Option<(Vec<String>, usize)> {
     let mut labels = Vec::new();
     let mut i = 12;
     loop {
@@ -45,8 +52,7 @@ fn question(q: &[u8]) -> Option<(String, u16)> {
         labels.push(String::from_utf8_lossy(q.get(i..i + len)?).into_owned());
         i += len;
     }
-    let qtype = u16::from_be_bytes([*q.get(i)?, *q.get(i + 1)?]);
-    Some((labels.join("."), qtype))
+    Some((labels, i))
 }
 
 /// A NOERROR response with no answer (the name exists, not this type).
@@ -127,15 +133,6 @@ fn servfail(query: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn question_end(q: &[u8]) -> Option<usize> {
-    let mut i = 12;
-    loop {
-        let len = usize::from(*q.get(i)?);
-        i += 1;
-        if len == 0 {
-            break;
-        }
-        i += len;
-    }
-    let end = i + 4;
+    let end = labels(q)?.1 + 4;
     (end <= q.len()).then_some(end)
 }

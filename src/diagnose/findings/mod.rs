@@ -219,6 +219,23 @@ impl<'a> Facts<'a> {
         hosts
     }
 
+    /// `hit` by host, in the hosts' order, with each host's ports in words;
+    /// hosts with none of `hit` are left out.
+    pub fn per_host<'h>(
+        &self,
+        hit: &[&'h ProbeReport],
+    ) -> Vec<(&'a str, Vec<&'h ProbeReport>, String)> {
+        self.hosts()
+            .into_iter()
+            .filter_map(|host| {
+                let on: Vec<&ProbeReport> =
+                    hit.iter().copied().filter(|p| p.host == host).collect();
+                let list = ports(&on.iter().map(|p| p.port).collect::<Vec<_>>());
+                (!on.is_empty()).then_some((host, on, list))
+            })
+            .collect()
+    }
+
     /// The tried combinations on `host`.
     pub fn on_host(&self, host: &str) -> Vec<&'a ProbeReport> {
         self.tried

@@ -449,12 +449,7 @@ fn misbehaviour(facts: &Facts<'_>, out: &mut Vec<Finding>) {
             .into_iter()
             .filter(|p| failed_outside_tls(p))
             .collect();
-        for host in facts.hosts() {
-            let on: Vec<&ProbeReport> = hit.iter().copied().filter(|p| p.host == host).collect();
-            if on.is_empty() {
-                continue;
-            }
-            let list = ports(&on.iter().map(|p| p.port).collect::<Vec<_>>());
+        for (host, on, list) in facts.per_host(&hit) {
             out.push(
                 Finding::new(
                     id,

@@ -336,12 +336,7 @@ fn starttls(facts: &Facts<'_>, out: &mut Vec<Finding>) {
             .into_iter()
             .filter(|p| !super::local::inspected(p))
             .collect();
-        for host in facts.hosts() {
-            let on: Vec<&ProbeReport> = hit.iter().copied().filter(|p| p.host == host).collect();
-            if on.is_empty() {
-                continue;
-            }
-            let list = ports(&on.iter().map(|p| p.port).collect::<Vec<_>>());
+        for (host, on, list) in facts.per_host(&hit) {
             let implicit_ok: Vec<String> = on
                 .iter()
                 .filter_map(|p| {
