@@ -280,12 +280,97 @@ fn a_healthy_report_fits_one_screen() {
         ok("smtp:25:starttls"),
         failed("smtp:25:tls", Code::TlsGotPlaintext, Phase::Tls),
     ]));
+    let mut r = r;
+    r.run.discovery = Some(discovered());
     for client in [Client::Generic, Client::Thunderbird, Client::Outlook] {
         let text = render(&r, client);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines.len() <= 40, "{} lines:\n{text}", lines.len());
+        // Where the settings came from: a line per kind that named servers, the
+        // MX hosts, and one line for the twelve lookups that named none.
+        let from = text
+            .split("Where the settings came from")
+            .nth(1)
+            .expect("sources");
+        assert_eq!(
+            from.trim().lines().take_while(|l| !l.is_empty()).count(),
+            3,
+            "{from}"
+        );
+        assert!(from.contains("MX         mx.example.com"), "{from}");
+        assert!(
+            from.contains("no servers from overrides, snapshot, ISPDB, autoconfig, autodisc."),
+            "{from}"
+        );
         for l in &lines {
             assert!(l.chars().count() <= 80, "over 80 columns: {l:?}");
         }
+    }
+}
+
+/// What discovery says of a healthy custom domain: SRV names the servers, the
+/// MX is the domain's own, nothing else knows it.
+fn discovered() -> crate::report::Discovery {
+    use crate::model::Security;
+    use crate::report::{Discovery, Setting, SourceKind, SourceReport};
+    let source = |kind, query: &str, outcome: &str| {
+        let mut s = SourceReport::new(kind, query.into());
+        s.outcome = outcome.into();
+        s
+    };
+    let mut srv = source(
+        SourceKind::Srv,
+        "SRV _imaps._tcp.example.com",
+        "mail.example.com:993",
+    );
+    srv.settings.push(Setting {
+        protocol: Protocol::Imap,
+        host: "mail.example.com".into(),
+        port: 993,
+        security: Security::Tls,
+        username: None,
+        auth: None,
+    });
+    let mut sources = vec![
+        source(
+            SourceKind::Provider,
+            "provider table",
+            "not a listed provider domain",
+        ),
+        source(
+            SourceKind::IspdbSnapshot,
+            "ISPDB snapshot",
+            "not in the snapshot",
+        ),
+        source(
+            SourceKind::Ispdb,
+            "https://autoconfig.thunderbird.net/v1.1/example.com",
+            "HTTP 404",
+        ),
+        srv,
+        source(SourceKind::Mx, "MX example.com", "mx.example.com"),
+    ];
+    for kind in [
+        SourceKind::Autoconfig,
+        SourceKind::AutodiscoverJson,
+        SourceKind::AutodiscoverPox,
+    ] {
+        for n in 0..3 {
+            sources.push(source(
+                kind,
+                &format!("https://{n}.example.com/"),
+                "NXDOMAIN",
+            ));
+        }
+    }
+    Discovery {
+        address: crate::model::address::parse("alice@example.com").unwrap(),
+        provider: None,
+        sources,
+        candidates: Vec::new(),
+        disagreements: Vec::new(),
+        not_offered: Vec::new(),
+        offline: false,
+        duration_ms: 40,
     }
 }

@@ -226,51 +226,65 @@ fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Where the servers were found: one line per kind of source.
+/// Where the servers were found: one line per kind of source that named
+/// servers, the MX hosts, and one line for the kinds that named none (`-v` has
+/// each answer).
 fn sources(d: &crate::report::Discovery, out: &mut dyn Write) -> io::Result<()> {
-    let mut kinds: Vec<SourceKind> = Vec::new();
+    let mut labels: Vec<&str> = Vec::new();
     for s in &d.sources {
-        if !kinds.contains(&s.kind) {
-            kinds.push(s.kind);
+        let label = super::settings::short_source(s.kind);
+        if !labels.contains(&label) {
+            labels.push(label);
         }
     }
-    if kinds.is_empty() {
+    if labels.is_empty() {
         return Ok(());
     }
     writeln!(out, "\n{}", "Where the settings came from".bold())?;
-    for kind in kinds {
-        let of_kind: Vec<&crate::report::SourceReport> =
-            d.sources.iter().filter(|s| s.kind == kind).collect();
+    let mut silent = Vec::new();
+    for label in labels {
+        let of_kind: Vec<&crate::report::SourceReport> = d
+            .sources
+            .iter()
+            .filter(|s| super::settings::short_source(s.kind) == label)
+            .collect();
+        // The MX lookup names the hosts that take the domain's mail, not settings:
+        // its answer is the line (also "no MX record", which matters).
+        if let [mx] = of_kind[..]
+            && mx.kind == SourceKind::Mx
+        {
+            para(
+                out,
+                &format!("  {label:<11}"),
+                13,
+                13,
+                &truncate(&mx.outcome, 130),
+            )?;
+            continue;
+        }
         let mut hosts: Vec<(String, Vec<String>)> = Vec::new();
-        for s in &of_kind {
-            for setting in &s.settings {
-                let port = setting.port.to_string();
-                match hosts.iter_mut().find(|(h, _)| *h == setting.host) {
-                    Some((_, ports)) if !ports.contains(&port) => ports.push(port),
-                    Some(_) => {}
-                    None => hosts.push((setting.host.clone(), vec![port])),
-                }
+        for setting in of_kind.iter().flat_map(|s| &s.settings) {
+            let port = setting.port.to_string();
+            match hosts.iter_mut().find(|(h, _)| *h == setting.host) {
+                Some((_, ports)) if !ports.contains(&port) => ports.push(port),
+                Some(_) => {}
+                None => hosts.push((setting.host.clone(), vec![port])),
             }
+        }
+        if hosts.is_empty() {
+            silent.push(label);
+            continue;
         }
         let hosts: Vec<String> = hosts
             .into_iter()
             .map(|(h, ports)| format!("{h} ({})", ports.join(", ")))
             .collect();
-        let said = if hosts.is_empty() {
-            let first = of_kind
-                .first()
-                .map(|s| s.outcome.clone())
-                .unwrap_or_default();
-            if of_kind.len() > 1 {
-                format!("nothing ({} lookups)", of_kind.len())
-            } else {
-                first
-            }
-        } else {
-            hosts.join(", ")
-        };
-        let label = format!("  {:<11}", super::settings::short_source(kind));
-        para(out, &label, 13, 13, &truncate(&said, 130))?;
+        let label = format!("  {label:<11}");
+        para(out, &label, 13, 13, &truncate(&hosts.join(", "), 130))?;
+    }
+    if !silent.is_empty() {
+        let said = format!("no servers from {}", silent.join(", "));
+        para(out, "  ", 2, 4, &said)?;
     }
     Ok(())
 }
