@@ -380,8 +380,58 @@ fn reply_cases(p: Proto, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
             garbage,
             Expect::Fails(vec![Code::InvalidBytes]),
         ));
+        // 10 MB in lines of 1,000 bytes, each line within the line limit.
+        let line = format!("{}{}\r\n", continuation(p), "x".repeat(996));
+        let first = if p == Proto::Pop3 { "+OK\r\n" } else { "" };
+        let mut big = opening(m, tls);
+        big.extend([
+            send(greeting_of(p)),
+            Act::Read,
+            send(&format!("{first}{}", line.repeat(10_000))),
+            Act::Hang,
+        ]);
+        cases.push(case(
+            p,
+            m,
+            "a 10 MB reply",
+            big,
+            Expect::Fails(vec![Code::ReplyTooLong, Code::ProbeTooLarge]),
+        ));
+        if p == Proto::Imap {
+            // A literal announcing 999,999,999 bytes, then 1 MB without a line end.
+            let mut literal = opening(m, tls);
+            literal.extend([
+                send(greeting_of(p)),
+                Act::Read,
+                send(&format!(
+                    "* CAPABILITY IMAP4rev1 {{999999999}}\r\n{}",
+                    "y".repeat(1 << 20)
+                )),
+                Act::Hang,
+            ]);
+            cases.push(case(
+                p,
+                m,
+                "a literal of 999,999,999 bytes",
+                literal,
+                Expect::Fails(vec![
+                    Code::LineTooLong,
+                    Code::ReplyTooLong,
+                    Code::ProbeTooLarge,
+                ]),
+            ));
+        }
     }
     cases
+}
+
+/// What starts a line that continues a reply.
+fn continuation(p: Proto) -> &'static str {
+    match p {
+        Proto::Pop3 => "",
+        Proto::Imap => "* ",
+        Proto::Smtp => "250-",
+    }
 }
 
 fn starttls_cases(p: Proto, tls: &Arc<rustls::ServerConfig>) -> Vec<Case> {
