@@ -393,24 +393,26 @@ def write(folder, seeds):
 
 
 def from_dump(dump):
-    """The server lines of each probe transcript in a JSON dump, per protocol."""
-    found = {"smtp": [], "pop3": [], "imap": []}
+    """The server lines of each probe transcript in a JSON dump, with the
+    probe's protocol and security mode."""
+    found = set()
     for path in sorted(pathlib.Path(dump).rglob("*.json")):
         try:
             doc = json.loads(path.read_text())
         except (ValueError, UnicodeDecodeError):
             continue
         for probe in find_probes(doc):
-            protocol = str(probe.get("combination", "")).split(":")[0]
-            lines = [t["text"] for t in probe.get("transcript", []) if t.get("from") == "server"]
-            if protocol in found and lines and "\\" not in "".join(lines):
-                found[protocol].append(lines)
-    return found
+            lines = [t["text"] for t in probe["transcript"] if t.get("from") == "server"]
+            # The transcript escapes control characters; such lines are not
+            # what the server sent.
+            if lines and "\\" not in "".join(lines):
+                found.add((probe.get("protocol"), probe.get("security"), tuple(lines)))
+    return sorted(found, key=str)
 
 
 def find_probes(value):
     if isinstance(value, dict):
-        if "transcript" in value and "combination" in value:
+        if isinstance(value.get("transcript"), list) and "protocol" in value:
             yield value
         for v in value.values():
             yield from find_probes(v)
@@ -432,11 +434,11 @@ def main():
     dialogues = {"smtp": smtp_seeds(replies), "pop3": pop3_seeds(replies), "imap": imap_seeds(replies)}
     if "--dump" in sys.argv:
         dump = sys.argv[sys.argv.index("--dump") + 1]
-        for protocol, transcripts in from_dump(dump).items():
-            unique = {tuple(t) for t in transcripts}
-            for i, lines in enumerate(sorted(unique)):
-                for flags, tag in [(TLS | PLAN, "tls"), (STARTTLS | PLAN, "starttls")]:
-                    dialogues[protocol][f"real_{tag}_{i:02}"] = ([flags, NO_FORCE, 0], list(lines))
+        modes = {"tls": TLS, "starttls": STARTTLS, "plain": PLAIN}
+        for i, (protocol, security, lines) in enumerate(from_dump(dump)):
+            if protocol in dialogues and security in modes:
+                name = f"real_{security}_{i:03}"
+                dialogues[protocol][name] = ([modes[security] | PLAN, NO_FORCE, 0], list(lines))
     for protocol, seeds in dialogues.items():
         write(SEEDS / protocol, seeds)
     write(SEEDS / "sasl", sasl_seeds())
