@@ -270,7 +270,9 @@ impl Imap {
             {
                 let atoms = rest.split_ascii_whitespace().map(str::to_owned);
                 self.session.capabilities.extend(atoms);
-                Ok(None)
+                // Counted like other untagged data: endless CAPABILITY lines
+                // must not hold the dialogue (found by fuzzing).
+                self.on_untagged(keyword, line)
             }
             Some(Line::Untagged { keyword, .. }) => self.on_untagged(keyword, line),
             _ => match self.tagged_status(tag, line)? {
@@ -348,34 +350,35 @@ impl Imap {
 
     /// LOGOUT (§6.1.3): untagged BYE, then the tagged OK. After an early abandon,
     /// tagged replies to earlier commands are skipped.
+    ///
+    /// Everything read before the tagged OK counts towards [`MAX_REPLY_LINES`]:
+    /// a server repeating BYE, or tagged replies to earlier commands, forever
+    /// must not hold the dialogue (found by fuzzing; see the tests named
+    /// `endless_*`).
     fn on_logout(
         &mut self,
         tag: u32,
         abandoned: bool,
         line: &str,
     ) -> Result<Option<Step>, ProtoError> {
-        match Line::parse(line) {
-            Some(Line::Untagged { keyword, .. }) if keyword.eq_ignore_ascii_case("BYE") => {
-                self.record_quit_line(line);
-                Ok(None)
-            }
-            Some(Line::Untagged { .. }) => {
-                self.untagged += 1;
-                if self.untagged > MAX_REPLY_LINES {
-                    return Err(too_many_lines(Phase::Quit));
-                }
-                Ok(None)
-            }
+        let bye = match Line::parse(line) {
+            Some(Line::Untagged { keyword, .. }) => keyword.eq_ignore_ascii_case("BYE"),
             Some(Line::Tagged { tag: got, .. }) if got == format!("a{tag}") => {
                 self.record_quit_line(line);
                 self.state = State::Done;
-                Ok(Some(Step::Done))
+                return Ok(Some(Step::Done));
             }
-            Some(Line::Tagged { tag: got, .. }) if abandoned && is_earlier_tag(got, tag) => {
-                Ok(None)
-            }
-            _ => Err(unexpected(Phase::Quit, line)),
+            Some(Line::Tagged { tag: got, .. }) if abandoned && is_earlier_tag(got, tag) => false,
+            _ => return Err(unexpected(Phase::Quit, line)),
+        };
+        self.untagged += 1;
+        if self.untagged > MAX_REPLY_LINES {
+            return Err(too_many_lines(Phase::Quit));
         }
+        if bye {
+            self.record_quit_line(line);
+        }
+        Ok(None)
     }
 }
 
@@ -797,6 +800,55 @@ mod tests {
             d.session().quit_reply.as_deref(),
             Some("* BYE Logging out\na2 OK bye")
         );
+    }
+
+    /// Feeds `line` until the dialogue refuses it; how many were taken. Panics
+    /// when it takes more than one reply's worth without a step.
+    fn feed_forever(d: &mut Imap, line: &str) -> usize {
+        for n in 0..=MAX_REPLY_LINES {
+            match d.on_line(line) {
+                Ok(None) => {}
+                Err(e) => {
+                    assert_eq!(e, too_many_lines(d.phase()));
+                    return n;
+                }
+                other => panic!("{line:?} gave {other:?}"),
+            }
+        }
+        panic!("{line:?} was read forever")
+    }
+
+    /// Found by fuzzing (fuzz/seeds/imap/endless_capability): CAPABILITY lines
+    /// were not counted, so a server sending them forever held the dialogue and
+    /// grew its capability list without bound.
+    #[test]
+    fn endless_capability_lines_are_bounded() {
+        let mut d = Imap::new(Security::Tls);
+        run(&mut d, &[BARE]).unwrap();
+        let taken = feed_forever(&mut d, "* CAPABILITY IMAP4rev1 X-ENDLESS");
+        assert_eq!(taken, MAX_REPLY_LINES);
+        assert_eq!(d.session().capabilities.len(), 2 * (MAX_REPLY_LINES + 1));
+    }
+
+    /// Found by fuzzing (scripts/fuzz.sh, target imap): BYE lines during
+    /// LOGOUT were not counted, and each one grew the recorded quit reply.
+    #[test]
+    fn endless_bye_during_logout_is_bounded() {
+        let mut d = Imap::new(Security::Tls);
+        run(&mut d, &[DOVECOT]).unwrap();
+        assert_eq!(feed_forever(&mut d, LOGOUT_BYE), MAX_REPLY_LINES);
+        let kept = d.session().quit_reply.as_deref().unwrap_or_default();
+        assert!(kept.len() <= MAX_REPLY_LINES * (LOGOUT_BYE.len() + 1));
+    }
+
+    /// Found by fuzzing (scripts/fuzz.sh, target imap): after an abandon,
+    /// tagged replies to earlier commands were skipped without limit.
+    #[test]
+    fn endless_replies_to_earlier_tags_after_abandon_are_bounded() {
+        let mut d = Imap::new(Security::Plain);
+        run(&mut d, &[BARE]).unwrap();
+        assert_eq!(d.quit_command(), "a2 LOGOUT\r\n");
+        assert_eq!(feed_forever(&mut d, "a1 OK"), MAX_REPLY_LINES);
     }
 
     #[test]

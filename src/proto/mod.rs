@@ -186,7 +186,9 @@ fn is_smtp_like(line: &str) -> bool {
 /// Most lines one reply may carry (capability lists, multi-line replies, unrelated
 /// untagged IMAP data). A server that goes on past this is not answering the question
 /// asked, so the dialogue stops with [`ProtoError::Unexpected`] instead of waiting.
-pub(crate) const MAX_REPLY_LINES: usize = 1000;
+///
+/// Public so that the fuzz harness (`fuzz/`) can hold every dialogue to it.
+pub const MAX_REPLY_LINES: usize = 1000;
 
 impl Session {
     /// The TLS upgrade happened: what the server advertised in plaintext no longer

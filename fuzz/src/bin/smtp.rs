@@ -1,0 +1,7 @@
+//! cargo-afl target `smtp`: see `mailcheck_fuzz::harness` for its input
+//! format and invariants.
+
+fn main() {
+    let target = mailcheck_fuzz::harness::target("smtp");
+    afl::fuzz!(|data: &[u8]| target(data));
+}
