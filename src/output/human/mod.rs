@@ -262,23 +262,11 @@ fn sources(d: &crate::report::Discovery, out: &mut dyn Write) -> io::Result<()> 
             )?;
             continue;
         }
-        let mut hosts: Vec<(String, Vec<String>)> = Vec::new();
-        for setting in of_kind.iter().flat_map(|s| &s.settings) {
-            let port = setting.port.to_string();
-            match hosts.iter_mut().find(|(h, _)| *h == setting.host) {
-                Some((_, ports)) if !ports.contains(&port) => ports.push(port),
-                Some(_) => {}
-                None => hosts.push((setting.host.clone(), vec![port])),
-            }
-        }
+        let hosts = hosts_and_ports(&of_kind);
         if hosts.is_empty() {
             silent.push(label);
             continue;
         }
-        let hosts: Vec<String> = hosts
-            .into_iter()
-            .map(|(h, ports)| format!("{h} ({})", ports.join(", ")))
-            .collect();
         let label = format!("  {label:<11}");
         para(out, &label, 13, 13, &truncate(&hosts.join(", "), 130))?;
     }
@@ -287,6 +275,23 @@ fn sources(d: &crate::report::Discovery, out: &mut dyn Write) -> io::Result<()> 
         para(out, "  ", 2, 4, &said)?;
     }
     Ok(())
+}
+
+/// The servers the sources named, "host (port, port)" each, in order.
+fn hosts_and_ports(sources: &[&crate::report::SourceReport]) -> Vec<String> {
+    let mut hosts: Vec<(String, Vec<String>)> = Vec::new();
+    for setting in sources.iter().flat_map(|s| &s.settings) {
+        let port = setting.port.to_string();
+        match hosts.iter_mut().find(|(h, _)| *h == setting.host) {
+            Some((_, ports)) if !ports.contains(&port) => ports.push(port),
+            Some(_) => {}
+            None => hosts.push((setting.host.clone(), vec![port])),
+        }
+    }
+    hosts
+        .into_iter()
+        .map(|(h, ports)| format!("{h} ({})", ports.join(", ")))
+        .collect()
 }
 
 /// Whether `-v` would show more than the default report.
