@@ -7,8 +7,13 @@ use std::io::{self, Write};
 
 use url::Url;
 
+use super::text::capped;
+
 use crate::engine::signin::{LoggedOut, Refused, SignedIn};
 use crate::oauth::{self, Prompt, device::DeviceCode};
+
+/// The most of one piece of the authorization server's text that is shown.
+const LONG: usize = 600;
 
 /// Prompts on stderr.
 #[derive(Debug, Default)]
@@ -28,13 +33,15 @@ impl Prompt for StderrPrompt {
 
 /// The device flow's instructions (RFC 8628 §3.3).
 pub fn device_code(code: &DeviceCode, out: &mut dyn Write) -> io::Result<()> {
+    // The authorization server's words: cleaned like any server text.
     writeln!(
         out,
         "To sign in, open {} in any browser",
-        code.verification_uri
+        capped(&code.verification_uri, LONG)
     )?;
-    writeln!(out, "and enter the code {}", code.user_code)?;
+    writeln!(out, "and enter the code {}", capped(&code.user_code, LONG))?;
     if let Some(complete) = &code.verification_uri_complete {
+        let complete = capped(complete, LONG);
         writeln!(out, "(or open {complete}, which has the code filled in).")?;
     }
     writeln!(
@@ -66,7 +73,12 @@ pub fn browser(url: &Url, opened: bool, out: &mut dyn Write) -> io::Result<()> {
 /// The outcome of a sign-in.
 pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
     let t = &s.token;
-    writeln!(out, "Signed in as {} at {}.", t.account, t.issuer)?;
+    writeln!(
+        out,
+        "Signed in as {} at {}.",
+        t.account,
+        capped(&t.issuer, LONG)
+    )?;
     writeln!(out, "Token stored in the {}.", s.location)?;
     let scopes = t.scopes_granted.as_ref().unwrap_or(&t.scopes_requested);
     writeln!(
@@ -75,7 +87,7 @@ pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
         if scopes.is_empty() {
             "(none)".to_owned()
         } else {
-            scopes.join(" ")
+            capped(&scopes.join(" "), LONG)
         }
     )?;
     match t.expires_at {
@@ -104,10 +116,14 @@ fn refresh_note(s: &SignedIn) -> &'static str {
 
 /// A sign-in or refresh that failed.
 pub fn refused(r: &Refused, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "mailcheck: sign-in failed: {}", r.message)?;
+    writeln!(
+        out,
+        "mailcheck: sign-in failed: {}",
+        capped(&r.message, LONG)
+    )?;
     if let Some(e) = &r.explanation {
-        writeln!(out, "  Why: {}", e.cause)?;
-        writeln!(out, "  Fix: {}", e.fix)?;
+        writeln!(out, "  Why: {}", capped(&e.cause, LONG))?;
+        writeln!(out, "  Fix: {}", capped(&e.fix, LONG))?;
         writeln!(out, "  ({})", e.code)?;
     }
     Ok(())
@@ -122,7 +138,7 @@ pub fn logged_out(account: &str, l: &LoggedOut, out: &mut dyn Write) -> io::Resu
         writeln!(out, "Deleted the OAuth2 token of {account} from the {at}.")?;
     }
     if let Some(r) = &l.revoked {
-        writeln!(out, "Revocation: {r}.")?;
+        writeln!(out, "Revocation: {}.", capped(r, LONG))?;
     }
     Ok(())
 }
@@ -155,6 +171,35 @@ mod tests {
                 && text.contains("30 minutes")
         );
         assert!(!text.contains("poll-s3cret"));
+    }
+
+    #[test]
+    fn the_authorization_server_s_words_reach_the_terminal_cleaned() {
+        let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}";
+        let code = DeviceCode {
+            device_code: Secret::new("poll-s3cret"),
+            user_code: evil.into(),
+            verification_uri: format!("https://example.com/{evil}"),
+            verification_uri_complete: Some(evil.into()),
+            expires_in: Duration::from_mins(30),
+            interval: Duration::from_secs(5),
+            message: None,
+        };
+        let refusal = Refused {
+            message: format!("the server said {evil}"),
+            explanation: None,
+        };
+        let mut out = Vec::new();
+        device_code(&code, &mut out).unwrap();
+        refused(&refusal, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            assert!(
+                !line.chars().any(crate::output::text::unsafe_char),
+                "{line:?}"
+            );
+        }
+        assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
     }
 
     #[test]
