@@ -1,7 +1,7 @@
 //! The probe's record as it happens: phases, timed, and the transcript, written
 //! straight into the report so that a run cut short keeps what was learned.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::model::{Code, Phase};
 use crate::report::{Failure, PhaseRecord, ProbeReport, TranscriptLine};
@@ -54,12 +54,6 @@ impl<'a> Trace<'a> {
             rec.ok = ok;
             rec.detail = detail;
         }
-    }
-
-    /// How long the open phase has lasted.
-    #[must_use]
-    pub fn open_for(&self) -> Duration {
-        self.open.map(|t| t.elapsed()).unwrap_or_default()
     }
 
     /// Records the first failure (later ones are consequences), and marks the
