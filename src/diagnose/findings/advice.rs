@@ -173,12 +173,7 @@ fn not_offered(facts: &Facts<'_>, out: &mut Vec<Finding>) {
         .iter()
         .map(|n| format!("{} with {}", n.protocol, n.security))
         .collect();
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| facts.not_offered(p))
-        .collect();
+    let hit: Vec<&ProbeReport> = facts.tried_where(|p| facts.not_offered(p));
     let mut f = Finding::new(
         "service_not_offered",
         Severity::Info,
@@ -276,12 +271,9 @@ fn retired_host(note: &str) -> Option<Finding> {
 /// What works, per direction, across hosts.
 fn what_works(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     for (incoming, code) in [(true, "incoming_ok"), (false, "outgoing_ok")] {
-        let good: Vec<&ProbeReport> = facts
-            .tried
-            .iter()
-            .copied()
-            .filter(|p| works(p) && p.security.is_secure() && p.protocol.is_incoming() == incoming)
-            .collect();
+        let good: Vec<&ProbeReport> = facts.tried_where(|p| {
+            works(p) && p.security.is_secure() && p.protocol.is_incoming() == incoming
+        });
         if good.is_empty() {
             continue;
         }

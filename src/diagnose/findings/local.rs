@@ -202,16 +202,11 @@ fn blocked_port(facts: &Facts<'_>, port: u16, per_host: &[(&str, Vec<u16>)]) -> 
 /// Connection attempts that failed with "no route" in one address family.
 fn no_route(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     for family in ["ipv6", "ipv4"] {
-        let hit: Vec<&ProbeReport> = facts
-            .tried
-            .iter()
-            .copied()
-            .filter(|p| {
-                p.connects
-                    .iter()
-                    .any(|c| c.family == family && c.code == Some(Code::NetworkUnreachable))
-            })
-            .collect();
+        let hit: Vec<&ProbeReport> = facts.tried_where(|p| {
+            p.connects
+                .iter()
+                .any(|c| c.family == family && c.code == Some(Code::NetworkUnreachable))
+        });
         if hit.is_empty() {
             continue;
         }
@@ -368,12 +363,8 @@ fn issuers_differ(facts: &Facts<'_>, host: &str) -> Option<Finding> {
 /// the like): the greeting masked with asterisks, extensions replaced by X's,
 /// STARTTLS hidden or refused.
 fn smtp_inspection(facts: &Facts<'_>) -> Option<Finding> {
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| p.protocol == Protocol::Smtp && inspected(p))
-        .collect();
+    let hit: Vec<&ProbeReport> =
+        facts.tried_where(|p| p.protocol == Protocol::Smtp && inspected(p));
     let first = hit.first()?;
     let session = first.session.as_ref()?;
     let mut f = Finding::new(

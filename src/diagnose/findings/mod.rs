@@ -201,11 +201,12 @@ impl<'a> Facts<'a> {
 
     /// Tried combinations that failed with one of `codes`.
     pub fn failed_with(&self, codes: &[Code]) -> Vec<&'a ProbeReport> {
-        self.tried
-            .iter()
-            .copied()
-            .filter(|p| p.failure.as_ref().is_some_and(|f| codes.contains(&f.code)))
-            .collect()
+        self.tried_where(|p| p.failure.as_ref().is_some_and(|f| codes.contains(&f.code)))
+    }
+
+    /// The tried combinations for which `pred` holds, in run order.
+    pub fn tried_where(&self, mut pred: impl FnMut(&ProbeReport) -> bool) -> Vec<&'a ProbeReport> {
+        self.tried.iter().copied().filter(|p| pred(p)).collect()
     }
 
     /// The hosts of the run, in first-seen order.
@@ -238,11 +239,7 @@ impl<'a> Facts<'a> {
 
     /// The tried combinations on `host`.
     pub fn on_host(&self, host: &str) -> Vec<&'a ProbeReport> {
-        self.tried
-            .iter()
-            .copied()
-            .filter(|p| p.host == host)
-            .collect()
+        self.tried_where(|p| p.host == host)
     }
 
     /// Whether a secure combination of the direction (`incoming`: reading

@@ -471,12 +471,8 @@ fn failed_outside_tls(p: &ProbeReport) -> bool {
 
 /// A greeting that came, but late.
 fn slow_greeting(facts: &Facts<'_>, out: &mut Vec<Finding>) {
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| p.warnings.iter().any(|w| w.code == Code::SlowGreeting))
-        .collect();
+    let hit: Vec<&ProbeReport> =
+        facts.tried_where(|p| p.warnings.iter().any(|w| w.code == Code::SlowGreeting));
     if hit.is_empty() {
         return;
     }
@@ -500,28 +496,23 @@ fn slow_greeting(facts: &Facts<'_>, out: &mut Vec<Finding>) {
 /// for every host it happens on.
 fn ipv6_broken(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     let mut evidence: Vec<String> = Vec::new();
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| {
-            let v4 = p.connects.iter().any(|c| c.family == "ipv4" && c.ok);
-            let bad = p
-                .connects
-                .iter()
-                .find(|c| c.family == "ipv6" && !c.ok && c.code != Some(Code::NetworkUnreachable));
-            if let (true, Some(b)) = (v4, bad) {
-                evidence.push(format!(
-                    "{}: {}",
-                    b.address,
-                    b.error.clone().unwrap_or_else(|| "failed".into())
-                ));
-                true
-            } else {
-                false
-            }
-        })
-        .collect();
+    let hit: Vec<&ProbeReport> = facts.tried_where(|p| {
+        let v4 = p.connects.iter().any(|c| c.family == "ipv4" && c.ok);
+        let bad = p
+            .connects
+            .iter()
+            .find(|c| c.family == "ipv6" && !c.ok && c.code != Some(Code::NetworkUnreachable));
+        if let (true, Some(b)) = (v4, bad) {
+            evidence.push(format!(
+                "{}: {}",
+                b.address,
+                b.error.clone().unwrap_or_else(|| "failed".into())
+            ));
+            true
+        } else {
+            false
+        }
+    });
     if hit.is_empty() {
         return;
     }

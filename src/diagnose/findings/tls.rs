@@ -379,12 +379,7 @@ fn starttls(facts: &Facts<'_>, out: &mut Vec<Finding>) {
 
 /// Bytes after the STARTTLS reply and before the handshake (CVE-2011-0411 class).
 fn injection(facts: &Facts<'_>) -> Option<Finding> {
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| p.starttls_injected())
-        .collect();
+    let hit: Vec<&ProbeReport> = facts.tried_where(ProbeReport::starttls_injected);
     let first = hit.first()?;
     let mut f = Finding::new(
         "starttls_injection",
@@ -411,20 +406,15 @@ fn injection(facts: &Facts<'_>) -> Option<Finding> {
 
 /// Only TLS older than 1.2 (RFC 8996).
 fn old_tls(facts: &Facts<'_>) -> Option<Finding> {
-    let hit: Vec<&ProbeReport> = facts
-        .tried
-        .iter()
-        .copied()
-        .filter(|p| {
-            p.failure
+    let hit: Vec<&ProbeReport> = facts.tried_where(|p| {
+        p.failure
+            .as_ref()
+            .is_some_and(|f| f.code == Code::TlsVersionTooOld)
+            || p.tls
                 .as_ref()
-                .is_some_and(|f| f.code == Code::TlsVersionTooOld)
-                || p.tls
-                    .as_ref()
-                    .and_then(|t| t.version.as_deref())
-                    .is_some_and(|v| matches!(v, "TLSv1.0" | "TLSv1.1" | "SSLv3"))
-        })
-        .collect();
+                .and_then(|t| t.version.as_deref())
+                .is_some_and(|v| matches!(v, "TLSv1.0" | "TLSv1.1" | "SSLv3"))
+    });
     let first = hit.first()?;
     let refused = hit.iter().any(|p| p.failure.is_some());
     let severity = if refused {
