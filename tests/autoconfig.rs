@@ -14,9 +14,8 @@ use std::time::Duration;
 use common::http::{HttpServer, Reply};
 use common::servers::Servers;
 use common::{Leaf, Pki, dns};
-use mailcheck::discover::autoconfig::{
-    self, Attempt, FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS, Outcome, ParseError,
-};
+use mailcheck::discover::autoconfig::{self, Attempt, Outcome, ParseError};
+use mailcheck::discover::fetch::{FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS};
 use mailcheck::model::{Protocol, Security};
 use mailcheck::net::resolve::Resolver;
 

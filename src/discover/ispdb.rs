@@ -5,12 +5,13 @@
 //! Thunderbird's account setup asks it for the address's domain and, for a
 //! domain hosted elsewhere, for the MX host's parent and base domains
 //! ([`super::domain::mx_lookup_domains`]); mailcheck does the same, through the
-//! bounded fetcher of [`super::autoconfig`] and its parser. The base URL is an
+//! bounded fetcher ([`super::fetch`]) and autoconfig's parser. The base URL is an
 //! option (`--ispdb-url`), so tests point it at a local HTTPS server.
 
 use thiserror::Error;
 
-use super::autoconfig::{self, Attempt, Fetcher};
+use super::autoconfig::{self, Attempt};
+use super::fetch::Fetcher;
 
 /// Where Thunderbird looks (its `mailnews.auto_config_url` preference).
 pub const DEFAULT_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";

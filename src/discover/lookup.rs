@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
+use super::fetch::Fetcher;
 use super::providers::{self, Provider};
 use super::{autoconfig, autodiscover, dns, domain, ispdb, merge};
 use crate::model::Address;
@@ -23,7 +24,7 @@ pub struct Sources<'a> {
     /// DNS.
     pub resolver: &'a Resolver,
     /// HTTP(S) for autoconfig, the ISPDB and Autodiscover.
-    pub fetcher: &'a autoconfig::Fetcher,
+    pub fetcher: &'a Fetcher,
     /// Address families for the guesses.
     pub families: Families,
     /// The online ISPDB's base URL, checked ([`ispdb::base_url`]).
@@ -185,11 +186,7 @@ async fn ispdb_report(s: &Sources<'_>, domain: &str, address: &str) -> SourceRep
     attempt_report(SourceKind::Ispdb, attempt, domain)
 }
 
-async fn autoconfig_reports(
-    fetcher: &autoconfig::Fetcher,
-    domain: &str,
-    address: &str,
-) -> Vec<SourceReport> {
+async fn autoconfig_reports(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<SourceReport> {
     autoconfig::lookup(fetcher, domain, address)
         .await
         .into_iter()

@@ -4,13 +4,16 @@
 //! ([`ispdb`]), RFC 6186 / RFC 8314 SRV records ([`dns`]), MX-based provider
 //! recognition, Mozilla autoconfig ([`autoconfig`]), Microsoft Autodiscover
 //! ([`autodiscover`]), and host-name guesses, as Thunderbird's account setup
-//! does; [`lookup`] runs them all and merges what they say.
+//! does; [`lookup`] runs them all and merges what they say. Every web request
+//! goes through [`fetch`], every fetched XML document through [`xml`].
 
 pub mod autoconfig;
 pub mod autodiscover;
 pub mod dns;
 pub mod domain;
+pub mod fetch;
 pub mod ispdb;
 pub mod lookup;
 mod merge;
 pub mod providers;
+pub mod xml;

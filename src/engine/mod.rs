@@ -31,7 +31,7 @@ use futures_util::future::{BoxFuture, Shared, join_all};
 
 use crate::config::{AuthSecret, Config, SettingsConfig};
 use crate::diagnose;
-use crate::discover::autoconfig::Fetcher;
+use crate::discover::fetch::Fetcher;
 use crate::discover::lookup::{self, Sources};
 use crate::discover::providers;
 use crate::model::{Address, Endpoint};

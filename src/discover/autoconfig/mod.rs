@@ -15,29 +15,22 @@
 //! it as a finding. (Thunderbird's central ISPDB and the MX-based lookup are other
 //! sources, not this module.)
 //!
-//! Everything fetched is hostile until parsed: fetches are bounded in time, size
-//! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]); the XML parser (roxmltree)
-//! refuses DTDs, so no entity is ever expanded or loaded (XXE-safe).
+//! Everything fetched is hostile until parsed: fetches ([`super::fetch`]) are
+//! bounded in time, size and redirects; the XML parser ([`super::xml`]) refuses
+//! DTDs, so no entity is ever expanded or loaded (XXE-safe).
 //!
 //! Names are resolved through mailcheck's own [`Resolver`](crate::net::resolve::Resolver), so `--dns-server`
 //! applies to these fetches too, and trust anchors are those of the probes
 //! ([`root_store`](crate::net::tls::root_store)): the system's plus `--ca-file`.
 
-mod fetch;
 mod parse;
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-pub use fetch::{FetchError, Fetched, Fetcher, FetcherError, Method, Redirect};
 pub use parse::{ClientConfig, ParseError, parse};
-pub(crate) use parse::{auth_method, substitute, untrusted_document, username_form};
 
-/// The largest configuration document read; a longer body fails the fetch.
-pub const MAX_BODY: usize = 256 * 1024;
-
-/// How many redirects a fetch follows before giving up.
-pub const MAX_REDIRECTS: usize = 3;
+use super::fetch::{FetchError, Fetched, Fetcher, Redirect};
 
 /// The URLs to try for `domain`, in Thunderbird's order, each with whether it is
 /// plain HTTP (see the module docs: a plain-HTTP configuration can be forged).

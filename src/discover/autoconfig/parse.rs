@@ -1,17 +1,17 @@
 //! Reading a config-v1.1 document (Mozilla's "Thunderbird:Autoconfiguration:
 //! ConfigFileFormat"): the incoming and outgoing servers mailcheck can probe.
-//! The XML parser (roxmltree) refuses DTDs, so no entity is ever expanded or
-//! loaded (XXE-safe), and at most [`MAX_NODES`] nodes are read.
+//! Documents are read with [`untrusted_document`]: no DTD (so no entity is ever
+//! expanded or loaded, XXE-safe) and a bounded number of nodes.
 
-use roxmltree::{Document, Node, ParsingOptions};
+use roxmltree::Node;
 use serde::Serialize;
 use thiserror::Error;
 
+use crate::discover::xml::{
+    Placeholders, auth_method, children, untrusted_document, username_form,
+};
 use crate::model::{Protocol, Security};
-use crate::report::{AuthMethod, Setting, UsernameForm};
-
-/// At most this many XML nodes are parsed (a real config has a few dozen).
-const MAX_NODES: u32 = 10_000;
+use crate::report::Setting;
 
 /// What a config-v1.1 document says, restricted to what mailcheck can probe.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,19 +118,6 @@ pub fn parse(xml: &str, address: &str) -> Result<ClientConfig, ParseError> {
     Ok(config)
 }
 
-/// Parses a document from a server the way every such document is parsed: no
-/// DTD (so no entity is ever expanded or loaded), at most [`MAX_NODES`] nodes, a
-/// UTF-8 byte order mark ignored. Autodiscover's answers are read the same way.
-pub(crate) fn untrusted_document(xml: &str) -> Result<Document<'_>, String> {
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..ParsingOptions::default()
-    };
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    Document::parse_with_options(xml, options).map_err(|e| e.to_string())
-}
-
 fn protocol(element: &str, kind: &str) -> Option<Protocol> {
     let kind = kind.trim().to_ascii_lowercase();
     match (element, kind.as_str()) {
@@ -196,31 +183,6 @@ fn socket_type(value: &str) -> Option<Security> {
     }
 }
 
-/// Only the two placeholders the format defines for usernames; a literal or any
-/// other pattern says nothing mailcheck can use.
-pub(crate) fn username_form(value: &str) -> Option<UsernameForm> {
-    match value {
-        "%EMAILADDRESS%" => Some(UsernameForm::Address),
-        "%EMAILLOCALPART%" => Some(UsernameForm::LocalPart),
-        _ => None,
-    }
-}
-
-/// The `<authentication>` values of config-v1.1. The first value understood wins
-/// (the document lists them in the provider's order of preference); unknown values
-/// are skipped, as Thunderbird does.
-pub(crate) fn auth_method(value: &str) -> Option<AuthMethod> {
-    match value.to_ascii_lowercase().as_str() {
-        "password-cleartext" | "plain" => Some(AuthMethod::PasswordCleartext),
-        "password-encrypted" | "secure" => Some(AuthMethod::PasswordEncrypted),
-        "oauth2" => Some(AuthMethod::OAuth2),
-        "ntlm" | "gssapi" | "client-ip-address" | "tls-client-cert" | "none" => {
-            Some(AuthMethod::Other)
-        }
-        _ => None,
-    }
-}
-
 /// Letters, digits, dots, hyphens and underscores; or an IPv6 literal in brackets.
 fn is_host(host: &str) -> bool {
     let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
@@ -234,41 +196,6 @@ fn is_host(host: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// `text` with the address's `%EMAIL…%` placeholders filled in (host names
-/// such as `mail.%EMAILDOMAIN%`).
-pub(crate) fn substitute(text: &str, address: &str) -> String {
-    Placeholders::new(address).substitute(text)
-}
-
-/// The values of `%EMAILADDRESS%`, `%EMAILLOCALPART%` and `%EMAILDOMAIN%`.
-struct Placeholders {
-    address: String,
-    local: String,
-    domain: String,
-}
-
-impl Placeholders {
-    fn new(address: &str) -> Self {
-        let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
-        Placeholders {
-            address: address.to_owned(),
-            local: local.to_owned(),
-            domain: domain.to_owned(),
-        }
-    }
-
-    fn substitute(&self, text: &str) -> String {
-        text.replace("%EMAILADDRESS%", &self.address)
-            .replace("%EMAILLOCALPART%", &self.local)
-            .replace("%EMAILDOMAIN%", &self.domain)
-    }
-}
-
-fn children<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name)
-}
-
 fn text<'a>(node: Node<'a, '_>) -> Option<&'a str> {
     node.text().map(str::trim).filter(|t| !t.is_empty())
 }
@@ -280,6 +207,7 @@ fn child_text<'a>(node: Node<'a, '_>, name: &'static str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{AuthMethod, UsernameForm};
 
     const ADDRESS: &str = "alice@example.com";
 

@@ -13,7 +13,7 @@
 //! 4. the SRV record `_autodiscover._tcp.<domain>`, whose target names one too.
 //!
 //! The URLs from 1, 3 and 4 are then asked as in 2. Every request goes through
-//! the bounded fetcher of [`super::autoconfig`] (size, redirects, time); a POX
+//! the bounded fetcher ([`super::fetch`]: size, redirects, time); a POX
 //! answer may also redirect by itself (`redirectUrl`, `redirectAddr`), followed
 //! at most [`MAX_ANSWER_REDIRECTS`] times. Redirects to another domain are
 //! reported as such; a URL learnt over plain HTTP or from DNS could have been
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{OptionFuture, join_all};
 
-use super::autoconfig::{FetchError, Fetched, Fetcher, Method};
+use super::fetch::{FetchError, Fetched, Fetcher, Method};
 use super::providers::{self, Provider};
 use crate::net::resolve::Resolver;
 use crate::report::{SourceKind, SourceReport};

@@ -10,7 +10,7 @@
 use roxmltree::Node;
 use thiserror::Error;
 
-use crate::discover::autoconfig::untrusted_document;
+use crate::discover::xml::{children, untrusted_document};
 use crate::model::{Protocol, Security};
 use crate::report::{AuthMethod, Setting, UsernameForm};
 
@@ -224,11 +224,6 @@ fn is_host(host: &str) -> bool {
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-}
-
-fn children<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
-    node.children()
-        .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {

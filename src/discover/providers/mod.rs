@@ -31,8 +31,8 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
-use super::autoconfig::substitute;
 use super::domain;
+use super::xml::substitute;
 use crate::model::Protocol;
 use crate::report::AuthMethod;
 use crate::report::Note;

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::discover::autoconfig::{auth_method, substitute, username_form};
+use crate::discover::xml::{auth_method, substitute, username_form};
 use crate::model::{Protocol, Security};
 use crate::report::Setting;
 

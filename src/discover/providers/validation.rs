@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use super::overrides::{Override, Overrides, RawServer};
 use super::snapshot::{Entry, Snapshot};
 use super::{NOTE_KEYS, OAuth2Flow, Provider, SignIn};
-use crate::discover::autoconfig::substitute;
+use crate::discover::xml::substitute;
 use crate::report::UsernameForm;
 
 /// Every problem in the merged providers, as sentences; empty when sound.

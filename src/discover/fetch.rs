@@ -1,6 +1,7 @@
-//! Fetching configuration documents over HTTP(S), bounded in time, size
-//! ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]), with names resolved through
-//! mailcheck's own [`Resolver`] and the probes' trust anchors.
+//! Fetching configuration documents over HTTP(S) for every discovery source
+//! that asks a web server (autoconfig, the ISPDB online, Autodiscover): bounded
+//! in time, size ([`MAX_BODY`]) and redirects ([`MAX_REDIRECTS`]), with names
+//! resolved through mailcheck's own [`Resolver`] and the probes' trust anchors.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,10 +12,15 @@ use rustls::RootCertStore;
 use serde::Serialize;
 use thiserror::Error;
 
-use super::{MAX_BODY, MAX_REDIRECTS};
 use crate::net::http::{self, ReadError, request_error};
 use crate::net::resolve::{Families, Resolver};
 use crate::net::tls;
+
+/// The largest configuration document read; a longer body fails the fetch.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// How many redirects a fetch follows before giving up.
+pub const MAX_REDIRECTS: usize = 3;
 
 /// The fetcher could not be set up.
 #[derive(Debug, Error)]
