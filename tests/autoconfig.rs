@@ -15,7 +15,9 @@ use common::http::{HttpServer, Reply};
 use common::servers::Servers;
 use common::{Leaf, Pki, dns};
 use mailcheck::discover::autoconfig::{self, Attempt, Outcome, ParseError};
-use mailcheck::discover::fetch::{FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS};
+use mailcheck::discover::fetch::{
+    FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS, Method, Policy,
+};
 use mailcheck::model::{Protocol, Security};
 use mailcheck::net::resolve::Resolver;
 
@@ -237,6 +239,32 @@ async fn a_redirect_to_plain_http_is_flagged() {
     assert!(matches!(a.outcome, Outcome::Found(_)), "{:?}", a.outcome);
     assert!(a.plain_http, "an HTTPS→HTTP redirect must be reported");
     assert_eq!(a.redirects.len(), 1);
+}
+
+#[tokio::test]
+async fn an_https_only_request_refuses_the_downgrade() {
+    let s = setup(secs(5)).await;
+    let http = HttpServer::start(None, route).await;
+    let plain = format!("http://127.0.0.1:{}/good", http.port);
+    let to = plain.clone();
+    let https = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |_: &str| {
+        Reply::Redirect(301, to.clone())
+    })
+    .await;
+    let url = format!("https://127.0.0.1:{}/start", https.port);
+    let f = s
+        .fetcher
+        .request(&url, &Method::Get, Policy::HTTPS_ONLY)
+        .await;
+    assert_eq!(
+        f.body,
+        Err(FetchError::Downgrade {
+            from: url.clone(),
+            to: plain
+        })
+    );
+    assert!(f.redirects.is_empty() && !f.plain_http);
+    assert!(http.targets().is_empty(), "nothing sent over plain HTTP");
 }
 
 #[tokio::test]

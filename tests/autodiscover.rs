@@ -418,6 +418,89 @@ async fn the_plain_http_redirect_step_is_followed_to_https_and_flagged() {
     );
 }
 
+/// A JSON answer that came over plain HTTP could have been forged, and so could
+/// the settings of the POX service it names: both reports say so.
+#[tokio::test]
+async fn a_json_answer_over_plain_http_marks_the_pox_settings_it_leads_to() {
+    let s = Setup::start().await;
+    let plain = HttpServer::start(None, route(s.url(""))).await;
+    let base = format!("http://127.0.0.1:{}", plain.port);
+    let found = s
+        .json(autodiscover::json::url(&base, ADDRESS), secs(5))
+        .await;
+    assert_eq!(found.reports.len(), 2, "{:#?}", found.reports);
+    assert!(found.reports[0].plain_http);
+    let pox = &found.reports[1];
+    assert_eq!(
+        pox.query,
+        format!("POST {}", s.url("/autodiscover/autodiscover.xml"))
+    );
+    assert_eq!(pox.settings.len(), 3, "{}", pox.outcome);
+    assert!(pox.plain_http, "the POX URL came over plain HTTP");
+    assert!(
+        pox.outcome.contains("could have been forged"),
+        "{}",
+        pox.outcome
+    );
+}
+
+/// An https service redirecting to plain HTTP: for the JSON service, the
+/// address in its URL and the pointer in its answer would travel unencrypted.
+#[tokio::test]
+async fn a_json_service_redirecting_to_plain_http_is_not_followed() {
+    let s = Setup::start().await;
+    let plain = HttpServer::start(None, route(s.url(""))).await;
+    let to = format!(
+        "http://127.0.0.1:{}/autodiscover/autodiscover.json/v1.0/{ADDRESS}?Protocol=AutodiscoverV1",
+        plain.port
+    );
+    let https = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |_: &str| {
+        Reply::Redirect(302, to.clone())
+    })
+    .await;
+    let url = format!("https://127.0.0.1:{}/json", https.port);
+    let found = s.json(url, secs(5)).await;
+    assert_eq!(
+        found.reports.len(),
+        1,
+        "nothing to follow: {:#?}",
+        found.reports
+    );
+    let json = &found.reports[0];
+    assert!(
+        json.outcome.contains("plain HTTP: not followed"),
+        "{}",
+        json.outcome
+    );
+    assert!(plain.requests().is_empty(), "{:?}", plain.requests());
+}
+
+/// A POX service redirecting to plain HTTP: the POST carries the address, so
+/// it is not repeated there.
+#[tokio::test]
+async fn a_pox_service_redirecting_to_plain_http_gets_no_post() {
+    let s = Setup::start().await;
+    let plain = HttpServer::start(None, route(s.url(""))).await;
+    let to = format!("http://127.0.0.1:{}/pox/settings", plain.port);
+    let https = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |_: &str| {
+        Reply::Redirect(307, to.clone())
+    })
+    .await;
+    let plan = Plan {
+        pox: vec![format!("https://127.0.0.1:{}/pox", https.port)],
+        ..nothing()
+    };
+    let found = s.ask(plan, secs(5)).await;
+    let pox = &found.reports[0];
+    assert!(
+        pox.outcome.contains("plain HTTP: not followed"),
+        "{}",
+        pox.outcome
+    );
+    assert!(pox.settings.is_empty());
+    assert!(plain.requests().is_empty(), "{:?}", plain.requests());
+}
+
 /// The binary against the real test zone: autodiscover.ad.mailcheck.test is
 /// 127.0.0.4 there, where this test serves the JSON and POX services on 443.
 #[tokio::test(flavor = "multi_thread")]

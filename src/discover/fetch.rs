@@ -65,6 +65,42 @@ pub enum FetchError {
     /// The body is longer than [`MAX_BODY`]; reading stopped there.
     #[error("the document is larger than {MAX_BODY} bytes")]
     TooLarge,
+    /// A redirect from https to plain http, refused by the request's [`Policy`].
+    #[error(
+        "{from} redirects to {to}, plain HTTP: not followed, since the request would travel unencrypted"
+    )]
+    Downgrade {
+        /// The https URL that redirected.
+        from: String,
+        /// The plain-HTTP URL it pointed to.
+        to: String,
+    },
+}
+
+/// What one request accepts on its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Whether a redirect from https to plain http is followed (and the fetch
+    /// marked [`Fetched::plain_http`]) or refused ([`FetchError::Downgrade`]).
+    pub downgrade: bool,
+}
+
+impl Policy {
+    /// For documents a client would also fetch over plain HTTP (autoconfig,
+    /// the ISPDB): a downgrade is followed, and reported through
+    /// [`Fetched::plain_http`].
+    pub const DOCUMENT: Policy = Policy { downgrade: true };
+
+    /// For requests that carry the address (Autodiscover's POST) or whose
+    /// answer says where to send it next (Autodiscover's JSON service): HTTPS
+    /// stays HTTPS, since a downgrade would hand both to anyone on the path.
+    pub const HTTPS_ONLY: Policy = Policy { downgrade: false };
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::DOCUMENT
+    }
 }
 
 /// One redirect followed.
@@ -182,11 +218,11 @@ impl Fetcher {
     /// Fetches `url`, following at most [`MAX_REDIRECTS`] redirects to http(s)
     /// URLs, reading at most [`MAX_BODY`] bytes, all within the timeout.
     pub async fn fetch(&self, url: &str) -> Fetched {
-        self.request(url, &Method::Get).await
+        self.request(url, &Method::Get, Policy::default()).await
     }
 
-    /// As [`Fetcher::fetch`], with `method` (redirects repeat it).
-    pub async fn request(&self, url: &str, method: &Method) -> Fetched {
+    /// As [`Fetcher::fetch`], with `method` (redirects repeat it) and `policy`.
+    pub async fn request(&self, url: &str, method: &Method, policy: Policy) -> Fetched {
         let started = Instant::now();
         let mut fetched = Fetched {
             url: url.to_owned(),
@@ -197,13 +233,19 @@ impl Fetcher {
             duration: Duration::ZERO,
             body: Err(FetchError::Timeout(self.timeout)),
         };
-        let outcome = tokio::time::timeout(self.timeout, self.follow(&mut fetched, method)).await;
+        let following = self.follow(&mut fetched, method, policy);
+        let outcome = tokio::time::timeout(self.timeout, following).await;
         fetched.body = outcome.unwrap_or(Err(FetchError::Timeout(self.timeout)));
         fetched.duration = started.elapsed();
         fetched
     }
 
-    async fn follow(&self, fetched: &mut Fetched, method: &Method) -> Result<Vec<u8>, FetchError> {
+    async fn follow(
+        &self,
+        fetched: &mut Fetched,
+        method: &Method,
+        policy: Policy,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut current = http_url(&fetched.url, None)?;
         loop {
             fetched.final_url = current.to_string();
@@ -234,6 +276,12 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .ok_or(FetchError::NoLocation(status))?;
             let next = http_url(location, Some(&current))?;
+            if !policy.downgrade && current.scheme() == "https" && next.scheme() == "http" {
+                return Err(FetchError::Downgrade {
+                    from: current.to_string(),
+                    to: next.to_string(),
+                });
+            }
             if fetched.redirects.len() >= MAX_REDIRECTS {
                 return Err(FetchError::TooManyRedirects {
                     next: next.to_string(),

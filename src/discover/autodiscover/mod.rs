@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{OptionFuture, join_all};
 
-use super::fetch::{FetchError, Fetched, Fetcher, Method};
+use super::fetch::{FetchError, Fetched, Fetcher, Method, Policy};
 use super::providers::{self, Provider};
 use crate::net::resolve::Resolver;
 use crate::report::{SourceKind, SourceReport};
@@ -91,6 +91,25 @@ enum Origin {
     Srv,
 }
 
+/// A POX URL to ask, where it came from, and whether plain HTTP carried it (a
+/// URL learnt over plain HTTP could have been forged, and so could whatever its
+/// service answers).
+struct Pointer {
+    url: String,
+    origin: Origin,
+    plain_http: bool,
+}
+
+impl Pointer {
+    fn direct(url: &str) -> Pointer {
+        Pointer {
+            url: url.to_owned(),
+            origin: Origin::Direct,
+            plain_http: false,
+        }
+    }
+}
+
 /// One place asked: its report, and the provider its Autodiscover host
 /// belongs to, if known.
 struct Asked {
@@ -121,7 +140,7 @@ pub async fn lookup(
         address,
     };
     let json: OptionFuture<_> = plan.json.as_deref().map(|u| ask.json(u)).into();
-    let direct = join_all(plan.pox.iter().map(|u| ask.pox(u, Origin::Direct)));
+    let direct = join_all(plan.pox.iter().map(|u| ask.pox(Pointer::direct(u))));
     let redirect: OptionFuture<_> = plan
         .http_redirect
         .as_deref()
@@ -129,21 +148,17 @@ pub async fn lookup(
         .into();
     let srv: OptionFuture<_> = plan.srv.as_deref().map(|n| srv_target(resolver, n)).into();
     let (json, direct, redirect, srv) = tokio::join!(json, direct, redirect, srv);
-    let mut pointers: Vec<(String, Origin)> = Vec::new();
+    let mut pointers: Vec<Pointer> = Vec::new();
     let mut asked = Vec::new();
-    let steps = [
-        json.map(|(u, a)| (u, a, Origin::Json)),
-        redirect.map(|(u, a)| (u, a, Origin::HttpRedirect)),
-        srv.map(|(u, a)| (u, a, Origin::Srv)),
-    ];
-    for (pointer, step, origin) in steps.into_iter().flatten() {
+    for (pointer, step) in [json, redirect, srv].into_iter().flatten() {
         asked.push(step);
-        let new = |u: &String| !plan.pox.contains(u) && !pointers.iter().any(|(p, _)| p == u);
-        if let Some(url) = pointer.filter(new) {
-            pointers.push((url, origin));
+        let new =
+            |p: &Pointer| !plan.pox.contains(&p.url) && !pointers.iter().any(|q| q.url == p.url);
+        if let Some(p) = pointer.filter(new) {
+            pointers.push(p);
         }
     }
-    asked.extend(join_all(pointers.iter().map(|(u, o)| ask.pox(u, *o))).await);
+    asked.extend(join_all(pointers.into_iter().map(|p| ask.pox(p))).await);
     asked.extend(direct);
     let provider = asked
         .iter()
@@ -169,9 +184,13 @@ struct Asker<'a> {
 }
 
 impl Asker<'_> {
-    /// Step 1: the JSON service; the POX URL it names.
-    async fn json(&self, url: &str) -> (Option<String>, Asked) {
-        let fetched = self.fetcher.fetch(url).await;
+    /// Step 1: the JSON service; the POX URL it names. The request stays on
+    /// https ([`Policy::HTTPS_ONLY`]): the answer says where the address goes next.
+    async fn json(&self, url: &str) -> (Option<Pointer>, Asked) {
+        let fetched = self
+            .fetcher
+            .request(url, &Method::Get, Policy::HTTPS_ONLY)
+            .await;
         let mut asked = Self::asked(SourceKind::AutodiscoverJson, url.to_owned(), &fetched);
         let mut pointer = None;
         let mut words = vec![match &fetched.body {
@@ -179,7 +198,11 @@ impl Asker<'_> {
             Ok(body) => match json::parse(body) {
                 Ok(json::Answer::Url(u)) => {
                     let words = format!("the POX service is {u}{}", self.recognise(&u, &mut asked));
-                    pointer = Some(u);
+                    pointer = Some(Pointer {
+                        url: u,
+                        origin: Origin::Json,
+                        plain_http: fetched.plain_http,
+                    });
                     words
                 }
                 Ok(json::Answer::Error(e)) => format!("the service answered {e}"),
@@ -193,7 +216,7 @@ impl Asker<'_> {
 
     /// Step 3: the plain-HTTP GET; the https URL its first redirect names, if
     /// any (later hops belong to the service it names, asked next with a POST).
-    async fn http_redirect(&self, url: &str) -> (Option<String>, Asked) {
+    async fn http_redirect(&self, url: &str) -> (Option<Pointer>, Asked) {
         let fetched = self.fetcher.fetch(url).await;
         let mut asked = Self::asked(SourceKind::AutodiscoverPox, format!("GET {url}"), &fetched);
         let first = fetched.redirects.first();
@@ -214,20 +237,26 @@ impl Asker<'_> {
         };
         // The redirect's target names the provider, not a settings answer.
         asked.report.settings.clear();
-        (target, asked)
+        let pointer = target.map(|url| Pointer {
+            url,
+            origin: Origin::HttpRedirect,
+            plain_http: fetched.plain_http,
+        });
+        (pointer, asked)
     }
 
     /// Step 2 and the pointers: one POX service, following its answer's
     /// redirects at most [`MAX_ANSWER_REDIRECTS`] times.
-    async fn pox(&self, url: &str, origin: Origin) -> Asked {
+    async fn pox(&self, pointer: Pointer) -> Asked {
         let started = Instant::now();
-        let mut asked = Asked::new(SourceKind::AutodiscoverPox, format!("POST {url}"));
-        asked.report.plain_http = origin == Origin::HttpRedirect;
+        let query = format!("POST {}", pointer.url);
+        let mut asked = Asked::new(SourceKind::AutodiscoverPox, query);
+        asked.report.plain_http = pointer.plain_http;
         let mut words: Vec<String> = Vec::new();
-        if origin == Origin::Srv {
+        if pointer.origin == Origin::Srv {
             words.push("URL from an SRV record (unauthenticated DNS)".into());
         }
-        let (mut url, mut address) = (url.to_owned(), self.address.to_owned());
+        let (mut url, mut address) = (pointer.url, self.address.to_owned());
         for hop in 0..=MAX_ANSWER_REDIRECTS {
             match self.pox_once(&url, &address, &mut asked, &mut words).await {
                 Next::Done(last) => {
@@ -258,7 +287,8 @@ impl Asker<'_> {
         asked
     }
 
-    /// One POST and what its answer leads to.
+    /// One POST and what its answer leads to. It stays on https
+    /// ([`Policy::HTTPS_ONLY`]): the body carries the address.
     async fn pox_once(
         &self,
         url: &str,
@@ -270,7 +300,7 @@ impl Asker<'_> {
             body: pox::request_body(address),
             content_type: "text/xml; charset=utf-8",
         };
-        let fetched = self.fetcher.request(url, &method).await;
+        let fetched = self.fetcher.request(url, &method, Policy::HTTPS_ONLY).await;
         asked.report.plain_http |= fetched.plain_http;
         words.extend(self.redirects(&fetched, asked));
         let final_recognised = self.recognise(&fetched.final_url, asked);
@@ -380,7 +410,7 @@ fn fetch_words(fetched: &Fetched, e: &FetchError) -> String {
 }
 
 /// Step 4: the SRV record's first usable target (RFC 2782 order), as a POX URL.
-async fn srv_target(resolver: &Resolver, name: &str) -> (Option<String>, Asked) {
+async fn srv_target(resolver: &Resolver, name: &str) -> (Option<Pointer>, Asked) {
     let started = Instant::now();
     let mut asked = Asked::new(SourceKind::AutodiscoverPox, format!("SRV {name}"));
     let records = resolver.srv(name).await;
@@ -390,10 +420,15 @@ async fn srv_target(resolver: &Resolver, name: &str) -> (Option<String>, Asked) 
         .and_then(|rs| rs.iter().find(|r| r.target != "."));
     let url = target.map(|r| {
         let host = r.target.trim_end_matches('.');
-        if r.port == 443 {
+        let url = if r.port == 443 {
             format!("https://{host}/autodiscover/autodiscover.xml")
         } else {
             format!("https://{host}:{}/autodiscover/autodiscover.xml", r.port)
+        };
+        Pointer {
+            url,
+            origin: Origin::Srv,
+            plain_http: false,
         }
     });
     asked.report.outcome = match (&records, target) {
