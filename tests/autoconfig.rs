@@ -16,7 +16,7 @@ use common::servers::Servers;
 use common::{Leaf, Pki, dns};
 use mailcheck::discover::autoconfig::{self, Attempt, Outcome, ParseError};
 use mailcheck::discover::fetch::{
-    FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS, Method, Policy,
+    FetchError, Fetched, Fetcher, MAX_BODY, MAX_REDIRECTS, Method, Policy, Redirect,
 };
 use mailcheck::model::{Protocol, Security};
 use mailcheck::net::resolve::Resolver;
@@ -204,12 +204,40 @@ async fn too_many_redirects_are_refused() {
     assert_eq!(
         f.body,
         Err(FetchError::TooManyRedirects {
-            next: s.url("/hop/1")
+            limit: MAX_REDIRECTS,
+            refused: Redirect {
+                from: s.url("/hop/2"),
+                status: 302,
+                to: s.url("/hop/1")
+            }
         })
     );
     assert_eq!(f.redirects.len(), MAX_REDIRECTS);
     assert_eq!(f.status, Some(302));
     assert!(!s.https.targets().contains(&"/hop/1".to_owned()));
+}
+
+#[tokio::test]
+async fn a_policy_of_no_redirects_reads_the_first_location_only() {
+    let s = setup(secs(5)).await;
+    let policy = Policy {
+        max_redirects: 0,
+        ..Policy::DOCUMENT
+    };
+    let f = s
+        .fetcher
+        .request(&s.url("/hop/1"), &Method::Get, policy)
+        .await;
+    let Err(FetchError::TooManyRedirects { limit: 0, refused }) = &f.body else {
+        panic!("{:?}", f.body)
+    };
+    assert_eq!(refused.to, s.url("/hop/0"));
+    assert!(f.redirects.is_empty());
+    assert_eq!(
+        s.https.targets(),
+        ["/hop/1"],
+        "the redirect was not followed"
+    );
 }
 
 #[tokio::test]

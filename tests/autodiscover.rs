@@ -375,7 +375,7 @@ async fn json_errors_are_reported() {
 }
 
 #[tokio::test]
-async fn the_plain_http_redirect_step_is_followed_to_https_and_flagged() {
+async fn the_plain_http_redirect_step_names_an_https_service_and_is_flagged() {
     let s = Setup::start().await;
     let target = s.url("/pox/settings");
     let plain = HttpServer::start(None, move |_| Reply::Redirect(302, target.clone())).await;
@@ -415,6 +415,40 @@ async fn the_plain_http_redirect_step_is_followed_to_https_and_flagged() {
         post.outcome.contains("could have been forged"),
         "{}",
         post.outcome
+    );
+    // The redirect's target was read from the Location header, not fetched:
+    // the service there got the POST alone.
+    let methods: Vec<String> = s.https.requests().into_iter().map(|q| q.0).collect();
+    assert_eq!(methods, ["POST"]);
+}
+
+#[tokio::test]
+async fn a_plain_http_redirect_to_plain_http_is_reported_not_followed() {
+    let s = Setup::start().await;
+    let elsewhere = HttpServer::start(None, route(s.url(""))).await;
+    let to = format!("http://127.0.0.1:{}/pox/settings", elsewhere.port);
+    let plain = HttpServer::start(None, move |_| Reply::Redirect(301, to.clone())).await;
+    let plan = Plan {
+        http_redirect: Some(format!(
+            "http://127.0.0.1:{}/autodiscover/autodiscover.xml",
+            plain.port
+        )),
+        ..nothing()
+    };
+    let found = s.ask(plan, secs(5)).await;
+    assert_eq!(found.reports.len(), 1, "{:#?}", found.reports);
+    let get = &found.reports[0];
+    assert_eq!(
+        get.outcome,
+        format!(
+            "redirects (301) to http://127.0.0.1:{}/pox/settings, which is not https: not followed",
+            elsewhere.port
+        )
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
     );
 }
 

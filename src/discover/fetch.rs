@@ -56,11 +56,13 @@ pub enum FetchError {
     /// A 3xx without a usable `Location`.
     #[error("HTTP {0} redirect without a Location header")]
     NoLocation(u16),
-    /// More redirects than [`MAX_REDIRECTS`].
-    #[error("more than {MAX_REDIRECTS} redirects (the next pointed to {next})")]
+    /// More redirects than the request's [`Policy`] follows.
+    #[error("more than {limit} redirects (the next pointed to {})", .refused.to)]
     TooManyRedirects {
-        /// Where the refused redirect pointed.
-        next: String,
+        /// How many the policy follows.
+        limit: usize,
+        /// The redirect not followed.
+        refused: Redirect,
     },
     /// The body is longer than [`MAX_BODY`]; reading stopped there.
     #[error("the document is larger than {MAX_BODY} bytes")]
@@ -80,6 +82,10 @@ pub enum FetchError {
 /// What one request accepts on its way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    /// How many redirects are followed; the next one fails the fetch with
+    /// [`FetchError::TooManyRedirects`], which holds it (so with 0, the first
+    /// `Location` is read and not followed).
+    pub max_redirects: usize,
     /// Whether a redirect from https to plain http is followed (and the fetch
     /// marked [`Fetched::plain_http`]) or refused ([`FetchError::Downgrade`]).
     pub downgrade: bool,
@@ -89,12 +95,42 @@ impl Policy {
     /// For documents a client would also fetch over plain HTTP (autoconfig,
     /// the ISPDB): a downgrade is followed, and reported through
     /// [`Fetched::plain_http`].
-    pub const DOCUMENT: Policy = Policy { downgrade: true };
+    pub const DOCUMENT: Policy = Policy {
+        max_redirects: MAX_REDIRECTS,
+        downgrade: true,
+    };
 
     /// For requests that carry the address (Autodiscover's POST) or whose
     /// answer says where to send it next (Autodiscover's JSON service): HTTPS
     /// stays HTTPS, since a downgrade would hand both to anyone on the path.
-    pub const HTTPS_ONLY: Policy = Policy { downgrade: false };
+    pub const HTTPS_ONLY: Policy = Policy {
+        max_redirects: MAX_REDIRECTS,
+        downgrade: false,
+    };
+
+    /// Whether the redirect from `current` to `next` may be followed, after
+    /// `followed` others.
+    fn allows(
+        self,
+        current: &Url,
+        next: &Url,
+        redirect: &Redirect,
+        followed: usize,
+    ) -> Result<(), FetchError> {
+        if !self.downgrade && current.scheme() == "https" && next.scheme() == "http" {
+            return Err(FetchError::Downgrade {
+                from: redirect.from.clone(),
+                to: redirect.to.clone(),
+            });
+        }
+        if followed >= self.max_redirects {
+            return Err(FetchError::TooManyRedirects {
+                limit: self.max_redirects,
+                refused: redirect.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for Policy {
@@ -215,8 +251,8 @@ impl Fetcher {
         Ok(Fetcher { client, timeout })
     }
 
-    /// Fetches `url`, following at most [`MAX_REDIRECTS`] redirects to http(s)
-    /// URLs, reading at most [`MAX_BODY`] bytes, all within the timeout.
+    /// Fetches `url` with [`Policy::DOCUMENT`], following at most
+    /// [`MAX_REDIRECTS`] redirects to http(s) URLs, reading at most [`MAX_BODY`] bytes, all within the timeout.
     pub async fn fetch(&self, url: &str) -> Fetched {
         self.request(url, &Method::Get, Policy::default()).await
     }
@@ -250,51 +286,54 @@ impl Fetcher {
         loop {
             fetched.final_url = current.to_string();
             fetched.plain_http |= current.scheme() == "http";
-            let request = match method {
-                Method::Get => self.client.get(current.clone()),
-                Method::Post { body, content_type } => self
-                    .client
-                    .post(current.clone())
-                    .header(reqwest::header::CONTENT_TYPE, *content_type)
-                    .body(body.clone()),
-            };
-            let response = request
-                .send()
-                .await
-                .map_err(|e| FetchError::Request(request_error(&e)))?;
-            let status = response.status().as_u16();
-            fetched.status = Some(status);
-            if !response.status().is_redirection() {
-                if !response.status().is_success() {
-                    return Err(FetchError::Status(status));
+            let response = self.send(&current, method).await?;
+            let status = response.status();
+            fetched.status = Some(status.as_u16());
+            if !status.is_redirection() {
+                if !status.is_success() {
+                    return Err(FetchError::Status(status.as_u16()));
                 }
                 return read_body(response).await;
             }
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(FetchError::NoLocation(status))?;
-            let next = http_url(location, Some(&current))?;
-            if !policy.downgrade && current.scheme() == "https" && next.scheme() == "http" {
-                return Err(FetchError::Downgrade {
-                    from: current.to_string(),
-                    to: next.to_string(),
-                });
-            }
-            if fetched.redirects.len() >= MAX_REDIRECTS {
-                return Err(FetchError::TooManyRedirects {
-                    next: next.to_string(),
-                });
-            }
-            fetched.redirects.push(Redirect {
-                from: current.to_string(),
-                status,
-                to: next.to_string(),
-            });
+            let (next, redirect) = next_hop(&current, &response)?;
+            policy.allows(&current, &next, &redirect, fetched.redirects.len())?;
+            fetched.redirects.push(redirect);
             current = next;
         }
     }
+
+    /// One request of the chain.
+    async fn send(&self, url: &Url, method: &Method) -> Result<reqwest::Response, FetchError> {
+        let request = match method {
+            Method::Get => self.client.get(url.clone()),
+            Method::Post { body, content_type } => self
+                .client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, *content_type)
+                .body(body.clone()),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| FetchError::Request(request_error(&e)))
+    }
+}
+
+/// Where a 3xx answer to `current` points.
+fn next_hop(current: &Url, response: &reqwest::Response) -> Result<(Url, Redirect), FetchError> {
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(FetchError::NoLocation(status))?;
+    let next = http_url(location, Some(current))?;
+    let redirect = Redirect {
+        from: current.to_string(),
+        status,
+        to: next.to_string(),
+    };
+    Ok((next, redirect))
 }
 
 /// Parses `url` (relative to `base`, for a `Location`), accepting only http(s).

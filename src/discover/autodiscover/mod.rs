@@ -214,12 +214,20 @@ impl Asker<'_> {
         (pointer, asked)
     }
 
-    /// Step 3: the plain-HTTP GET; the https URL its first redirect names, if
-    /// any (later hops belong to the service it names, asked next with a POST).
+    /// Step 3: the plain-HTTP GET; the https URL its redirect names, if any.
+    /// Only that first `Location` is read, never followed: the service it
+    /// names is asked next, with a POST.
     async fn http_redirect(&self, url: &str) -> (Option<Pointer>, Asked) {
-        let fetched = self.fetcher.fetch(url).await;
+        let first_only = Policy {
+            max_redirects: 0,
+            ..Policy::DOCUMENT
+        };
+        let fetched = self.fetcher.request(url, &Method::Get, first_only).await;
         let mut asked = Self::asked(SourceKind::AutodiscoverPox, format!("GET {url}"), &fetched);
-        let first = fetched.redirects.first();
+        let first = match &fetched.body {
+            Err(FetchError::TooManyRedirects { refused, .. }) => Some(refused),
+            _ => None,
+        };
         let target = first
             .map(|r| r.to.clone())
             .filter(|t| t.starts_with("https://"));
@@ -229,7 +237,10 @@ impl Asker<'_> {
                 r.describe(self.domain),
                 self.recognise(t, &mut asked)
             ),
-            (Some(r), None) => format!("redirected to {}, which is not https: not followed", r.to),
+            (Some(r), None) => format!(
+                "redirects ({}) to {}, which is not https: not followed",
+                r.status, r.to
+            ),
             (None, _) => match &fetched.body {
                 Err(e) => fetch_words(&fetched, e),
                 Ok(_) => "no redirect to an Autodiscover service".into(),
