@@ -154,6 +154,18 @@ fn a_hosted_domain_is_recognised_from_its_mx() {
             .iter()
             .any(|c| c["host"] == "imap.gmail.com")
     );
+    // The provider is known from its MX: its web server is not asked for the
+    // address (the ISPDB, a third party, is).
+    let queries: Vec<&str> = doc["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["query"].as_str().unwrap())
+        .collect();
+    assert!(
+        !queries.iter().any(|q| q.contains("autoconfig.google.com")),
+        "{queries:?}"
+    );
 }
 
 #[test]

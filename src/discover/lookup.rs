@@ -88,7 +88,7 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
 
 /// The domain's MX hosts, the provider they point at, and, as Thunderbird
 /// does, the ISPDB for the MX host's parent and base domains and autoconfig
-/// at its base domain.
+/// at its base domain ([`mx_autoconfig_domain`]).
 async fn mx_branch(
     s: &Sources<'_>,
     domain: &str,
@@ -104,10 +104,16 @@ async fn mx_branch(
         .first()
         .map(|h| domain::mx_lookup_domains(h, domain))
         .unwrap_or_default();
-    let base = mx_hosts.first().and_then(|h| domain::base_domain(h));
+    let base = mx_autoconfig_domain(mx_hosts.first(), domain, recognised.is_some());
     let autoconfig_at_base = async {
-        match base.filter(|b| b != domain) {
-            Some(b) => autoconfig_reports(s.fetcher, &b, address).await,
+        match base {
+            Some(b) => {
+                let attempts = autoconfig::lookup_at_mx(s.fetcher, &b, address).await;
+                attempts
+                    .into_iter()
+                    .map(|a| attempt_report(SourceKind::Autoconfig, a, &b))
+                    .collect()
+            }
             None => Vec::new(),
         }
     };
@@ -119,6 +125,23 @@ async fn mx_branch(
     reports.extend(ispdb_reports);
     reports.extend(autoconfig);
     (recognised, reports)
+}
+
+/// Where autoconfig is asked on behalf of the MX host (`mx_host`): its base
+/// domain, unless that is the address's own domain (asked already) or the MX
+/// host already named a known provider (`recognised`), whose settings are
+/// known: the address is not sent to the provider's web server for nothing.
+fn mx_autoconfig_domain(
+    mx_host: Option<&String>,
+    domain: &str,
+    recognised: bool,
+) -> Option<String> {
+    if recognised {
+        return None;
+    }
+    mx_host
+        .and_then(|h| domain::base_domain(h))
+        .filter(|b| b != domain)
 }
 
 /// The built-in sources: the provider overrides and the ISPDB snapshot, each
@@ -321,6 +344,21 @@ mod tests {
                 assert!(!d.candidates.is_empty(), "{domain}");
             }
         }
+    }
+
+    #[test]
+    fn autoconfig_at_the_mx_base_domain_only_for_an_unknown_provider() {
+        let mx = "mx1.mail.hoster.example".to_owned();
+        assert_eq!(
+            mx_autoconfig_domain(Some(&mx), "example.com", false).as_deref(),
+            Some("hoster.example")
+        );
+        assert_eq!(mx_autoconfig_domain(Some(&mx), "example.com", true), None);
+        assert_eq!(
+            mx_autoconfig_domain(Some(&mx), "hoster.example", false),
+            None
+        );
+        assert_eq!(mx_autoconfig_domain(None, "example.com", false), None);
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub fn candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
     https.chain(http).collect()
 }
 
+/// The URL to try at the base domain of a domain's MX host, as Thunderbird's
+/// `fetchConfigForMX` does: `https://autoconfig.<domain>/mail/config-v1.1.xml`
+/// only. That server belongs to whoever runs the mail exchanger, not to the
+/// address's domain, so the address goes there over https or not at all.
+#[must_use]
+pub fn mx_candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
+    let mut urls = candidate_urls(domain, address);
+    urls.truncate(1);
+    urls
+}
+
 /// Like JavaScript's `encodeURIComponent`, which Thunderbird uses for the address.
 fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -94,6 +105,12 @@ pub struct Attempt {
 /// yields a configuration; every attempt is returned.
 pub async fn lookup(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
     lookup_urls(fetcher, &candidate_urls(domain, address), address).await
+}
+
+/// As [`lookup`], at the base domain of the address's MX host
+/// ([`mx_candidate_urls`]).
+pub async fn lookup_at_mx(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
+    lookup_urls(fetcher, &mx_candidate_urls(domain, address), address).await
 }
 
 /// As [`lookup`], over the given `(url, plain_http)` candidates.
@@ -167,6 +184,18 @@ mod tests {
                     true
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn the_mx_base_domain_is_asked_over_https_only() {
+        assert_eq!(
+            mx_candidate_urls("hoster.example", "alice@example.com"),
+            [(
+                "https://autoconfig.hoster.example/mail/config-v1.1.xml?emailaddress=alice%40example.com"
+                    .to_owned(),
+                false
+            )]
         );
     }
 }
