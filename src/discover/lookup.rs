@@ -47,7 +47,7 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
     let ascii = address.ascii();
     let (by_domain, built_in_reports) = built_in(&address);
     let plan = autodiscover::Plan::for_domain(&domain, &ascii);
-    let (srv, (by_mx, mx_reports), ispdb_report, domain_autoconfig, found, guesses) = tokio::join!(
+    let (srv, mx, ispdb_report, domain_autoconfig, found, guesses) = tokio::join!(
         dns::srv(s.resolver, &domain),
         Box::pin(mx_branch(s, &domain, &ascii)),
         ispdb_report(s, &domain, &ascii),
@@ -58,42 +58,37 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
         dns::guess(s.resolver, &domain, s.families),
     );
     let provider = by_domain
-        .or_else(|| by_mx.map(|p| match_of(p, SourceKind::Mx)))
+        .or_else(|| mx.provider.map(|p| match_of(p, SourceKind::Mx)))
         .or_else(|| found.provider.map(|(p, kind)| match_of(p, kind)));
     let mut reports = built_in_reports;
     reports.push(ispdb_report);
-    reports.extend(
-        mx_reports
-            .iter()
-            .filter(|r| r.kind == SourceKind::Ispdb)
-            .cloned(),
-    );
+    reports.extend(mx.ispdb);
     reports.extend(srv);
-    reports.extend(
-        mx_reports
-            .iter()
-            .filter(|r| r.kind == SourceKind::Mx)
-            .cloned(),
-    );
+    reports.push(mx.mx);
     reports.extend(domain_autoconfig);
-    reports.extend(
-        mx_reports
-            .into_iter()
-            .filter(|r| r.kind == SourceKind::Autoconfig),
-    );
+    reports.extend(mx.autoconfig);
     reports.extend(found.reports);
     reports.push(guesses);
     finish(address, provider, reports, false, started)
 }
 
+/// What the MX branch learnt; each kind of report goes to its own place in
+/// the order of trust.
+struct MxBranch {
+    /// The provider the MX hosts point at.
+    provider: Option<&'static Provider>,
+    /// The MX lookup.
+    mx: SourceReport,
+    /// The ISPDB asked for the MX host's parent and base domains.
+    ispdb: Vec<SourceReport>,
+    /// Autoconfig at the MX host's base domain.
+    autoconfig: Vec<SourceReport>,
+}
+
 /// The domain's MX hosts, the provider they point at, and, as Thunderbird
 /// does, the ISPDB for the MX host's parent and base domains and autoconfig
 /// at its base domain ([`mx_autoconfig_domain`]).
-async fn mx_branch(
-    s: &Sources<'_>,
-    domain: &str,
-    address: &str,
-) -> (Option<&'static Provider>, Vec<SourceReport>) {
+async fn mx_branch(s: &Sources<'_>, domain: &str, address: &str) -> MxBranch {
     let (mx_hosts, mut mx_report) = dns::mx(s.resolver, domain).await;
     let recognised = providers::by_mx(&mx_hosts);
     if let Some(p) = recognised {
@@ -117,14 +112,16 @@ async fn mx_branch(
             None => Vec::new(),
         }
     };
-    let (ispdb_reports, autoconfig) = tokio::join!(
+    let (ispdb, autoconfig) = tokio::join!(
         join_all(lookups.iter().map(|d| ispdb_report(s, d, address))),
         autoconfig_at_base,
     );
-    let mut reports = vec![mx_report];
-    reports.extend(ispdb_reports);
-    reports.extend(autoconfig);
-    (recognised, reports)
+    MxBranch {
+        provider: recognised,
+        mx: mx_report,
+        ispdb,
+        autoconfig,
+    }
 }
 
 /// Where autoconfig is asked on behalf of the MX host (`mx_host`): its base
