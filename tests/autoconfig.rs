@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use common::http::{HttpServer, Reply};
 use common::servers::Servers;
 use common::{Leaf, Pki, dns};
@@ -121,7 +123,7 @@ async fn valid_document_over_https() {
 }
 
 #[tokio::test]
-async fn lookup_stops_at_the_first_configuration_and_records_every_attempt() {
+async fn lookup_reports_every_attempt_up_to_the_first_configuration() {
     let s = setup(secs(5)).await;
     let candidates = vec![
         (s.url("/missing"), false),
@@ -130,7 +132,7 @@ async fn lookup_stops_at_the_first_configuration_and_records_every_attempt() {
             s.url("/mail/config-v1.1.xml?emailaddress=alice%40example.com"),
             false,
         ),
-        (s.url("/never-asked"), false),
+        (s.url("/good"), false),
     ];
     let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
@@ -149,10 +151,49 @@ async fn lookup_stops_at_the_first_configuration_and_records_every_attempt() {
     assert_eq!(config.incoming[0].host, "imap.example.com");
     assert_eq!(config.outgoing[0].security, Security::Tls);
     assert!(attempts.iter().all(|a| !a.plain_http));
-    assert!(
-        !s.https.targets().contains(&"/never-asked".to_owned()),
-        "stops at the first configuration"
+}
+
+/// The https candidates are asked at once: the first answers only once the
+/// second has been asked. One after the other, the first would time out.
+#[tokio::test]
+async fn the_https_candidates_are_asked_at_once() {
+    let s = setup(secs(3)).await;
+    let gate = Arc::new(Notify::new());
+    let opener = gate.clone();
+    let server = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |target| {
+        if target == "/first" {
+            return Reply::Gated(gate.clone(), 200, DOCUMENT.into());
+        }
+        opener.notify_one();
+        Reply::Body(404, b"not found".to_vec())
+    })
+    .await;
+    let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.port);
+    let candidates = [(url("/first"), false), (url("/second"), false)];
+    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    assert!(attempts[0].found(), "{:?}", attempts[0].outcome);
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the first candidate's configuration is used"
     );
+}
+
+/// The plain-HTTP candidates wait for the https ones, and are asked only if
+/// none of those gave a configuration.
+#[tokio::test]
+async fn plain_http_candidates_are_a_fallback_only() {
+    let s = setup(secs(5)).await;
+    let http = HttpServer::start(None, route).await;
+    let plain = format!("http://127.0.0.1:{}/good", http.port);
+    let candidates = [(s.url("/good"), false), (plain.clone(), true)];
+    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    assert_eq!(attempts.len(), 1);
+    assert!(http.targets().is_empty(), "{:?}", http.targets());
+    let candidates = [(s.url("/missing"), false), (plain, true)];
+    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts[1].found() && attempts[1].plain_http);
 }
 
 #[tokio::test]

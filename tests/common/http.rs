@@ -1,7 +1,8 @@
 //! A small HTTP/1.1 responder on 127.0.0.1, over TLS or not, for the fetcher's
 //! tests (autoconfig, the ISPDB, Autodiscover): one request per connection (GET
 //! or POST, whose body is read and logged), answered by a route function, with
-//! the misbehaviours a fetcher must survive (huge bodies, endless redirects, silence).
+//! the misbehaviours a fetcher must survive (huge bodies, endless redirects, silence),
+//! and gated answers that show whether two requests were made at once.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 /// How to answer one request.
 #[derive(Clone)]
@@ -26,6 +28,10 @@ pub enum Reply {
     Declared(usize),
     /// Wait this long, then answer 200 with an empty body.
     Slow(Duration),
+    /// Wait until the gate is opened (by another request's route calling
+    /// `notify_one`), then answer with this status and body: the answer
+    /// comes only if the other request is made while this one waits.
+    Gated(Arc<Notify>, u16, Vec<u8>),
 }
 
 /// What the server saw and did, for assertions.
@@ -153,6 +159,12 @@ async fn answer(
         Reply::Slow(delay) => {
             tokio::time::sleep(delay).await;
             head(&mut stream, 200, "Content-Length: 0").await?;
+        }
+        Reply::Gated(gate, status, body) => {
+            gate.notified().await;
+            let length = format!("Content-Length: {}", body.len());
+            head(&mut stream, status, &length).await?;
+            stream.write_all(&body).await?;
         }
     }
     stream.flush().await?;

@@ -9,6 +9,10 @@
 //! 2. `https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml`
 //! 3. the same two over plain HTTP.
 //!
+//! Like Thunderbird, mailcheck asks the two https URLs at once, and the two
+//! plain-HTTP ones (at once) only if neither https one gave a configuration;
+//! the first in this order that gives one is used ([`lookup_urls`]).
+//!
 //! The plain-HTTP forms are a fallback only: a configuration fetched without TLS can
 //! be forged by anyone on the path (pointing the client at an attacker's server), so
 //! every [`Attempt`] says whether plain HTTP was involved, and callers must report
@@ -29,6 +33,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use parse::{ClientConfig, ParseError, parse};
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use super::fetch::{FetchError, Fetched, Fetcher, Redirect};
 
@@ -101,8 +108,7 @@ pub struct Attempt {
     pub outcome: Outcome,
 }
 
-/// Tries [`candidate_urls`] for `domain` in order, stopping at the first that
-/// yields a configuration; every attempt is returned.
+/// Tries [`candidate_urls`] for `domain` ([`lookup_urls`]).
 pub async fn lookup(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
     lookup_urls(fetcher, &candidate_urls(domain, address), address).await
 }
@@ -113,22 +119,71 @@ pub async fn lookup_at_mx(fetcher: &Fetcher, domain: &str, address: &str) -> Vec
     lookup_urls(fetcher, &mx_candidate_urls(domain, address), address).await
 }
 
-/// As [`lookup`], over the given `(url, plain_http)` candidates.
+/// Tries the `(url, plain_http)` candidates the way Thunderbird does (its
+/// `promiseFirstSuccessful`): the https ones at once, the plain-HTTP ones at
+/// once only if no https one gave a configuration. The configuration used is
+/// the first in the candidates' order; the attempts returned are those up to
+/// and including it (or all, if none gave one), in that order. A candidate
+/// after the one used is dropped unfinished, as a client would not use it.
+///
+/// So a lookup takes at most two fetches' time ([`Fetcher`]'s timeout),
+/// not one per candidate.
 pub async fn lookup_urls(
     fetcher: &Fetcher,
     candidates: &[(String, bool)],
     address: &str,
 ) -> Vec<Attempt> {
-    let mut attempts = Vec::new();
-    for (url, plain) in candidates {
-        let attempt = lookup_url(fetcher, url, *plain, address).await;
-        let found = matches!(attempt.outcome, Outcome::Found(_));
-        attempts.push(attempt);
-        if found {
+    let (https, http): (Vec<_>, Vec<_>) = candidates.iter().partition(|(_, plain)| !plain);
+    let mut attempts = first_found(fetcher, &https, address).await;
+    if !attempts.iter().any(Attempt::found) {
+        attempts.extend(first_found(fetcher, &http, address).await);
+    }
+    attempts
+}
+
+/// Asks every candidate at once; see [`lookup_urls`] for which attempts count.
+async fn first_found(
+    fetcher: &Fetcher,
+    candidates: &[&(String, bool)],
+    address: &str,
+) -> Vec<Attempt> {
+    let mut pending: FuturesUnordered<_> = candidates
+        .iter()
+        .enumerate()
+        .map(
+            |(i, (url, plain))| async move { (i, lookup_url(fetcher, url, *plain, address).await) },
+        )
+        .collect();
+    let mut done: Vec<Option<Attempt>> = candidates.iter().map(|_| None).collect();
+    while let Some((i, attempt)) = pending.next().await {
+        done[i] = Some(attempt);
+        if let Some(used) = decided(&done) {
+            done.truncate(used + 1);
             break;
         }
     }
-    attempts
+    done.into_iter().flatten().collect()
+}
+
+/// The candidate whose configuration is used, once known: the first that gave
+/// one, when every candidate before it has failed.
+fn decided(done: &[Option<Attempt>]) -> Option<usize> {
+    for (i, attempt) in done.iter().enumerate() {
+        match attempt {
+            None => return None,
+            Some(a) if a.found() => return Some(i),
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+impl Attempt {
+    /// Whether it gave a usable configuration.
+    #[must_use]
+    pub fn found(&self) -> bool {
+        matches!(self.outcome, Outcome::Found(_))
+    }
 }
 
 /// Fetches one document URL (`plain`: it is plain HTTP) and reads it.
