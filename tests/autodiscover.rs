@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use common::http::{HttpServer, Reply};
 use common::output::{assert_valid, binary_async, candidate, json, source_kinds};
 use common::servers::Servers;
@@ -372,6 +374,54 @@ async fn json_errors_are_reported() {
         found.reports[0].outcome
     );
     assert_eq!(found.reports.len(), 1, "nothing to follow");
+}
+
+/// The POX service the JSON step names is asked while the plain-HTTP step
+/// still waits: that step's server answers only once the POX service has been
+/// asked. Asked after every step, the plain-HTTP step would time out.
+#[tokio::test]
+async fn a_named_pox_service_is_asked_while_the_other_steps_run() {
+    let s = Setup::start().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let base = format!("https://127.0.0.1:{port}");
+    let gate = Arc::new(Notify::new());
+    let opened = gate.clone();
+    let pointer = format!(r#"{{"Protocol":"AutodiscoverV1","Url":"{base}/pox"}}"#);
+    let settings = fixture("pox-settings.xml", &base);
+    let server = HttpServer::start_on(
+        &format!("127.0.0.1:{port}"),
+        Some(s.pki.server(&Leaf::default())),
+        move |target| match target {
+            "/json" => Reply::Typed(200, "application/json", pointer.clone().into_bytes()),
+            "/pox" => {
+                opened.notify_one();
+                Reply::Body(200, settings.clone())
+            }
+            _ => Reply::Gated(gate.clone(), 404, Vec::new()),
+        },
+    )
+    .await;
+    let plan = Plan {
+        json: Some(format!("{base}/json")),
+        http_redirect: Some(format!("{base}/redirect")),
+        ..nothing()
+    };
+    let found = s.ask(plan, secs(3)).await;
+    let step = found
+        .reports
+        .iter()
+        .find(|r| r.query.starts_with("GET "))
+        .unwrap();
+    assert!(step.outcome.contains("HTTP 404"), "{:#?}", found.reports);
+    let post = found
+        .reports
+        .iter()
+        .find(|r| r.query == format!("POST {base}/pox"))
+        .unwrap();
+    assert_eq!(post.settings.len(), 3, "{}", post.outcome);
+    assert_eq!(server.targets().len(), 3);
 }
 
 #[tokio::test]

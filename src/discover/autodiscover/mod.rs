@@ -12,7 +12,12 @@
 //!    whose redirect (to an https URL only) names another POX service;
 //! 4. the SRV record `_autodiscover._tcp.<domain>`, whose target names one too.
 //!
-//! The URLs from 1, 3 and 4 are then asked as in 2. Every request goes through
+//! All four steps run at once, and the URL each of 1, 3 and 4 names is asked
+//! as in 2 as soon as that step has named it. MS-OXDSCLI lists the places in an
+//! order of preference, not an order of waiting: every place's answer is
+//! reported and the order of trust decides between them (docs/discovery.md),
+//! so asking at once changes only the time taken, at most about two fetch
+//! timeouts plus any POX answer redirects. Every request goes through
 //! the bounded fetcher ([`super::fetch`]: size, redirects, time); a POX
 //! answer may also redirect by itself (`redirectUrl`, `redirectAddr`), followed
 //! at most [`MAX_ANSWER_REDIRECTS`] times. Redirects to another domain are
@@ -25,6 +30,7 @@
 pub mod json;
 pub mod pox;
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{OptionFuture, join_all};
@@ -139,26 +145,27 @@ pub async fn lookup(
         domain,
         address,
     };
-    let json: OptionFuture<_> = plan.json.as_deref().map(|u| ask.json(u)).into();
+    // Each step's POX URL is asked as soon as that step has named it, while the
+    // other steps still run; a URL named twice is asked once, for the step
+    // that named it first.
+    let claimed = Mutex::new(plan.pox.clone());
+    let then_pox = |step| ask.then_pox(step, &claimed);
+    let json: OptionFuture<_> = plan.json.as_deref().map(|u| then_pox(Step::Json(u))).into();
     let direct = join_all(plan.pox.iter().map(|u| ask.pox(Pointer::direct(u))));
     let redirect: OptionFuture<_> = plan
         .http_redirect
         .as_deref()
-        .map(|u| ask.http_redirect(u))
+        .map(|u| then_pox(Step::HttpRedirect(u)))
         .into();
-    let srv: OptionFuture<_> = plan.srv.as_deref().map(|n| srv_target(resolver, n)).into();
+    let srv: OptionFuture<_> = plan
+        .srv
+        .as_deref()
+        .map(|n| then_pox(Step::Srv(resolver, n)))
+        .into();
     let (json, direct, redirect, srv) = tokio::join!(json, direct, redirect, srv);
-    let mut pointers: Vec<Pointer> = Vec::new();
-    let mut asked = Vec::new();
-    for (pointer, step) in [json, redirect, srv].into_iter().flatten() {
-        asked.push(step);
-        let new =
-            |p: &Pointer| !plan.pox.contains(&p.url) && !pointers.iter().any(|q| q.url == p.url);
-        if let Some(p) = pointer.filter(new) {
-            pointers.push(p);
-        }
-    }
-    asked.extend(join_all(pointers.into_iter().map(|p| ask.pox(p))).await);
+    let (mut asked, pointed): (Vec<Asked>, Vec<Option<Asked>>) =
+        [json, redirect, srv].into_iter().flatten().unzip();
+    asked.extend(pointed.into_iter().flatten());
     asked.extend(direct);
     let provider = asked
         .iter()
@@ -183,7 +190,43 @@ struct Asker<'a> {
     address: &'a str,
 }
 
+/// A step that may name a POX URL (1, 3 and 4 above).
+enum Step<'a> {
+    Json(&'a str),
+    HttpRedirect(&'a str),
+    Srv(&'a Resolver, &'a str),
+}
+
 impl Asker<'_> {
+    /// Runs `step`, then asks the POX URL it named unless `claimed` holds it
+    /// already (asked directly, or named by another step first).
+    async fn then_pox(
+        &self,
+        step: Step<'_>,
+        claimed: &Mutex<Vec<String>>,
+    ) -> (Asked, Option<Asked>) {
+        let (pointer, asked) = match step {
+            Step::Json(url) => self.json(url).await,
+            Step::HttpRedirect(url) => self.http_redirect(url).await,
+            Step::Srv(resolver, name) => srv_target(resolver, name).await,
+        };
+        let pointer = pointer.filter(|p| {
+            let mut claimed = claimed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let new = !claimed.contains(&p.url);
+            if new {
+                claimed.push(p.url.clone());
+            }
+            new
+        });
+        let pox = match pointer {
+            Some(p) => Some(self.pox(p).await),
+            None => None,
+        };
+        (asked, pox)
+    }
+
     /// Step 1: the JSON service; the POX URL it names. The request stays on
     /// https ([`Policy::HTTPS_ONLY`]): the answer says where the address goes next.
     async fn json(&self, url: &str) -> (Option<Pointer>, Asked) {
