@@ -4,6 +4,12 @@
 //! The order of the reports is the order of trust (docs/discovery.md): the
 //! provider overrides, the ISPDB snapshot, the ISPDB online, SRV, MX,
 //! autoconfig, Autodiscover, guesses.
+//!
+//! Each request is bounded by `--timeout`, but some sources chain requests
+//! (autoconfig's plain-HTTP fallback after https, the MX host's ISPDB entry
+//! after the MX lookup, a POX service after the step that named it, POX
+//! answers that redirect); so discovery as a whole has a deadline too
+//! ([`deadline_for`]), and a source still running then is reported cut short.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -29,6 +35,55 @@ pub struct Sources<'a> {
     pub families: Families,
     /// The online ISPDB's base URL, checked ([`ispdb::base_url`]).
     pub ispdb_url: &'a str,
+    /// How long discovery may take as a whole ([`deadline_for`]).
+    pub deadline: Duration,
+}
+
+/// Discovery's deadline, in request timeouts ([`deadline_for`]).
+pub const DEADLINE_IN_TIMEOUTS: u32 = 3;
+
+/// Discovery's deadline for a request timeout of `timeout`: every source
+/// that meets only silent servers is done within two timeouts (autoconfig's
+/// https then plain-HTTP round, the MX lookup then the MX host's ISPDB entry,
+/// an Autodiscover step then the POX service it named), and a third leaves
+/// room for DNS's retry; longer chains (answers that keep redirecting) are cut.
+#[must_use]
+pub fn deadline_for(timeout: Duration) -> Duration {
+    timeout * DEADLINE_IN_TIMEOUTS
+}
+
+/// Discovery's deadline, when it passes (`at`), for the sources still running.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Cut {
+    fn after(limit: Duration) -> Cut {
+        Cut {
+            at: tokio::time::Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// `work`'s result, or `cut()`'s if the deadline passes first.
+    async fn bound<T>(self, work: impl Future<Output = T>, cut: impl FnOnce() -> T) -> T {
+        tokio::time::timeout_at(self.at, work)
+            .await
+            .unwrap_or_else(|_| cut())
+    }
+
+    /// The report of a source the deadline cut short.
+    fn report(self, kind: SourceKind, query: String) -> SourceReport {
+        let mut report = SourceReport::new(kind, query);
+        report.outcome = format!(
+            "cut short: discovery's deadline ({:.1} s, {DEADLINE_IN_TIMEOUTS} × --timeout) passed first",
+            self.limit.as_secs_f64()
+        );
+        report.duration_ms = self.limit.as_millis() as u64;
+        report
+    }
 }
 
 /// Discovery without the network: the provider overrides and the ISPDB
@@ -47,15 +102,33 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
     let ascii = address.ascii();
     let (by_domain, built_in_reports) = built_in(&address);
     let plan = autodiscover::Plan::for_domain(&domain, &ascii);
+    let cut = Cut::after(s.deadline);
     let (srv, mx, ispdb_report, domain_autoconfig, found, guesses) = tokio::join!(
-        dns::srv(s.resolver, &domain),
-        Box::pin(mx_branch(s, &domain, &ascii)),
-        ispdb_report(s, &domain, &ascii),
-        autoconfig_reports(s.fetcher, &domain, &ascii),
-        Box::pin(autodiscover::lookup(
-            s.fetcher, s.resolver, &plan, &domain, &ascii
-        )),
-        dns::guess(s.resolver, &domain, s.families),
+        cut.bound(dns::srv(s.resolver, &domain), || {
+            vec![cut.report(SourceKind::Srv, format!("SRV records of {domain}"))]
+        }),
+        Box::pin(mx_branch(s, &domain, &ascii, cut)),
+        cut.bound(ispdb_report(s, &domain, &ascii), || {
+            cut.report(SourceKind::Ispdb, ispdb::url_for(s.ispdb_url, &domain))
+        }),
+        cut.bound(autoconfig_reports(s.fetcher, &domain, &ascii), || {
+            vec![cut.report(SourceKind::Autoconfig, format!("autoconfig for {domain}"))]
+        }),
+        cut.bound(
+            Box::pin(autodiscover::lookup(
+                s.fetcher, s.resolver, &plan, &domain, &ascii
+            )),
+            || autodiscover::Found {
+                reports: vec![cut.report(
+                    SourceKind::AutodiscoverPox,
+                    format!("Autodiscover for {domain}"),
+                )],
+                provider: None,
+            }
+        ),
+        cut.bound(dns::guess(s.resolver, &domain, s.families), || {
+            cut.report(SourceKind::Guess, format!("guessed names under {domain}"))
+        }),
     );
     let provider = by_domain
         .or_else(|| mx.provider.map(|p| match_of(p, SourceKind::Mx)))
@@ -88,8 +161,14 @@ struct MxBranch {
 /// The domain's MX hosts, the provider they point at, and, as Thunderbird
 /// does, the ISPDB for the MX host's parent and base domains and autoconfig
 /// at its base domain ([`mx_autoconfig_domain`]).
-async fn mx_branch(s: &Sources<'_>, domain: &str, address: &str) -> MxBranch {
-    let (mx_hosts, mut mx_report) = dns::mx(s.resolver, domain).await;
+async fn mx_branch(s: &Sources<'_>, domain: &str, address: &str, cut: Cut) -> MxBranch {
+    let mx_cut = || {
+        (
+            Vec::new(),
+            cut.report(SourceKind::Mx, format!("MX {domain}")),
+        )
+    };
+    let (mx_hosts, mut mx_report) = cut.bound(dns::mx(s.resolver, domain), mx_cut).await;
     let recognised = providers::by_mx(&mx_hosts);
     if let Some(p) = recognised {
         mx_report.settings = p.settings_for(address);
@@ -100,6 +179,7 @@ async fn mx_branch(s: &Sources<'_>, domain: &str, address: &str) -> MxBranch {
         .map(|h| domain::mx_lookup_domains(h, domain))
         .unwrap_or_default();
     let base = mx_autoconfig_domain(mx_hosts.first(), domain, recognised.is_some());
+    let cut_base = base.clone();
     let autoconfig_at_base = async {
         match base {
             Some(b) => {
@@ -112,9 +192,17 @@ async fn mx_branch(s: &Sources<'_>, domain: &str, address: &str) -> MxBranch {
             None => Vec::new(),
         }
     };
+    let ispdb_cut = |d: &String| cut.report(SourceKind::Ispdb, ispdb::url_for(s.ispdb_url, d));
     let (ispdb, autoconfig) = tokio::join!(
-        join_all(lookups.iter().map(|d| ispdb_report(s, d, address))),
-        autoconfig_at_base,
+        join_all(
+            lookups
+                .iter()
+                .map(|d| cut.bound(ispdb_report(s, d, address), || ispdb_cut(d)))
+        ),
+        cut.bound(autoconfig_at_base, || match cut_base {
+            Some(b) => vec![cut.report(SourceKind::Autoconfig, format!("autoconfig for {b}"))],
+            None => Vec::new(),
+        }),
     );
     MxBranch {
         provider: recognised,
@@ -356,6 +444,52 @@ mod tests {
             None
         );
         assert_eq!(mx_autoconfig_domain(None, "example.com", false), None);
+    }
+
+    /// Every network source waits on a DNS server that never answers, for
+    /// longer than discovery's deadline: each is reported cut short, and the
+    /// built-in sources still answer.
+    #[tokio::test]
+    async fn the_deadline_cuts_every_source_still_running() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dns = silent.local_addr().unwrap();
+        let timeout = Duration::from_secs(10);
+        let resolver = std::sync::Arc::new(Resolver::new(Some(dns), timeout).unwrap());
+        let fetcher = Fetcher::new(resolver.clone(), None, timeout).unwrap();
+        let sources = Sources {
+            resolver: &resolver,
+            fetcher: &fetcher,
+            families: Families::Any,
+            ispdb_url: "https://ispdb.mailcheck.test/v1.1/",
+            deadline: Duration::from_millis(300),
+        };
+        let address = crate::model::address::parse("alice@outlook.com").unwrap();
+        let d = online(address, &sources).await;
+        assert!(d.duration_ms < 5000, "took {} ms", d.duration_ms);
+        let cut: Vec<SourceKind> = d
+            .sources
+            .iter()
+            .filter(|r| {
+                r.outcome
+                    .starts_with("cut short: discovery's deadline (0.3 s")
+            })
+            .map(|r| r.kind)
+            .collect();
+        assert_eq!(
+            cut,
+            [
+                SourceKind::Ispdb,
+                SourceKind::Srv,
+                SourceKind::Mx,
+                SourceKind::Autoconfig,
+                SourceKind::AutodiscoverPox,
+                SourceKind::Guess
+            ],
+            "{:#?}",
+            d.sources
+        );
+        assert_eq!(d.provider.unwrap().id, "outlook");
+        assert!(!d.candidates.is_empty(), "the built-in sources answered");
     }
 
     #[test]

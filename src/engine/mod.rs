@@ -183,6 +183,7 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
         fetcher: &fetcher,
         families: Families::Any,
         ispdb_url: &config.ispdb_url,
+        deadline: lookup::deadline_for(config.timeout),
     };
     Ok(lookup::online(config.address.clone(), &sources).await)
 }
@@ -213,6 +214,7 @@ async fn discover(
         fetcher: &fetcher,
         families: config.families,
         ispdb_url: &config.ispdb_url,
+        deadline: lookup::deadline_for(config.timeout),
     };
     let found = deadline
         .bound(lookup::online(address.clone(), &sources))
