@@ -151,9 +151,9 @@ pub struct Redirect {
 }
 
 impl Redirect {
-    /// The redirect in words, saying so when it leaves the address's domain
-    /// (`domain`): settings from another domain's server are that server's
-    /// claim, not the domain owner's.
+    /// The redirect in words, saying so when it leaves `domain`, the domain
+    /// whose server was asked (the address's, or the ISPDB's): settings from
+    /// another domain's server are that server's claim, not the domain owner's.
     #[must_use]
     pub fn describe(&self, domain: &str) -> String {
         let mut out = format!("redirected ({}) to {}", self.status, self.to);

@@ -61,6 +61,16 @@ pub fn url_for(base: &str, domain: &str) -> String {
     )
 }
 
+/// The host of a checked base URL: the ISPDB's own domain, against which its
+/// redirects are judged ([`super::fetch::Redirect::describe`]).
+#[must_use]
+pub fn home(base: &str) -> String {
+    reqwest::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Asks the ISPDB at `base` about `domain` for `address` (placeholders); one
 /// attempt, reported like an autoconfig attempt.
 pub async fn lookup(fetcher: &Fetcher, base: &str, domain: &str, address: &str) -> Attempt {

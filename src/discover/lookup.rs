@@ -291,7 +291,14 @@ fn match_of(p: &Provider, via: SourceKind) -> ProviderMatch {
 /// The online ISPDB asked about `domain`, in the shape of every other report.
 async fn ispdb_report(s: &Sources<'_>, domain: &str, address: &str) -> SourceReport {
     let attempt = ispdb::lookup(s.fetcher, s.ispdb_url, domain, address).await;
-    attempt_report(SourceKind::Ispdb, attempt, domain)
+    ispdb_attempt_report(attempt, s.ispdb_url)
+}
+
+/// An ISPDB attempt as a report. Its redirects are judged against the ISPDB's
+/// own domain (that of `base`), not the address's: an answer from elsewhere is
+/// that server's claim, not the ISPDB's, and says "another domain".
+fn ispdb_attempt_report(attempt: autoconfig::Attempt, base: &str) -> SourceReport {
+    attempt_report(SourceKind::Ispdb, attempt, &ispdb::home(base))
 }
 
 async fn autoconfig_reports(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<SourceReport> {
@@ -490,6 +497,37 @@ mod tests {
         );
         assert_eq!(d.provider.unwrap().id, "outlook");
         assert!(!d.candidates.is_empty(), "the built-in sources answered");
+    }
+
+    #[test]
+    fn an_ispdb_redirect_says_another_domain_when_it_leaves_the_ispdb() {
+        let report = |to: &str| {
+            let attempt = autoconfig::Attempt {
+                url: format!("{}example.com", ispdb::DEFAULT_URL),
+                plain_http: false,
+                final_url: to.to_owned(),
+                redirects: vec![super::super::fetch::Redirect {
+                    from: format!("{}example.com", ispdb::DEFAULT_URL),
+                    status: 302,
+                    to: to.to_owned(),
+                }],
+                status: Some(404),
+                duration: Duration::ZERO,
+                outcome: autoconfig::Outcome::FetchFailed(super::super::fetch::FetchError::Status(
+                    404,
+                )),
+            };
+            ispdb_attempt_report(attempt, ispdb::DEFAULT_URL).outcome
+        };
+        let within = report("https://www.thunderbird.net/v1.1/example.com");
+        assert!(!within.contains("another domain"), "{within}");
+        for away in [
+            "https://example.com/mail/config-v1.1.xml",
+            "https://evil.example/config.xml",
+        ] {
+            let outcome = report(away);
+            assert!(outcome.contains(", another domain ("), "{outcome}");
+        }
     }
 
     #[test]
