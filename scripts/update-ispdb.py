@@ -24,12 +24,16 @@ redundant or contradicts.
 Only the Python standard library is used. The conversion is strict: a server of
 a type mailcheck probes (imap, pop3, smtp) without a host name, a port from 1 to
 65535 or a known socketType stops the script with the file's name, so an
-upstream change never slips into the snapshot half-read.
+upstream change never slips into the snapshot half-read. Every file is
+converted before anything is written, so a stop leaves the old snapshot, its
+licence and its source files as they were.
 """
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 
 UPSTREAM = "https://github.com/thunderbird/autoconfig"
@@ -212,6 +216,39 @@ def convert(name, xml, seen):
     return "\n".join(lines) + "\n", dropped
 
 
+def replace(here, toml, licence, sources):
+    """Writes the new snapshot, licence and source files beside the old ones
+    (a temporary directory, `.new` files), then puts them in place by renames
+    only: no file is ever left half-written, and a failure while writing
+    leaves the old ones untouched."""
+    data = os.path.join(here, "data")
+    fixtures = os.path.join(here, "fixtures", "ispdb")
+    staged = tempfile.mkdtemp(prefix=".ispdb-new-", dir=os.path.dirname(fixtures))
+    try:
+        for name, content in sources.items():
+            with open(os.path.join(staged, name), "wb") as f:
+                f.write(content)
+        files = []
+        for name, content in (("ispdb.toml", toml), ("ISPDB-LICENSE", licence)):
+            path = os.path.join(data, name)
+            with open(path + ".new", "wb") as f:
+                f.write(content)
+            files.append(path)
+        old = staged + ".old"
+        if os.path.isdir(fixtures):
+            os.rename(fixtures, old)
+        os.rename(staged, fixtures)
+        for path in files:
+            os.replace(path + ".new", path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        for name in ("ispdb.toml", "ISPDB-LICENSE"):
+            path = os.path.join(data, name + ".new")
+            if os.path.exists(path):
+                os.remove(path)
+
+
 def main(argv):
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
@@ -225,20 +262,13 @@ def main(argv):
         for path in git(repo, "ls-tree", "--name-only", commit, "ispdb/").split()
         if path.endswith(".xml")
     )
-    fixtures = os.path.join(here, "fixtures", "ispdb")
-    os.makedirs(fixtures, exist_ok=True)
-    for old in os.listdir(fixtures):
-        if old.endswith(".xml"):
-            os.remove(os.path.join(fixtures, old))
     licence = git(repo, "show", f"{commit}:LICENSE", raw=True)
-    for path in (os.path.join(here, "data", "ISPDB-LICENSE"), os.path.join(fixtures, "LICENSE")):
-        with open(path, "wb") as f:
-            f.write(licence)
-    blocks, seen, dropped = [], {}, []
+    # Everything is read and converted before anything is written, so a
+    # file the conversion refuses leaves the old snapshot as it was.
+    sources, blocks, seen, dropped = {}, [], {}, []
     for name in names:
         xml = git(repo, "show", f"{commit}:ispdb/{name}", raw=True)
-        with open(os.path.join(fixtures, name), "wb") as f:
-            f.write(xml)
+        sources[name] = xml
         block, lost = convert(name, xml, seen)
         blocks.append(block)
         dropped.extend(f"{name}: {d}" for d in lost)
@@ -256,8 +286,8 @@ def main(argv):
     )
     for block in blocks:
         out.append("\n" + block)
-    with open(os.path.join(here, "data", "ispdb.toml"), "w", encoding="utf-8") as f:
-        f.write("".join(out))
+    sources["LICENSE"] = licence
+    replace(here, "".join(out).encode("utf-8"), licence, sources)
     print(f"ispdb {commit[:12]} ({date}): {len(names)} files, {len(seen)} domains")
     for d in dropped:
         print(f"warning: {d}", file=sys.stderr)
