@@ -430,23 +430,15 @@ fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// A DNS name (letters, digits, '-', '_', dots; labels of 1 to 63 characters) or an
-/// IP address, IPv6 optionally in brackets.
+/// A DNS name ([`crate::model::host::is_dns_name`]) or an IP address, IPv6
+/// optionally in brackets.
 pub fn validate_host(h: &str, flag: &str) -> Result<String, UsageError> {
     let bare = h.trim_start_matches('[').trim_end_matches(']');
     if bare.parse::<IpAddr>().is_ok() {
         return Ok(bare.to_owned());
     }
-    let name = h.strip_suffix('.').unwrap_or(h);
-    let label_ok = |l: &str| {
-        (1..=63).contains(&l.len())
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if !name.is_empty() && name.len() <= 253 && name.split('.').all(label_ok) {
-        Ok(name.to_ascii_lowercase())
+    if crate::model::host::is_dns_name(h) {
+        Ok(h.trim_end_matches('.').to_ascii_lowercase())
     } else {
         Err(UsageError(format!(
             "{flag} {h:?} is not a host name or IP address; expected e.g. mail.example.com or 192.0.2.1"

@@ -1,9 +1,11 @@
 //! The shared vocabulary of every layer: protocols, security modes, combinations,
-//! endpoints, the phases a probe goes through, failure codes and addresses.
+//! endpoints, the phases a probe goes through, failure codes, addresses and
+//! host names.
 //! Imports nothing else of mailcheck.
 
 pub mod address;
 mod code;
+pub mod host;
 
 use std::fmt;
 

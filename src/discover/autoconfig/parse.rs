@@ -141,7 +141,7 @@ fn setting(
         })
     };
     let host = vars.substitute(required("hostname")?);
-    if !is_host(&host) {
+    if !crate::model::host::is_host(&host) {
         return Err(ParseError::BadHostname {
             server: label.to_owned(),
             value: host,
@@ -181,19 +181,6 @@ fn socket_type(value: &str) -> Option<Security> {
         "plain" => Some(Security::Plain),
         _ => None,
     }
-}
-
-/// Letters, digits, dots, hyphens and underscores; or an IPv6 literal in brackets.
-fn is_host(host: &str) -> bool {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
-    if let Some(v6) = bare {
-        return v6.parse::<std::net::Ipv6Addr>().is_ok();
-    }
-    !host.is_empty()
-        && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn text<'a>(node: Node<'a, '_>) -> Option<&'a str> {

@@ -149,7 +149,7 @@ fn settings(account: Node<'_, '_>, address: &str) -> Result<Answer, ParseError> 
 
 fn server(p: Node<'_, '_>, protocol: Protocol, address: &str) -> Result<Setting, String> {
     let host = text(p, "Server").ok_or("<Server> is missing or empty")?;
-    if !is_host(host) {
+    if !crate::model::host::is_host(host) {
         return Err(format!("<Server> {host:?} is not a host name"));
     }
     let port_text = text(p, "Port").ok_or("<Port> is missing or empty")?;
@@ -213,17 +213,6 @@ fn error_text(error: Node<'_, '_>) -> String {
     let code = text(error, "ErrorCode").unwrap_or("?");
     let message = text(error, "Message").unwrap_or("no message");
     format!("error {code}: {message}")
-}
-
-/// Letters, digits, dots, hyphens, underscores; or an IPv6 literal in brackets.
-fn is_host(host: &str) -> bool {
-    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return v6.parse::<std::net::Ipv6Addr>().is_ok();
-    }
-    host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 fn child<'a, 'i>(node: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {
