@@ -355,6 +355,16 @@ fn http_url(url: &str, base: Option<&Url>) -> Result<Url, FetchError> {
     }
 }
 
+/// Whether `url` is an https URL with a host: the one test discovery makes
+/// before it sends an address to a URL it was given or follows a redirect
+/// that must stay encrypted. It parses the URL, so `HTTPS://` counts and a
+/// mere prefix (`https:host`, `https://` alone) does not.
+#[must_use]
+pub fn is_https(url: &str) -> bool {
+    Url::parse(url)
+        .is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// Reads the body, at most [`MAX_BODY`] bytes.
 async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
     http::read_limited(response, MAX_BODY)
@@ -368,6 +378,27 @@ async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_is_decided_by_parsing_the_url() {
+        for yes in [
+            "https://a.example/x",
+            "HTTPS://A.example",
+            "https://[::1]:8443/",
+        ] {
+            assert!(is_https(yes), "{yes}");
+        }
+        for no in [
+            "http://a.example/",
+            "https://",
+            "https:",
+            "ftp://a.example/",
+            "a.example",
+            "",
+        ] {
+            assert!(!is_https(no), "{no}");
+        }
+    }
 
     #[test]
     fn redirect_targets_must_be_http() {

@@ -83,8 +83,7 @@ pub fn parse(body: &[u8]) -> Result<Answer, ParseError> {
         return Err(ParseError::OtherProtocol(p));
     }
     let url = raw.url.ok_or(ParseError::Empty)?;
-    let parsed = reqwest::Url::parse(&url).map_err(|_| ParseError::BadUrl(url.clone()))?;
-    if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
+    if !super::super::fetch::is_https(&url) {
         return Err(ParseError::BadUrl(url));
     }
     Ok(Answer::Url(url))

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{OptionFuture, join_all};
 
-use super::fetch::{FetchError, Fetched, Fetcher, Method, Policy};
+use super::fetch::{FetchError, Fetched, Fetcher, Method, Policy, is_https};
 use super::providers::{self, Provider};
 use crate::net::resolve::Resolver;
 use crate::report::{SourceKind, SourceReport};
@@ -271,9 +271,7 @@ impl Asker<'_> {
             Err(FetchError::TooManyRedirects { refused, .. }) => Some(refused),
             _ => None,
         };
-        let target = first
-            .map(|r| r.to.clone())
-            .filter(|t| t.starts_with("https://"));
+        let target = first.map(|r| r.to.clone()).filter(|t| is_https(t));
         asked.report.outcome = match (first, &target) {
             (Some(r), Some(t)) => format!(
                 "{}{}; learnt over plain HTTP, so it could have been forged on the way",
@@ -386,9 +384,7 @@ impl Asker<'_> {
                 report.settings = settings;
                 Next::Done(words)
             }
-            pox::Answer::RedirectUrl(u) if u.starts_with("https://") => {
-                Next::Follow(u, address.to_owned())
-            }
+            pox::Answer::RedirectUrl(u) if is_https(&u) => Next::Follow(u, address.to_owned()),
             pox::Answer::RedirectUrl(u) => Next::Done(format!(
                 "the answer redirects to {u}, which is not https: not followed"
             )),

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use super::overrides::{Override, Overrides, RawServer};
 use super::snapshot::{Entry, Snapshot};
 use super::{NOTE_KEYS, OAuth2Flow, Provider, SignIn};
+use crate::discover::fetch::is_https;
 use crate::discover::xml::substitute;
 use crate::report::UsernameForm;
 
@@ -116,7 +117,7 @@ fn validate_oauth2(p: &Provider, say: &mut impl FnMut(String)) {
         &o.revocation_url,
     ];
     for url in urls.into_iter().flatten().chain([&o.issuer]) {
-        if !url.starts_with("https://") || url.contains(char::is_whitespace) {
+        if !is_https(url) || url.contains(char::is_whitespace) {
             say(format!("OAuth2 URL {url:?} is not an https URL"));
         }
     }
