@@ -29,7 +29,6 @@
 
 mod parse;
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 pub use parse::{ClientConfig, ParseError, parse};
@@ -44,7 +43,9 @@ use super::fetch::{FetchError, Fetched, Fetcher, Redirect};
 #[must_use]
 pub fn candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
     let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let query = percent_encode(address);
+    // Thunderbird uses encodeURIComponent; the form encoding gives the same
+    // for any address (`@` and `+` escaped; a space, which no address has, aside).
+    let query: String = url::form_urlencoded::byte_serialize(address.as_bytes()).collect();
     let paths = [
         format!("autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={query}"),
         format!("{domain}/.well-known/autoconfig/mail/config-v1.1.xml"),
@@ -63,19 +64,6 @@ pub fn mx_candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
     let mut urls = candidate_urls(domain, address);
     urls.truncate(1);
     urls
-}
-
-/// Like JavaScript's `encodeURIComponent`, which Thunderbird uses for the address.
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
 }
 
 /// What one candidate URL gave.

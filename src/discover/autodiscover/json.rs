@@ -55,15 +55,11 @@ struct Raw {
 /// The service's URL for `address` under `base` (`https://autodiscover.example.com`).
 #[must_use]
 pub fn url(base: &str, address: &str) -> String {
-    let address: String = address
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'@' | b'.' | b'-' | b'_' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
+    // Escaped as a form value, but with `@` as Microsoft writes it: RFC 3986
+    // allows it in a path segment.
+    let address = url::form_urlencoded::byte_serialize(address.as_bytes())
+        .collect::<String>()
+        .replace("%40", "@");
     format!(
         "{}/autodiscover/autodiscover.json/v1.0/{address}?Protocol={PROTOCOL}",
         base.trim_end_matches('/')
@@ -98,6 +94,10 @@ mod tests {
         assert_eq!(
             url("https://autodiscover.example.com/", "alice+x@example.com"),
             "https://autodiscover.example.com/autodiscover/autodiscover.json/v1.0/alice%2Bx@example.com?Protocol=AutodiscoverV1"
+        );
+        assert_eq!(
+            url("https://a.example", "a/b?c%d#e@example.com"),
+            "https://a.example/autodiscover/autodiscover.json/v1.0/a%2Fb%3Fc%25d%23e@example.com?Protocol=AutodiscoverV1"
         );
     }
 
