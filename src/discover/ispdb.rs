@@ -52,13 +52,12 @@ pub fn base_url(url: &str) -> Result<String, BadBaseUrl> {
     Ok(out)
 }
 
-/// The URL of `domain`'s document under a checked base URL.
+/// The URL of `domain`'s document under a checked base URL; `domain` is
+/// normalised ([`crate::model::Address::domain_ascii`], or
+/// [`super::domain::mx_lookup_domains`] for the MX host's).
 #[must_use]
 pub fn url_for(base: &str, domain: &str) -> String {
-    format!(
-        "{base}{}",
-        domain.trim_end_matches('.').to_ascii_lowercase()
-    )
+    format!("{base}{domain}")
 }
 
 /// The host of a checked base URL: the ISPDB's own domain, against which its
@@ -98,13 +97,5 @@ mod tests {
             let err = base_url(bad).unwrap_err();
             assert!(err.to_string().contains(why), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn the_domain_is_appended_in_lower_case() {
-        assert_eq!(
-            url_for(DEFAULT_URL, "Example.COM."),
-            "https://autoconfig.thunderbird.net/v1.1/example.com"
-        );
     }
 }

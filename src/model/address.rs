@@ -93,6 +93,8 @@ mod tests {
         assert_eq!(a.domain, "example.com");
         assert_eq!(a.domain_ascii, "example.com");
         assert!(!a.is_international());
+        // The one place discovery's domain is normalised: the root dot goes too.
+        assert_eq!(parse("a@Example.COM.").unwrap().domain_ascii, "example.com");
     }
 
     #[test]

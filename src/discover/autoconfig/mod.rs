@@ -40,9 +40,11 @@ use super::fetch::{FetchError, Fetched, Fetcher, Redirect};
 
 /// The URLs to try for `domain`, in Thunderbird's order, each with whether it is
 /// plain HTTP (see the module docs: a plain-HTTP configuration can be forged).
+/// `domain` is as discovery holds it, normalised once where the address is
+/// parsed: lower case, IDNA's ASCII form, no root dot
+/// ([`crate::model::Address::domain_ascii`]).
 #[must_use]
 pub fn candidate_urls(domain: &str, address: &str) -> Vec<(String, bool)> {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     // Thunderbird uses encodeURIComponent; the form encoding gives the same
     // for any address (`@` and `+` escaped; a space, which no address has, aside).
     let query: String = url::form_urlencoded::byte_serialize(address.as_bytes()).collect();
@@ -204,7 +206,7 @@ mod tests {
 
     #[test]
     fn candidate_urls_in_thunderbird_order() {
-        let urls = candidate_urls("Example.COM.", "alice+tag@example.com");
+        let urls = candidate_urls("example.com", "alice+tag@example.com");
         assert_eq!(
             urls,
             [

@@ -58,17 +58,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The places Outlook and Thunderbird ask for `address` at `domain`.
+    /// The places Outlook and Thunderbird ask for `address` at `domain`
+    /// (normalised: [`crate::model::Address::domain_ascii`]).
     #[must_use]
     pub fn for_domain(domain: &str, address: &str) -> Plan {
-        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         let pox = |host: &str| format!("https://{host}/autodiscover/autodiscover.xml");
         Plan {
             json: Some(json::url(
                 &format!("https://autodiscover.{domain}"),
                 address,
             )),
-            pox: vec![pox(&format!("autodiscover.{domain}")), pox(&domain)],
+            pox: vec![pox(&format!("autodiscover.{domain}")), pox(domain)],
             http_redirect: Some(format!(
                 "http://autodiscover.{domain}/autodiscover/autodiscover.xml"
             )),
@@ -392,7 +392,7 @@ impl Asker<'_> {
                 Some((_, d)) if !d.is_empty() && !d.contains('/') => Next::Follow(
                     format!(
                         "https://autodiscover.{}/autodiscover/autodiscover.xml",
-                        d.to_ascii_lowercase()
+                        super::domain::normalise(d)
                     ),
                     a.clone(),
                 ),
