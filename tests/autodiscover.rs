@@ -21,6 +21,7 @@ use common::output::{assert_valid, binary_async, candidate, json, source_kinds};
 use common::servers::Servers;
 use common::{Leaf, Pki, dns};
 use mailcheck::discover::autodiscover::{self, Found, Plan};
+use mailcheck::discover::cutoff::Cut;
 use mailcheck::discover::fetch::Fetcher;
 use mailcheck::model::{Protocol, Security};
 use mailcheck::net::resolve::Resolver;
@@ -122,6 +123,7 @@ impl Setup {
             &plan,
             DOMAIN,
             ADDRESS,
+            None,
         )
         .await
     }
@@ -374,6 +376,53 @@ async fn json_errors_are_reported() {
         found.reports[0].outcome
     );
     assert_eq!(found.reports.len(), 1, "nothing to follow");
+}
+
+/// Discovery's deadline passes while a POX service stays silent: that POST is
+/// reported cut short, and what the JSON step had learnt is kept.
+#[tokio::test]
+async fn the_deadline_cuts_a_silent_pox_service_and_keeps_the_steps() {
+    let s = Setup::start().await;
+    let pointer = format!(
+        r#"{{"Protocol":"AutodiscoverV1","Url":"{}"}}"#,
+        s.url("/pox/slow")
+    );
+    let server = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |_| {
+        Reply::Typed(200, "application/json", pointer.clone().into_bytes())
+    })
+    .await;
+    let plan = Plan {
+        json: Some(format!("https://127.0.0.1:{}/json", server.port)),
+        pox: vec![s.url("/pox/slow")],
+        ..nothing()
+    };
+    let started = std::time::Instant::now();
+    let found = autodiscover::lookup(
+        &s.fetcher(secs(8)),
+        &s.resolver,
+        &plan,
+        DOMAIN,
+        ADDRESS,
+        Some(Cut::after(Duration::from_millis(500))),
+    )
+    .await;
+    assert!(started.elapsed() < secs(5), "{:?}", started.elapsed());
+    let outcomes: Vec<(&str, &str)> = found
+        .reports
+        .iter()
+        .map(|r| (r.query.as_str(), r.outcome.as_str()))
+        .collect();
+    assert_eq!(outcomes.len(), 2, "{outcomes:#?}");
+    assert!(
+        outcomes[0].1.starts_with("the POX service is "),
+        "{outcomes:#?}"
+    );
+    assert!(
+        outcomes[1]
+            .1
+            .starts_with("cut short: discovery's deadline (0.5 s"),
+        "{outcomes:#?}"
+    );
 }
 
 /// The POX service the JSON step names is asked while the plain-HTTP step

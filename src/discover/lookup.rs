@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
+pub use super::cutoff::{DEADLINE_IN_TIMEOUTS, deadline_for};
+
+use super::cutoff::Cut;
 use super::fetch::Fetcher;
 use super::providers::{self, Provider};
 use super::{autoconfig, autodiscover, dns, domain, ispdb, merge};
@@ -37,53 +40,6 @@ pub struct Sources<'a> {
     pub ispdb_url: &'a str,
     /// How long discovery may take as a whole ([`deadline_for`]).
     pub deadline: Duration,
-}
-
-/// Discovery's deadline, in request timeouts ([`deadline_for`]).
-pub const DEADLINE_IN_TIMEOUTS: u32 = 3;
-
-/// Discovery's deadline for a request timeout of `timeout`: every source
-/// that meets only silent servers is done within two timeouts (autoconfig's
-/// https then plain-HTTP round, the MX lookup then the MX host's ISPDB entry,
-/// an Autodiscover step then the POX service it named), and a third leaves
-/// room for DNS's retry; longer chains (answers that keep redirecting) are cut.
-#[must_use]
-pub fn deadline_for(timeout: Duration) -> Duration {
-    timeout * DEADLINE_IN_TIMEOUTS
-}
-
-/// Discovery's deadline, when it passes (`at`), for the sources still running.
-#[derive(Debug, Clone, Copy)]
-struct Cut {
-    at: tokio::time::Instant,
-    limit: Duration,
-}
-
-impl Cut {
-    fn after(limit: Duration) -> Cut {
-        Cut {
-            at: tokio::time::Instant::now() + limit,
-            limit,
-        }
-    }
-
-    /// `work`'s result, or `cut()`'s if the deadline passes first.
-    async fn bound<T>(self, work: impl Future<Output = T>, cut: impl FnOnce() -> T) -> T {
-        tokio::time::timeout_at(self.at, work)
-            .await
-            .unwrap_or_else(|_| cut())
-    }
-
-    /// The report of a source the deadline cut short.
-    fn report(self, kind: SourceKind, query: String) -> SourceReport {
-        let mut report = SourceReport::new(kind, query);
-        report.outcome = format!(
-            "cut short: discovery's deadline ({:.1} s, {DEADLINE_IN_TIMEOUTS} × --timeout) passed first",
-            self.limit.as_secs_f64()
-        );
-        report.duration_ms = self.limit.as_millis() as u64;
-        report
-    }
 }
 
 /// Discovery without the network: the provider overrides and the ISPDB
@@ -114,18 +70,14 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
         cut.bound(autoconfig_reports(s.fetcher, &domain, &ascii), || {
             vec![cut.report(SourceKind::Autoconfig, format!("autoconfig for {domain}"))]
         }),
-        cut.bound(
-            Box::pin(autodiscover::lookup(
-                s.fetcher, s.resolver, &plan, &domain, &ascii
-            )),
-            || autodiscover::Found {
-                reports: vec![cut.report(
-                    SourceKind::AutodiscoverPox,
-                    format!("Autodiscover for {domain}"),
-                )],
-                provider: None,
-            }
-        ),
+        Box::pin(autodiscover::lookup(
+            s.fetcher,
+            s.resolver,
+            &plan,
+            &domain,
+            &ascii,
+            Some(cut)
+        )),
         cut.bound(dns::guess(s.resolver, &domain, s.families), || {
             cut.report(SourceKind::Guess, format!("guessed names under {domain}"))
         }),
@@ -489,6 +441,10 @@ mod tests {
                 SourceKind::Srv,
                 SourceKind::Mx,
                 SourceKind::Autoconfig,
+                SourceKind::AutodiscoverJson,
+                SourceKind::AutodiscoverPox,
+                SourceKind::AutodiscoverPox,
+                SourceKind::AutodiscoverPox,
                 SourceKind::AutodiscoverPox,
                 SourceKind::Guess
             ],

@@ -5,10 +5,12 @@
 //! recognition, Mozilla autoconfig ([`autoconfig`]), Microsoft Autodiscover
 //! ([`autodiscover`]), and host-name guesses, as Thunderbird's account setup
 //! does; [`lookup`] runs them all and merges what they say. Every web request
-//! goes through [`fetch`], every fetched XML document through [`xml`].
+//! goes through [`fetch`], every fetched XML document through [`xml`]; all of it
+//! within [`cutoff`]'s deadline.
 
 pub mod autoconfig;
 pub mod autodiscover;
+pub mod cutoff;
 pub mod dns;
 pub mod domain;
 pub mod fetch;

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{OptionFuture, join_all};
 
+use super::cutoff::Cut;
 use super::fetch::{FetchError, Fetched, Fetcher, Method, Policy, is_https};
 use super::providers::{self, Provider};
 use crate::net::resolve::Resolver;
@@ -132,18 +133,23 @@ impl Asked {
     }
 }
 
-/// Asks every place of `plan` for `address` (whose domain is `domain`).
+/// Asks every place of `plan` for `address` (whose domain is `domain`). A
+/// POX service still being asked when discovery's deadline (`cut`) passes is
+/// reported cut short, with what it had answered so far; the steps, each one
+/// request, end within a timeout anyway.
 pub async fn lookup(
     fetcher: &Fetcher,
     resolver: &Resolver,
     plan: &Plan,
     domain: &str,
     address: &str,
+    cut: Option<Cut>,
 ) -> Found {
     let ask = Asker {
         fetcher,
         domain,
         address,
+        cut,
     };
     // Each step's POX URL is asked as soon as that step has named it, while the
     // other steps still run; a URL named twice is asked once, for the step
@@ -188,6 +194,7 @@ struct Asker<'a> {
     fetcher: &'a Fetcher,
     domain: &'a str,
     address: &'a str,
+    cut: Option<Cut>,
 }
 
 /// A step that may name a POX URL (1, 3 and 4 above).
@@ -205,10 +212,33 @@ impl Asker<'_> {
         step: Step<'_>,
         claimed: &Mutex<Vec<String>>,
     ) -> (Asked, Option<Asked>) {
-        let (pointer, asked) = match step {
-            Step::Json(url) => self.json(url).await,
-            Step::HttpRedirect(url) => self.http_redirect(url).await,
-            Step::Srv(resolver, name) => srv_target(resolver, name).await,
+        let (kind, query) = match step {
+            Step::Json(url) => (SourceKind::AutodiscoverJson, url.to_owned()),
+            Step::HttpRedirect(url) => (SourceKind::AutodiscoverPox, format!("GET {url}")),
+            Step::Srv(_, name) => (SourceKind::AutodiscoverPox, format!("SRV {name}")),
+        };
+        let run = async {
+            match step {
+                Step::Json(url) => self.json(url).await,
+                Step::HttpRedirect(url) => self.http_redirect(url).await,
+                Step::Srv(resolver, name) => srv_target(resolver, name).await,
+            }
+        };
+        let (pointer, asked) = match self.cut {
+            Some(cut) => {
+                let cut_short = || {
+                    let report = cut.report(kind, query);
+                    (
+                        None,
+                        Asked {
+                            report,
+                            provider: None,
+                        },
+                    )
+                };
+                cut.bound(run, cut_short).await
+            }
+            None => run.await,
         };
         let pointer = pointer.filter(|p| {
             let mut claimed = claimed
@@ -221,7 +251,7 @@ impl Asker<'_> {
             new
         });
         let pox = match pointer {
-            Some(p) => Some(self.pox(p).await),
+            Some(p) => Some(Box::pin(self.pox(p)).await),
             None => None,
         };
         (asked, pox)
@@ -308,9 +338,41 @@ impl Asker<'_> {
         if pointer.origin == Origin::Srv {
             words.push("URL from an SRV record (unauthenticated DNS)".into());
         }
-        let (mut url, mut address) = (pointer.url, self.address.to_owned());
+        let hops = Box::pin(self.pox_hops(pointer.url, &mut asked, &mut words));
+        match self.cut {
+            Some(cut) => {
+                if !cut
+                    .bound(
+                        async {
+                            hops.await;
+                            true
+                        },
+                        || false,
+                    )
+                    .await
+                {
+                    words.push(cut.words());
+                }
+            }
+            None => hops.await,
+        }
+        if asked.report.plain_http && !asked.report.settings.is_empty() {
+            words.push(
+                "plain HTTP was involved, so the settings could have been forged on the way".into(),
+            );
+        }
+        words.retain(|w| !w.is_empty());
+        asked.report.outcome = words.join("; ");
+        asked.report.duration_ms = started.elapsed().as_millis() as u64;
+        asked
+    }
+
+    /// The POSTs of one POX attempt: the first, then each answer's redirect,
+    /// at most [`MAX_ANSWER_REDIRECTS`] times.
+    async fn pox_hops(&self, first: String, asked: &mut Asked, words: &mut Vec<String>) {
+        let (mut url, mut address) = (first, self.address.to_owned());
         for hop in 0..=MAX_ANSWER_REDIRECTS {
-            match self.pox_once(&url, &address, &mut asked, &mut words).await {
+            match self.pox_once(&url, &address, asked, words).await {
                 Next::Done(last) => {
                     words.push(last);
                     break;
@@ -328,15 +390,6 @@ impl Asker<'_> {
                 }
             }
         }
-        if asked.report.plain_http && !asked.report.settings.is_empty() {
-            words.push(
-                "plain HTTP was involved, so the settings could have been forged on the way".into(),
-            );
-        }
-        words.retain(|w| !w.is_empty());
-        asked.report.outcome = words.join("; ");
-        asked.report.duration_ms = started.elapsed().as_millis() as u64;
-        asked
     }
 
     /// One POST and what its answer leads to. It stays on https
