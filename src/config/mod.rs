@@ -188,8 +188,21 @@ impl Config {
     }
 }
 
+/// When a run may log in with the OAuth2 token `mailcheck login` stored for
+/// its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredTokens {
+    /// Whenever one is stored, or with `--oauth2` (`probe`: a person checking
+    /// their own account).
+    WhenStored,
+    /// Only with `--oauth2` (`batch`, `serve`): these probe many addresses, and
+    /// a token stored for one of them must not turn its check into a login,
+    /// nor a keyring prompt or a damaged record stop the run.
+    OnlyAsked,
+}
+
 /// The login test's settings, reading the secret from the one source given.
-fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
+fn auth_config(args: &ProbeArgs, tokens: StoredTokens) -> Result<Option<AuthConfig>, UsageError> {
     let sources = SecretSources {
         password_file: args.password_file.clone(),
         password_cmd: args.password_cmd.clone(),
@@ -198,7 +211,7 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(secret) = secret(args, &sources)? else {
+    let Some(secret) = secret(args, &sources, tokens)? else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
@@ -244,7 +257,11 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
 
 /// The secret the user gave; else, for an address, the OAuth2 token stored for
 /// it (required with `--oauth2`, which no other source may accompany).
-fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret>, UsageError> {
+fn secret(
+    args: &ProbeArgs,
+    sources: &SecretSources,
+    tokens: StoredTokens,
+) -> Result<Option<AuthSecret>, UsageError> {
     let found = secrets::obtain(sources)?;
     if args.oauth2 && found.is_some() {
         return Err(UsageError(
@@ -263,6 +280,9 @@ fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret
             Ok(None)
         };
     };
+    if tokens == StoredTokens::OnlyAsked && !args.oauth2 {
+        return Ok(None);
+    }
     let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
     Ok(oauth::stored_login(&address, &args.token_store, args.oauth2)?.map(AuthSecret::Stored))
 }
@@ -271,7 +291,15 @@ impl TryFrom<ProbeArgs> for Config {
     type Error = UsageError;
 
     fn try_from(args: ProbeArgs) -> Result<Self, UsageError> {
-        let [pop3_host, imap_host, smtp_host] = hosts(&args)?;
+        Config::from_args(&args, StoredTokens::WhenStored)
+    }
+}
+
+impl Config {
+    /// Validates `probe` arguments; `tokens` says when a stored OAuth2 token
+    /// may be used.
+    pub fn from_args(args: &ProbeArgs, tokens: StoredTokens) -> Result<Self, UsageError> {
+        let [pop3_host, imap_host, smtp_host] = hosts(args)?;
         let address = args
             .address
             .as_deref()
@@ -285,7 +313,7 @@ impl TryFrom<ProbeArgs> for Config {
         {
             return Err(UsageError(NOTHING_TO_PROBE.into()));
         }
-        let auth = auth_config(&args)?;
+        let auth = auth_config(args, tokens)?;
         let config = Config {
             pop3_host,
             imap_host,
