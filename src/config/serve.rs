@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::secrets::{self, SecretSources};
 use super::unattended::{count, from_words, refuse_shared_secrets};
-use super::{Config, UsageError};
+use super::{AuthSecret, Config, UsageError};
 
 mod target;
 use crate::cli::ServeArgs;
@@ -107,22 +109,81 @@ fn path(p: Option<&PathBuf>) -> Option<String> {
     p.map(|p| p.display().to_string())
 }
 
-/// A named set of `probe` options.
+/// A named set of `probe` options: its configuration is built and validated
+/// once, when the exporter starts; a scrape clones it, sets the target and reads
+/// the secret afresh.
 #[derive(Debug, Clone)]
 pub struct Module {
-    words: Vec<String>,
+    /// The module's configuration, without a target.
+    base: Config,
+    /// Where its secret is read, at every probe.
+    secret: SecretSources,
 }
 
 impl Module {
-    /// The validated configuration for probing `target` with this module; reads
-    /// the module's credential file now.
-    pub fn config_for(&self, target: &Target) -> Result<Config, UsageError> {
-        let mut words = self.words.clone();
-        match target {
-            Target::Host(h) => words.push(format!("--host={h}")),
-            Target::Address(a) => words.extend(["--".to_owned(), a.input.clone()]),
+    /// Checks `file` through `probe`'s own validation (with a stand-in address,
+    /// reading the credential file once) and keeps the result.
+    fn new(name: &str, file: &ModuleFile) -> Result<Module, UsageError> {
+        let mut words = file.words(name)?;
+        words.extend(["--".to_owned(), "postmaster@example.com".to_owned()]);
+        let mut base = from_words(&words, false)?;
+        base.address = None;
+        Ok(Module {
+            base,
+            secret: SecretSources {
+                password_file: file.password_file.clone(),
+                token_file: file.oauth2_token_file.clone(),
+                ..SecretSources::default()
+            },
+        })
+    }
+
+    /// Why this module cannot probe `target`, if it cannot: a login without
+    /// `user` logs in as the target address, and a test message or relay test
+    /// needs an address to send from.
+    #[must_use]
+    pub fn refuses(&self, target: &Target) -> Option<&'static str> {
+        if matches!(target, Target::Address(_)) {
+            return None;
         }
-        from_words(&words, false)
+        match &self.base.auth {
+            Some(auth) if auth.user.is_none() => Some(
+                "logs in as the target address (it has no `user`); give an address as the target",
+            ),
+            Some(auth) if auth.send_test => Some(
+                "sends its test message from the target address; give an address as the target",
+            ),
+            None if self.base.relay_test => {
+                Some("tests relaying from the target address; give an address as the target")
+            }
+            _ => None,
+        }
+    }
+
+    /// The configuration for probing `target` with this module; reads the
+    /// module's credential file now (a rotated password is picked up).
+    pub fn config_for(&self, target: &Target) -> Result<Config, UsageError> {
+        if let Some(why) = self.refuses(target) {
+            return Err(UsageError(why.to_owned()));
+        }
+        let mut config = self.base.clone();
+        match target {
+            Target::Host(h) => {
+                for host in [
+                    &mut config.pop3_host,
+                    &mut config.imap_host,
+                    &mut config.smtp_host,
+                ] {
+                    *host = Some(h.clone());
+                }
+            }
+            Target::Address(a) => config.address = Some(a.clone()),
+        }
+        if let (Some(auth), Some(found)) = (&mut config.auth, secrets::obtain(&self.secret)?) {
+            auth.secret = AuthSecret::Given(Arc::new(found));
+        }
+        config.check()?;
+        Ok(config)
     }
 }
 
@@ -183,15 +244,14 @@ impl TryFrom<ServeArgs> for ServeConfig {
     }
 }
 
-/// Every module, each checked now with a stand-in target (and its credential
-/// file read), so a typo stops the exporter at start rather than at a scrape.
+/// Every module, each checked now (and its credential file read), so a typo
+/// stops the exporter at start rather than at a scrape.
 fn modules(file: BTreeMap<String, ModuleFile>) -> Result<BTreeMap<String, Module>, UsageError> {
     if file.is_empty() {
         return Err(UsageError(
             "no modules: add at least one [modules.NAME] section".into(),
         ));
     }
-    let example = Target::parse("postmaster@example.com")?;
     file.into_iter()
         .map(|(name, m)| {
             if !name
@@ -202,12 +262,8 @@ fn modules(file: BTreeMap<String, ModuleFile>) -> Result<BTreeMap<String, Module
                     "module name {name:?}: expected letters, digits, '_' and '-' only"
                 )));
             }
-            let module = Module {
-                words: m.words(&name)?,
-            };
-            module
-                .config_for(&example)
-                .map_err(|e| UsageError(format!("module {name}: {e}")))?;
+            let module =
+                Module::new(&name, &m).map_err(|e| UsageError(format!("module {name}: {e}")))?;
             Ok((name, module))
         })
         .collect()
@@ -285,12 +341,66 @@ mod tests {
 
     #[test]
     fn a_host_target_names_every_protocol() {
-        let m = Module {
-            words: vec!["--only=imap:993:tls".into()],
-        };
+        let c = load("allow = [\"*\"]\n[modules.a]\nonly = [\"imap:993:tls\"]\n").unwrap();
+        let m = &c.modules["a"];
         let c = m
-            .config_for(&Target::parse("mail.example.com").unwrap())
+            .config_for(&Target::parse("Mail.Example.COM.").unwrap())
             .unwrap();
-        assert_eq!(c.imap_host.as_deref(), Some("mail.example.com"));
+        for host in [&c.pop3_host, &c.imap_host, &c.smtp_host] {
+            assert_eq!(host.as_deref(), Some("mail.example.com"));
+        }
+        assert!(c.address.is_none(), "no stand-in address left over");
+        let c = m
+            .config_for(&Target::parse("bob@example.com").unwrap())
+            .unwrap();
+        assert_eq!(c.address.unwrap().input, "bob@example.com");
+        assert!(c.imap_host.is_none());
+    }
+
+    fn secret(c: &Config) -> String {
+        match &c.auth.as_ref().unwrap().secret {
+            AuthSecret::Given(found) => match found.as_ref() {
+                secrets::Found::Password(p) | secrets::Found::Token(p) => p.expose().to_owned(),
+            },
+            AuthSecret::Stored(_) => panic!("never a stored token"),
+        }
+    }
+
+    #[test]
+    fn the_secret_is_read_at_every_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "first\n").unwrap();
+        let text = format!(
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n",
+            file.display()
+        );
+        let c = load(&text).unwrap();
+        let alice = Target::parse("alice@example.com").unwrap();
+        assert_eq!(secret(&c.modules["a"].config_for(&alice).unwrap()), "first");
+        std::fs::write(&file, "rotated\n").unwrap();
+        assert_eq!(
+            secret(&c.modules["a"].config_for(&alice).unwrap()),
+            "rotated"
+        );
+        std::fs::remove_file(&file).unwrap();
+        let e = c.modules["a"].config_for(&alice).unwrap_err().0;
+        assert!(e.contains("--password-file"), "{e}");
+    }
+
+    #[test]
+    fn a_login_as_the_target_needs_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "x\n").unwrap();
+        let text = format!(
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n",
+            file.display()
+        );
+        let c = load(&text).unwrap();
+        let host = Target::parse("mail.example.com").unwrap();
+        let why = c.modules["a"].refuses(&host).unwrap();
+        assert!(why.contains("no `user`"), "{why}");
+        assert!(c.modules["a"].config_for(&host).is_err());
     }
 }

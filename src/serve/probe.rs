@@ -154,6 +154,9 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
             Refusal::Denied,
         ));
     }
+    if let Some(why) = module.refuses(&target) {
+        return Err(bad(format!("module {name} {why}")));
+    }
     let config = module.config_for(&target).map_err(|e| {
         Refused(
             StatusCode::INTERNAL_SERVER_ERROR,
