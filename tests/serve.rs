@@ -113,6 +113,18 @@ fn requests_are_refused_before_any_probe() {
             "unknown module",
         ),
         ("/probe?module=mail", 400, "target parameter is missing"),
+        // Allowed targets, but not the login module's own: alice's password
+        // must not go to another account's or another server's login.
+        (
+            "/probe?target=bob@mailcheck.test&module=login",
+            403,
+            "its `targets` list",
+        ),
+        (
+            "/probe?target=mail.mailcheck.test&module=login",
+            403,
+            "its `targets` list",
+        ),
         ("/report?id=999", 404, "not among the recent probes"),
     ] {
         let r = exporter.get(path);
@@ -126,7 +138,7 @@ fn requests_are_refused_before_any_probe() {
             &format!("mailcheck_exporter_probe_refusals_total{{reason=\"{reason}\"}}"),
         )
     };
-    assert_eq!(refused("denied"), Some(1.0), "{m}");
+    assert_eq!(refused("denied"), Some(3.0), "{m}");
     assert_eq!(refused("bad_request"), Some(3.0));
     assert!(
         !m.contains("mailcheck_exporter_probes_total{"),

@@ -41,10 +41,12 @@ struct File {
     modules: BTreeMap<String, ModuleFile>,
 }
 
-/// One module, as written: each key is the `probe` option of the same name.
+/// One module, as written: each key is the `probe` option of the same name,
+/// except `targets`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModuleFile {
+    targets: Option<Vec<String>>,
     only: Option<Vec<String>>,
     require: Option<Vec<String>>,
     timeout: Option<f64>,
@@ -118,6 +120,9 @@ pub struct Module {
     base: Config,
     /// Where its secret is read, at every probe.
     secret: SecretSources,
+    /// The only targets it may probe (`targets`); required with credentials,
+    /// which then reach no other server.
+    targets: Option<Allow>,
 }
 
 impl Module {
@@ -128,14 +133,34 @@ impl Module {
         words.extend(["--".to_owned(), "postmaster@example.com".to_owned()]);
         let mut base = from_words(&words, false)?;
         base.address = None;
+        let targets = file
+            .targets
+            .as_deref()
+            .map(|t| Allow::parse(t, "targets"))
+            .transpose()?;
+        if base.auth.is_some() && targets.as_ref().is_none_or(Allow::any) {
+            return Err(UsageError(
+                "it has credentials, so it needs a `targets` list naming the only targets \
+                 they may be sent to (not \"*\"), e.g. targets = [\"alice@example.com\"]"
+                    .into(),
+            ));
+        }
         Ok(Module {
             base,
+            targets,
             secret: SecretSources {
                 password_file: file.password_file.clone(),
                 token_file: file.oauth2_token_file.clone(),
                 ..SecretSources::default()
             },
         })
+    }
+
+    /// Whether this module may probe `target`: any target on the allow list,
+    /// unless the module names its own `targets`.
+    #[must_use]
+    pub fn permits(&self, target: &Target) -> bool {
+        self.targets.as_ref().is_none_or(|t| t.permits(target))
     }
 
     /// Why this module cannot probe `target`, if it cannot: a login without
@@ -308,6 +333,49 @@ mod tests {
             .config_for(&Target::parse("alice@example.com").unwrap())
             .unwrap();
         assert!(login.auth.is_some(), "credentials by file reference");
+        let login = &c.modules["alice_login"];
+        let to = |t: &str| login.permits(&Target::parse(t).unwrap());
+        assert!(to("alice@example.com") && to("mail.example.com"));
+        assert!(c.allow.permits(&Target::parse("mail.example.net").unwrap()));
+        assert!(!to("mail.example.net") && !to("bob@example.com"));
+        assert!(c.modules["default"].permits(&Target::parse("mail.example.net").unwrap()));
+    }
+
+    #[test]
+    fn credentials_are_bound_to_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "x\n").unwrap();
+        let module = |targets: &str| {
+            format!(
+                "allow = [\"*\"]\n[modules.a]\nuser = \"alice@example.com\"\n\
+                 password_file = \"{}\"\n{targets}",
+                file.display()
+            )
+        };
+        for targets in [
+            "",
+            "targets = [\"*\"]\n",
+            "targets = [\"*\", \"a.example\"]\n",
+        ] {
+            let e = load(&module(targets)).unwrap_err().0;
+            assert!(
+                e.contains("module a: it has credentials") && e.contains("targets"),
+                "{e}"
+            );
+        }
+        let e = load(&module("targets = [\"-x\"]\n")).unwrap_err().0;
+        assert!(e.contains("targets: \"-x\" is not a target pattern"), "{e}");
+        let c = load(&module("targets = [\"Alice@Example.COM\"]\n")).unwrap();
+        let a = &c.modules["a"];
+        assert!(a.permits(&Target::parse("alice@example.com").unwrap()));
+        assert!(!a.permits(&Target::parse("mail.example.net").unwrap()));
+        let c = load("allow = [\"*\"]\n[modules.b]\ntargets = [\"*.example.com\"]\n").unwrap();
+        let b = &c.modules["b"];
+        assert!(
+            !b.permits(&Target::parse("mail.example.net").unwrap()),
+            "a module may narrow"
+        );
     }
 
     #[test]
@@ -372,7 +440,8 @@ mod tests {
         let file = dir.path().join("pw");
         std::fs::write(&file, "first\n").unwrap();
         let text = format!(
-            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n",
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n\
+             targets = [\"alice@example.com\"]\n",
             file.display()
         );
         let c = load(&text).unwrap();
@@ -394,7 +463,8 @@ mod tests {
         let file = dir.path().join("pw");
         std::fs::write(&file, "x\n").unwrap();
         let text = format!(
-            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n",
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n\
+             targets = [\"*.example.com\", \"*@example.com\"]\n",
             file.display()
         );
         let c = load(&text).unwrap();

@@ -154,6 +154,17 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
             Refusal::Denied,
         ));
     }
+    if !module.permits(&target) {
+        return Err(Refused(
+            StatusCode::FORBIDDEN,
+            format!(
+                "module {name} may not probe {:?}: its credentials go only to the targets \
+                 its `targets` list names",
+                target.as_str()
+            ),
+            Refusal::Denied,
+        ));
+    }
     if let Some(why) = module.refuses(&target) {
         return Err(bad(format!("module {name} {why}")));
     }
