@@ -146,6 +146,54 @@ fn requests_are_refused_before_any_probe() {
     );
 }
 
+/// Two scrapes of one account at once, then a third within the minute: one
+/// probe logs in, the others are answered from it; another module with the
+/// same account is refused until the minute is over.
+#[test]
+fn one_login_per_minute_per_account() {
+    let s = Servers::get();
+    let config = test_config(&s);
+    let again = config
+        .split("[modules.login]")
+        .nth(1)
+        .expect("the test configuration has a login module");
+    let exporter = Exporter::start(
+        &format!("{config}[modules.login_again]{again}"),
+        "127.0.0.1:0",
+    );
+    let path = "/probe?target=alice@mailcheck.test&module=login";
+    let both = std::thread::scope(|scope| {
+        let a = scope.spawn(|| exporter.get(path));
+        let b = scope.spawn(|| exporter.get(path));
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    let ok = r#"mailcheck_login_success{host="mail.mailcheck.test",protocol="imap"}"#;
+    for r in &both {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(sample(&r.body, ok), Some(1.0), "{}", r.body);
+        assert_promtool_clean(&r.body);
+    }
+    let third = exporter.get(path);
+    let age = sample(&third.body, "mailcheck_probe_result_age_seconds");
+    assert!(age.is_some_and(|a| a > 0.0), "{}", third.body);
+    assert_eq!(sample(&third.body, ok), Some(1.0));
+
+    let other = exporter.get("/probe?target=alice@mailcheck.test&module=login_again");
+    assert_eq!(other.status, 429, "{}", other.body);
+    assert!(
+        other.body.contains("at most once a minute"),
+        "{}",
+        other.body
+    );
+    assert!(other.headers.contains("retry-after: "), "{}", other.headers);
+
+    let m = exporter.get("/metrics").body;
+    let probes = r#"mailcheck_exporter_probes_total{module="login",result="success"}"#;
+    assert_eq!(sample(&m, probes), Some(1.0), "one login: {m}");
+    let limited = r#"mailcheck_exporter_probe_refusals_total{reason="rate_limited"}"#;
+    assert_eq!(sample(&m, limited), Some(1.0), "{m}");
+}
+
 #[test]
 fn the_status_page_renders_in_a_real_browser() {
     let s = Servers::get();

@@ -10,6 +10,7 @@
 //! | `mailcheck_probe_exit_code` | | 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN |
 //! | `mailcheck_probe_duration_seconds` | | wall time of the run |
 //! | `mailcheck_probe_cut_short` | | 1 when the deadline ended the run early |
+//! | `mailcheck_probe_result_age_seconds` | | age of the result ([`render_age`]) |
 //! | `mailcheck_combination_success` | host, protocol, port, security | 1 when it works |
 //! | `mailcheck_combination_duration_seconds` | host, protocol, port, security | time of one tried combination |
 //! | `mailcheck_combination_phase_duration_seconds` | … and phase | time of each phase |
@@ -40,6 +41,25 @@ pub fn render(report: &Report, requirements: &[String], out: &mut dyn Write) -> 
     let mut text = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut text)
+        .map_err(io::Error::other)?;
+    out.write_all(&text)
+}
+
+/// Writes `mailcheck_probe_result_age_seconds`: how old the result the answer
+/// holds is (0 for a probe run for this scrape; the exporter answers some
+/// scrapes from a recent login's probe).
+pub fn render_age(seconds: f64, out: &mut dyn Write) -> io::Result<()> {
+    let r = Registry::new();
+    gauge(
+        &r,
+        "mailcheck_probe_result_age_seconds",
+        "How old the result in this answer is: 0 when the probe ran for this scrape; for a module with credentials, scrapes within a minute of the account's last login are answered from that login's probe.",
+        seconds,
+    )
+    .map_err(io::Error::other)?;
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&r.gather(), &mut text)
         .map_err(io::Error::other)?;
     out.write_all(&text)
 }

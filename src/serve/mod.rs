@@ -12,6 +12,7 @@
 //! per-server cap, and never outlives the scrape: a probe's deadline is the
 //! scrape timeout Prometheus announces, less a margin.
 
+mod logins;
 mod metrics;
 mod page;
 mod probe;
@@ -38,6 +39,7 @@ struct App {
     running: Semaphore,
     recent: Mutex<Recent>,
     metrics: Metrics,
+    logins: logins::Logins,
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -50,6 +52,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         running: Semaphore::new(config.parallel.get()),
         recent: Mutex::new(Recent::new(config.history)),
         metrics: Metrics::new()?,
+        logins: logins::Logins::default(),
         config,
     });
     eprintln!(
