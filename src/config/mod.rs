@@ -550,12 +550,28 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, UsageError> {
 }
 
 fn parse_secs(s: &str, flag: &str) -> Result<Duration, UsageError> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if (0.001..=86_400.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
-        _ => Err(UsageError(format!(
-            "{flag} {s:?} is not a number of seconds; expected a number from 0.001 to 86400, e.g. 10 or 2.5"
-        ))),
-    }
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(secs_in_range)
+        .ok_or_else(|| not_secs(&format!("{s:?}"), flag))
+}
+
+/// `v` seconds, when from 0.001 to 86400 (a day); the error names `flag`.
+fn secs(v: f64, flag: &str) -> Result<Duration, UsageError> {
+    secs_in_range(v).ok_or_else(|| not_secs(&v.to_string(), flag))
+}
+
+fn secs_in_range(v: f64) -> Option<Duration> {
+    (0.001..=86_400.0)
+        .contains(&v)
+        .then(|| Duration::from_secs_f64(v))
+}
+
+fn not_secs(shown: &str, flag: &str) -> UsageError {
+    UsageError(format!(
+        "{flag} {shown} is not a number of seconds; expected a number from 0.001 to 86400, e.g. 10 or 2.5"
+    ))
 }
 
 fn check_file(p: PathBuf) -> Result<PathBuf, UsageError> {

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::secrets::{self, SecretSources};
-use super::unattended::{count, from_words, refuse_shared_secrets};
-use super::{AuthSecret, Config, UsageError};
+use super::unattended::{count_in, from_words, refuse_shared_secrets};
+use super::{AuthSecret, Config, UsageError, secs};
 
 mod target;
 use crate::cli::ServeArgs;
@@ -27,6 +27,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9925";
 pub const MAX_HISTORY: usize = 1000;
 /// How long a probe may take when neither Prometheus nor the module says.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_mins(1);
+/// How long a client may take to send a request's header (and how long an idle
+/// kept-alive connection stays open) unless configured otherwise.
+pub const DEFAULT_HEADER_TIMEOUT: f64 = 10.0;
+/// HTTP connections served at once unless configured otherwise: well above
+/// `parallel`, since a scrape waiting for its probe's turn holds one.
+pub const DEFAULT_CONNECTIONS: usize = 128;
 
 /// The file, as written.
 #[derive(Debug, Deserialize)]
@@ -37,6 +43,8 @@ struct File {
     history: Option<usize>,
     parallel: Option<usize>,
     per_server: Option<usize>,
+    header_timeout: Option<f64>,
+    connections: Option<usize>,
     #[serde(default)]
     modules: BTreeMap<String, ModuleFile>,
 }
@@ -227,6 +235,10 @@ pub struct ServeConfig {
     pub parallel: NonZeroUsize,
     /// Connections to one server address at once, over all probes.
     pub per_server: NonZeroUsize,
+    /// How long a client may take to send a request's header.
+    pub header_timeout: Duration,
+    /// HTTP connections served at once; more wait to be accepted.
+    pub connections: NonZeroUsize,
 }
 
 impl TryFrom<ServeArgs> for ServeConfig {
@@ -263,8 +275,17 @@ impl TryFrom<ServeArgs> for ServeConfig {
             modules: modules(file.modules)?,
             // Each entry keeps a human report of a few KiB.
             history: file.history.unwrap_or(100).min(MAX_HISTORY),
-            parallel: count(&file.parallel.unwrap_or(8).to_string(), "parallel", 1024)?,
-            per_server: count(&file.per_server.unwrap_or(4).to_string(), "per_server", 256)?,
+            parallel: count_in(file.parallel.unwrap_or(8), "parallel", 1024)?,
+            per_server: count_in(file.per_server.unwrap_or(4), "per_server", 256)?,
+            header_timeout: secs(
+                file.header_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
+                "header_timeout",
+            )?,
+            connections: count_in(
+                file.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                "connections",
+                65_536,
+            )?,
         })
     }
 }
@@ -400,6 +421,18 @@ mod tests {
             (
                 "allow = [\"*\"]\nlisten = \"localhost\"\n[modules.a]\n",
                 "IP:PORT",
+            ),
+            (
+                "allow = [\"*\"]\nheader_timeout = 0\n[modules.a]\n",
+                "header_timeout 0 is not a number of seconds",
+            ),
+            (
+                "allow = [\"*\"]\nconnections = 0\n[modules.a]\n",
+                "connections 0 is not a whole number from 1 to 65536",
+            ),
+            (
+                "allow = [\"*\"]\nparallel = 5000\n[modules.a]\n",
+                "parallel 5000 is not a whole number from 1 to 1024",
             ),
         ] {
             let e = load(text).unwrap_err().0;

@@ -167,18 +167,28 @@ impl TryFrom<BatchArgs> for BatchConfig {
     }
 }
 
-/// A whole number from 1 to `max`.
+/// A whole number from 1 to `max`, as typed.
 pub fn count(s: &str, flag: &str, max: usize) -> Result<NonZeroUsize, UsageError> {
     s.trim()
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= max)
-        .and_then(NonZeroUsize::new)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{flag} {s:?} is not a whole number from 1 to {max}"
-            ))
-        })
+        .and_then(|n| in_range(n, max))
+        .ok_or_else(|| not_count(&format!("{s:?}"), flag, max))
+}
+
+/// A whole number from 1 to `max`, already parsed (from a configuration file).
+pub fn count_in(n: usize, flag: &str, max: usize) -> Result<NonZeroUsize, UsageError> {
+    in_range(n, max).ok_or_else(|| not_count(&n.to_string(), flag, max))
+}
+
+fn in_range(n: usize, max: usize) -> Option<NonZeroUsize> {
+    NonZeroUsize::new(n).filter(|n| n.get() <= max)
+}
+
+fn not_count(shown: &str, flag: &str, max: usize) -> UsageError {
+    UsageError(format!(
+        "{flag} {shown} is not a whole number from 1 to {max}"
+    ))
 }
 
 #[cfg(test)]

@@ -10,8 +10,11 @@
 //! It listens on 127.0.0.1 unless configured otherwise, probes only targets on
 //! its allow list, runs a bounded number of probes at once under one shared
 //! per-server cap, and never outlives the scrape: a probe's deadline is the
-//! scrape timeout Prometheus announces, less a margin.
+//! scrape timeout Prometheus announces, less a margin. A client has a bounded
+//! time to send its request, and the connections served at once are capped
+//! ([`listen`]).
 
+mod listen;
 mod logins;
 mod metrics;
 mod page;
@@ -65,9 +68,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let limits = listen::Limits {
+        header_timeout: app.config.header_timeout,
+        connections: app.config.connections,
+    };
+    listen::serve(listener, router(app), limits, shutdown()).await;
     Ok(())
 }
 
