@@ -28,6 +28,7 @@ use crate::config::unattended::BatchConfig;
 use crate::engine;
 use crate::engine::outcome::EXIT_UNKNOWN;
 use crate::net::limit::PerServer;
+use crate::net::tls::TlsSetups;
 use crate::output::batch as render;
 use crate::report::{BatchRecord, BatchTotals};
 use input::Target;
@@ -94,6 +95,7 @@ pub async fn run(config: &BatchConfig, out: &mut dyn Write) -> anyhow::Result<i3
         .map_err(|e| anyhow::anyhow!("cannot read the target list: {e}"))?;
     let shared = Arc::new(Shared {
         per_server: Arc::new(PerServer::new(config.per_server)),
+        tls: Arc::default(),
         deadline: config.deadline.map(|d| started + d),
         stop: stop.clone(),
     });
@@ -207,6 +209,8 @@ fn finish(config: &BatchConfig, totals: &BatchTotals, out: &mut dyn Write) -> an
 /// What every target's task shares.
 struct Shared {
     per_server: Arc<PerServer>,
+    /// Trust anchors and verifiers, built once per CA file for all targets.
+    tls: Arc<TlsSetups>,
     deadline: Option<Instant>,
     stop: Arc<Stop>,
 }
@@ -240,6 +244,7 @@ async fn probe(shared: Arc<Shared>, target: Target) -> BatchRecord {
         config.deadline = Some(config.deadline.map_or(left, |own| own.min(left)));
     }
     config.per_server = Some(shared.per_server.clone());
+    config.tls = Some(shared.tls.clone());
     let run = tokio::spawn(async move { engine::run(&config, &()).await });
     match run.await {
         Ok(Ok(report)) => record(report.summary.exit_code, Some(Box::new(report)), None),

@@ -25,6 +25,7 @@ use crate::model::address::Address;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::limit::PerServer;
 use crate::net::resolve::Families;
+use crate::net::tls::TlsSetups;
 use crate::proto::sasl::Mechanism;
 use secrets::{Found, SecretError, SecretSources};
 
@@ -120,6 +121,9 @@ pub struct Config {
     /// The cap on connections per server address this run shares with the other
     /// runs of a batch or an exporter; `None` for a single run (no cap).
     pub per_server: Option<Arc<PerServer>>,
+    /// The TLS setups this run shares with the other runs of a batch or an
+    /// exporter; `None` for a single run (it builds its own).
+    pub tls: Option<Arc<TlsSetups>>,
 }
 
 /// The login test, as asked for.
@@ -346,6 +350,7 @@ impl Config {
             export: args.export.map(export),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             per_server: None,
+            tls: None,
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,

@@ -378,7 +378,10 @@ impl Env {
     /// What the probes of a run with `config` share.
     fn for_config(config: &Config) -> anyhow::Result<Env> {
         Ok(Env {
-            tls: TlsSetup::new(config.ca_file.as_deref())?,
+            tls: match &config.tls {
+                Some(shared) => shared.get(config.ca_file.as_deref())?,
+                None => Arc::new(TlsSetup::new(config.ca_file.as_deref())?),
+            },
             timeout: config.timeout,
             limits: Limits::default(),
             slow_greeting: slow_greeting_threshold(config.timeout),

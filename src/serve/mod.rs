@@ -32,6 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::serve::ServeConfig;
 use crate::net::limit::PerServer;
+use crate::net::tls::TlsSetups;
 use metrics::Metrics;
 use page::Recent;
 
@@ -39,6 +40,8 @@ use page::Recent;
 struct App {
     config: ServeConfig,
     per_server: Arc<PerServer>,
+    /// Trust anchors and verifiers, built once per CA file for all scrapes.
+    tls: Arc<TlsSetups>,
     running: Semaphore,
     recent: Mutex<Recent>,
     metrics: Metrics,
@@ -52,6 +55,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let app = Arc::new(App {
         per_server: Arc::new(PerServer::new(config.per_server)),
+        tls: Arc::default(),
         running: Semaphore::new(config.parallel.get()),
         recent: Mutex::new(Recent::new(config.history)),
         metrics: Metrics::new()?,

@@ -160,6 +160,7 @@ async fn probe_now(
             .max(Duration::from_millis(1)),
     );
     config.per_server = Some(app.per_server.clone());
+    config.tls = Some(app.tls.clone());
     let at = now_rfc3339();
     let report = {
         let _running = InFlight::new(&app.metrics);
