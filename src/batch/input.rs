@@ -67,7 +67,8 @@ pub fn spawn(
 }
 
 /// How many targets a list file holds (lines that are not blank or comments),
-/// for the progress bar; `None` for standard input or an unreadable file.
+/// for the progress bar; `None` for standard input (read once, as it comes: it
+/// is never held whole) or an unreadable file. Reads the file line by line.
 #[must_use]
 pub fn count(input: &Input) -> Option<u64> {
     let Input::File(path) = input else {

@@ -111,7 +111,7 @@ pub async fn run(config: &BatchConfig, out: &mut dyn Write) -> anyhow::Result<i3
     let mut records = targets
         .map(|target| probe(shared.clone(), target))
         .buffer_unordered(config.parallel.get());
-    let progress = Progress::new(input::count(&config.input));
+    let progress = Progress::new(|| input::count(&config.input));
     if config.format == Format::Human {
         render::table_header(out)?;
         out.flush()?;
