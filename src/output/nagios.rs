@@ -33,7 +33,7 @@ pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Resul
         perf.push(format!(
             "'{}'={:.3}s;;;0",
             label(p),
-            p.duration_ms as f64 / 1000.0
+            p.took_ms() as f64 / 1000.0
         ));
         let days = p
             .tls

@@ -68,7 +68,7 @@ impl Metrics {
         let duration = HistogramVec::new(
             HistogramOpts::new(
                 "mailcheck_exporter_probe_duration_seconds",
-                "Wall time of the probes run, by module.",
+                "Time the probes took to run, by module, from their start to their end; the wait for a place among the probes running at once is not counted.",
             )
             .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
             &["module"],

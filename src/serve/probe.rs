@@ -162,10 +162,14 @@ async fn probe_now(
     config.per_server = Some(app.per_server.clone());
     config.tls = Some(app.tls.clone());
     let at = now_rfc3339();
+    // The histogram is of the probes' own time: the wait for a place among
+    // the running probes (or for the account's turn) is not counted.
+    let running = Instant::now();
     let report = {
         let _running = InFlight::new(&app.metrics);
         engine::run(&config, &()).await
     };
+    let took = running.elapsed().as_secs_f64();
     drop(permit);
     let report = report.map_err(|e| {
         Refused::new(
@@ -182,8 +186,7 @@ async fn probe_now(
         )
     })?;
     let code = report.summary.exit_code;
-    app.metrics
-        .probed(module, code <= 1, started.elapsed().as_secs_f64());
+    app.metrics.probed(module, code <= 1, took);
     let logged_in = report
         .run
         .logins
