@@ -26,26 +26,13 @@ use tokio::sync::mpsc;
 use crate::config::Format;
 use crate::config::unattended::BatchConfig;
 use crate::engine;
-use crate::engine::outcome::EXIT_UNKNOWN;
+use crate::engine::outcome::{EXIT_UNKNOWN, worst};
 use crate::net::limit::PerServer;
 use crate::net::tls::TlsSetups;
 use crate::output::batch as render;
 use crate::report::{BatchRecord, BatchTotals};
 use input::Target;
 use progress::Progress;
-
-/// The worse of two exit codes, as monitoring ranks states (Checkmk's
-/// "worst state"): CRITICAL over UNKNOWN over WARNING over OK.
-#[must_use]
-pub fn worst(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        0 => 0,
-        1 => 1,
-        2 => 3,
-        _ => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
 
 /// Why the batch stopped taking targets before the list ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,20 +237,5 @@ async fn probe(shared: Arc<Shared>, target: Target) -> BatchRecord {
         Ok(Ok(report)) => record(report.summary.exit_code, Some(Box::new(report)), None),
         Ok(Err(e)) => record(EXIT_UNKNOWN, None, Some(format!("{e:#}"))),
         Err(e) => record(EXIT_UNKNOWN, None, Some(format!("the probe failed: {e}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_worst_state_wins() {
-        assert_eq!(worst(0, 1), 1);
-        assert_eq!(worst(1, 3), 3);
-        assert_eq!(worst(3, 2), 2);
-        assert_eq!(worst(2, 3), 2);
-        assert_eq!(worst(2, 0), 2);
-        assert_eq!(worst(0, 0), 0);
     }
 }

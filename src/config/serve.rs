@@ -241,6 +241,15 @@ pub struct ServeConfig {
     pub connections: NonZeroUsize,
 }
 
+impl ServeConfig {
+    /// The modules' names, in order: for the start-up line, the status page
+    /// and the answer to an unknown `module=`.
+    #[must_use]
+    pub fn module_names(&self) -> Vec<&str> {
+        self.modules.keys().map(String::as_str).collect()
+    }
+}
+
 impl TryFrom<ServeArgs> for ServeConfig {
     type Error = UsageError;
 
@@ -273,8 +282,7 @@ impl TryFrom<ServeArgs> for ServeConfig {
             listen,
             allow: Allow::parse(&allow, "allow")?,
             modules: modules(file.modules)?,
-            // Each entry keeps a human report of a few KiB.
-            history: file.history.unwrap_or(100).min(MAX_HISTORY),
+            history: history(file.history)?,
             parallel: count_in(file.parallel.unwrap_or(8), "parallel", 1024)?,
             per_server: count_in(file.per_server.unwrap_or(4), "per_server", 256)?,
             header_timeout: secs(
@@ -287,6 +295,18 @@ impl TryFrom<ServeArgs> for ServeConfig {
                 65_536,
             )?,
         })
+    }
+}
+
+/// Recent probes kept for the status page: 0 (none) to [`MAX_HISTORY`], as
+/// the other limits, a value beyond it is refused rather than quietly cut.
+fn history(n: Option<usize>) -> Result<usize, UsageError> {
+    match n.unwrap_or(100) {
+        // Each entry keeps a human report of a few KiB.
+        n if n <= MAX_HISTORY => Ok(n),
+        n => Err(UsageError(format!(
+            "history {n} is not a whole number from 0 to {MAX_HISTORY}"
+        ))),
     }
 }
 
@@ -429,6 +449,10 @@ mod tests {
             (
                 "allow = [\"*\"]\nconnections = 0\n[modules.a]\n",
                 "connections 0 is not a whole number from 1 to 65536",
+            ),
+            (
+                "allow = [\"*\"]\nhistory = 1001\n[modules.a]\n",
+                "history 1001 is not a whole number from 0 to 1000",
             ),
             (
                 "allow = [\"*\"]\nparallel = 5000\n[modules.a]\n",

@@ -5,18 +5,8 @@
 use std::io::{self, Write};
 
 use super::Options;
+pub use crate::engine::outcome::status_word;
 use crate::report::{ProbeReport, Report, Severity, Status};
-
-/// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
-#[must_use]
-pub fn status_word(exit_code: i32) -> &'static str {
-    match exit_code {
-        0 => "OK",
-        1 => "WARNING",
-        2 => "CRITICAL",
-        _ => "UNKNOWN",
-    }
-}
 
 /// Writes the one-line status with performance data; the certificate-days
 /// thresholds come from `opts`.

@@ -114,7 +114,7 @@ fn probe(r: &Registry, report: &Report) -> ::prometheus::Result<()> {
         r,
         "mailcheck_probe_success",
         "Whether the target works from here: 1 when the run's exit code is OK or WARNING (each direction asked for has a secure combination that works, logins succeeded, every required item holds), else 0.",
-        flag(code == 0 || code == 1),
+        flag(crate::engine::outcome::works(code)),
     )?;
     gauge(
         r,

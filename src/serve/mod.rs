@@ -65,12 +65,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     eprintln!(
         "mailcheck: exporter listening on http://{}/ (modules: {})",
         listener.local_addr()?,
-        app.config
-            .modules
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
+        app.config.module_names().join(", ")
     );
     let limits = listen::Limits {
         header_timeout: app.config.header_timeout,
@@ -119,9 +114,8 @@ fn html(body: String) -> Response {
 }
 
 async fn index(State(app): State<Arc<App>>) -> Response {
-    let modules: Vec<&str> = app.config.modules.keys().map(String::as_str).collect();
     let recent = app.recent.lock().unwrap_or_else(PoisonError::into_inner);
-    html(page::index(&recent, &modules))
+    html(page::index(&recent, &app.config.module_names()))
 }
 
 #[derive(Deserialize)]

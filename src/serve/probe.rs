@@ -20,7 +20,7 @@ use super::page::Entry;
 use super::{App, text};
 use crate::config::serve::{DEFAULT_DEADLINE, Target};
 use crate::config::{Config, Format, unattended};
-use crate::engine;
+use crate::engine::{self, outcome};
 use crate::output::{self, prometheus};
 use crate::report::{LoginResult, Report};
 
@@ -60,8 +60,11 @@ pub async fn probe(
         Err(Refused(status, why, refusal, retry)) => {
             app.metrics.refused(refusal);
             let mut answer = text(status, format!("{why}\n"));
-            if let Some(after) = retry.and_then(|r| r.as_secs().max(1).to_string().parse().ok()) {
-                answer.headers_mut().insert(header::RETRY_AFTER, after);
+            if let Some(after) = retry {
+                let secs = after.as_secs().max(1);
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
             }
             answer
         }
@@ -186,7 +189,7 @@ async fn probe_now(
         )
     })?;
     let code = report.summary.exit_code;
-    app.metrics.probed(module, code <= 1, took);
+    app.metrics.probed(module, outcome::works(code), took);
     let logged_in = report
         .run
         .logins
@@ -235,10 +238,9 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
     };
     let name = q.module.as_deref().unwrap_or(DEFAULT_MODULE);
     let Some(module) = app.config.modules.get(name) else {
-        let known: Vec<&str> = app.config.modules.keys().map(String::as_str).collect();
         return Err(bad(format!(
             "unknown module {name:?}; this exporter has: {}",
-            known.join(", ")
+            app.config.module_names().join(", ")
         )));
     };
     let target = Target::parse(target).map_err(|e| bad(e.0))?;
