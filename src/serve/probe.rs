@@ -136,14 +136,13 @@ fn rate_limited(last: Option<&Last>, account: &str, wait: Duration) -> Refused {
 /// The metrics text with the age of the result it holds.
 fn with_age(body: &[u8], age: Duration) -> Result<Vec<u8>, Refused> {
     let mut out = body.to_vec();
-    prometheus::render_age(age.as_secs_f64(), &mut out).map_err(|e| {
-        Refused::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-            Refusal::Error,
-        )
-    })?;
+    prometheus::render_age(age.as_secs_f64(), &mut out).map_err(|e| internal(e.to_string()))?;
     Ok(out)
+}
+
+/// 500: the exporter's own failure.
+fn internal(why: String) -> Refused {
+    Refused::new(StatusCode::INTERNAL_SERVER_ERROR, why, Refusal::Error)
 }
 
 /// Runs the probe now (once a place among the running probes is free) and
@@ -165,30 +164,17 @@ async fn probe_now(
     config.per_server = Some(app.per_server.clone());
     config.tls = Some(app.tls.clone());
     let at = now_rfc3339();
-    // The histogram is of the probes' own time: the wait for a place among
-    // the running probes (or for the account's turn) is not counted.
-    let running = Instant::now();
     let report = {
         let _running = InFlight::new(&app.metrics);
         engine::run(&config, &()).await
     };
-    let took = running.elapsed().as_secs_f64();
     drop(permit);
-    let report = report.map_err(|e| {
-        Refused::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the probe could not run: {e:#}"),
-            Refusal::Error,
-        )
-    })?;
-    let body = metrics_text(&report, &config).map_err(|e| {
-        Refused::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-            Refusal::Error,
-        )
-    })?;
+    let report = report.map_err(|e| internal(format!("the probe could not run: {e:#}")))?;
+    let body = metrics_text(&report, &config).map_err(|e| internal(e.to_string()))?;
     let code = report.summary.exit_code;
+    // The run's own time: the wait for a place among the running probes (or
+    // for the account's turn) is not counted.
+    let took = report.run.duration_ms as f64 / 1000.0;
     app.metrics.probed(module, outcome::works(code), took);
     let logged_in = report
         .run
@@ -268,13 +254,9 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
     if let Some(why) = module.refuses(&target) {
         return Err(bad(format!("module {name} {why}")));
     }
-    let config = module.config_for(&target).map_err(|e| {
-        Refused::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("module {name}: {e}"),
-            Refusal::Error,
-        )
-    })?;
+    let config = module
+        .config_for(&target)
+        .map_err(|e| internal(format!("module {name}: {e}")))?;
     Ok((name.to_owned(), target, config))
 }
 
