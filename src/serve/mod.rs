@@ -12,7 +12,7 @@
 //! per-server cap, and never outlives the scrape: a probe's deadline is the
 //! scrape timeout Prometheus announces, less a margin. A client has a bounded
 //! time to send its request, and the connections served at once are capped
-//! ([`listen`]).
+//! (`serve/listen.rs`).
 
 mod listen;
 mod logins;
