@@ -144,24 +144,14 @@ fn the_table_has_one_row_per_target_and_the_counts() {
 #[test]
 fn the_list_can_come_from_standard_input() {
     let s = Servers::get();
-    let mut args = vec!["batch".to_owned(), "-".to_owned(), "--json".to_owned()];
-    args.push("--".into());
+    let mut args = vec!["--json".to_owned(), "--".to_owned()];
     args.extend(defaults(&s));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcheck"))
-        .args(&args)
-        .env_remove("MAILCHECK_PASSWORD")
-        .env_remove("MAILCHECK_OAUTH2_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (child, mut stdin) = batch_on_a_pipe(&args);
+    stdin
         .write_all(b"--host mail.mailcheck.test --only imap:993:tls\n")
         .unwrap();
+    drop(stdin);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = records(&out);
@@ -238,6 +228,81 @@ async fn the_batch_deadline_bounds_the_whole_run() {
         let e = later["error"].as_str().unwrap();
         assert!(e.contains("--deadline passed"), "{e}");
     }
+}
+
+/// `mailcheck batch - ARGS` reading a pipe, and the pipe's writing end (kept
+/// open and silent, it is a list that never ends).
+fn batch_on_a_pipe(args: &[&str]) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+        .arg("batch")
+        .arg("-")
+        .args(args)
+        .env_remove("MAILCHECK_PASSWORD")
+        .env_remove("MAILCHECK_OAUTH2_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+/// Waits for `child` to end, for at most a minute (far beyond the deadlines
+/// these tests set); kills it and fails if it is still running.
+fn ended_within_a_minute(mut child: std::process::Child) -> Output {
+    let until = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("mailcheck batch still runs a minute after it should have stopped");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A list on a standard input that never ends and never says anything: the
+/// batch's deadline still ends the run, and says so.
+#[test]
+fn the_deadline_ends_a_batch_waiting_on_standard_input() {
+    let (child, stdin) = batch_on_a_pipe(&["--json", "--deadline", "0.5"]);
+    let out = ended_within_a_minute(child);
+    drop(stdin);
+    let e = stderr(&out);
+    assert!(
+        e.contains("the batch's --deadline passed; the rest of the target list was not read"),
+        "{e}"
+    );
+    assert!(!e.contains("holds no target"), "{e}");
+    assert_eq!(out.status.code(), Some(3), "no target probed: UNKNOWN");
+    assert!(out.stdout.is_empty());
+}
+
+/// The same on Ctrl-C (SIGINT), once the table's header says the batch runs.
+#[test]
+fn ctrl_c_ends_a_batch_waiting_on_standard_input() {
+    let (mut child, stdin) = batch_on_a_pipe(&[]);
+    let mut header = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut header,
+    )
+    .unwrap();
+    assert!(header.contains("TARGET"), "{header}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = ended_within_a_minute(child);
+    drop(stdin);
+    let e = stderr(&out);
+    assert!(
+        e.contains("mailcheck: interrupted; the rest of the target list was not read"),
+        "{e}"
+    );
+    assert_eq!(out.status.code(), Some(3), "{e}");
 }
 
 /// Occurrences of Postfix's refusal on the capped port so far.

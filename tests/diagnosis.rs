@@ -240,6 +240,31 @@ async fn a_dns_server_that_never_answers_costs_one_timeout_and_is_named() {
     assert!(r.run.dns_check.is_some());
 }
 
+/// The control lookup ("is it this computer's DNS?") runs after the probes;
+/// it must not take the run past its deadline. Every name fails at once here
+/// but the control name, which is never answered (5 s, twice).
+#[tokio::test]
+async fn the_dns_check_keeps_to_the_deadline() {
+    let control = mailcheck::discover::providers::control_host();
+    let port = dns::start(Behaviour::SilentFor(control)).await;
+    let server = format!("127.0.0.1:{port}");
+    let r = run(&[
+        "alice@example.com",
+        "--dns-server",
+        &server,
+        "--timeout",
+        "5",
+        "--deadline",
+        "1",
+    ])
+    .await;
+    assert!(
+        r.run.dns_check.is_none(),
+        "the check outlived the deadline: {:?}",
+        r.run.dns_check
+    );
+}
+
 #[tokio::test]
 async fn every_name_failing_is_this_computers_dns_one_name_failing_is_that_domains() {
     // One host name looked up through a DNS server that fails as told.

@@ -1,11 +1,15 @@
 //! `mailcheck serve` end to end against the real test servers: the metrics of
 //! a working, a failing and a login target (values, and `promtool check
 //! metrics` on every answer), requests refused before any probe, and the status
-//! page as a real headless Chromium renders it.
+//! page as a real headless Chromium renders it; clients that send nothing or
+//! half a header, and the cap on connections.
 
 mod common;
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
+use std::time::Duration;
 
 use common::exporter::{Exporter, chromium_dom, promtool, sample, server_cert_expiry, test_config};
 use common::servers::Servers;
@@ -113,6 +117,18 @@ fn requests_are_refused_before_any_probe() {
             "unknown module",
         ),
         ("/probe?module=mail", 400, "target parameter is missing"),
+        // Allowed targets, but not the login module's own: alice's password
+        // must not go to another account's or another server's login.
+        (
+            "/probe?target=bob@mailcheck.test&module=login",
+            403,
+            "its `targets` list",
+        ),
+        (
+            "/probe?target=mail.mailcheck.test&module=login",
+            403,
+            "its `targets` list",
+        ),
         ("/report?id=999", 404, "not among the recent probes"),
     ] {
         let r = exporter.get(path);
@@ -126,12 +142,60 @@ fn requests_are_refused_before_any_probe() {
             &format!("mailcheck_exporter_probe_refusals_total{{reason=\"{reason}\"}}"),
         )
     };
-    assert_eq!(refused("denied"), Some(1.0), "{m}");
+    assert_eq!(refused("denied"), Some(3.0), "{m}");
     assert_eq!(refused("bad_request"), Some(3.0));
     assert!(
         !m.contains("mailcheck_exporter_probes_total{"),
         "no probe ran: {m}"
     );
+}
+
+/// Two scrapes of one account at once, then a third within the minute: one
+/// probe logs in, the others are answered from it; another module with the
+/// same account is refused until the minute is over.
+#[test]
+fn one_login_per_minute_per_account() {
+    let s = Servers::get();
+    let config = test_config(&s);
+    let again = config
+        .split("[modules.login]")
+        .nth(1)
+        .expect("the test configuration has a login module");
+    let exporter = Exporter::start(
+        &format!("{config}[modules.login_again]{again}"),
+        "127.0.0.1:0",
+    );
+    let path = "/probe?target=alice@mailcheck.test&module=login";
+    let both = std::thread::scope(|scope| {
+        let a = scope.spawn(|| exporter.get(path));
+        let b = scope.spawn(|| exporter.get(path));
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    let ok = r#"mailcheck_login_success{host="mail.mailcheck.test",protocol="imap"}"#;
+    for r in &both {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(sample(&r.body, ok), Some(1.0), "{}", r.body);
+        assert_promtool_clean(&r.body);
+    }
+    let third = exporter.get(path);
+    let age = sample(&third.body, "mailcheck_probe_result_age_seconds");
+    assert!(age.is_some_and(|a| a > 0.0), "{}", third.body);
+    assert_eq!(sample(&third.body, ok), Some(1.0));
+
+    let other = exporter.get("/probe?target=alice@mailcheck.test&module=login_again");
+    assert_eq!(other.status, 429, "{}", other.body);
+    assert!(
+        other.body.contains("at most once a minute"),
+        "{}",
+        other.body
+    );
+    assert!(other.headers.contains("retry-after: "), "{}", other.headers);
+
+    let m = exporter.get("/metrics").body;
+    let probes = r#"mailcheck_exporter_probes_total{module="login",result="success"}"#;
+    assert_eq!(sample(&m, probes), Some(1.0), "one login: {m}");
+    let limited = r#"mailcheck_exporter_probe_refusals_total{reason="rate_limited"}"#;
+    assert_eq!(sample(&m, limited), Some(1.0), "{m}");
 }
 
 #[test]
@@ -183,4 +247,83 @@ fn serve_will_not_start_with_a_password_in_the_environment() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("MAILCHECK_PASSWORD is set"), "{e}");
     assert!(!e.contains("hunter2"));
+}
+
+/// A configuration that probes nothing (these tests only talk HTTP), with
+/// `extra` top-level keys.
+fn http_only(extra: &str) -> String {
+    format!("{extra}\nallow = [\"*.example.test\"]\n[modules.default]\n")
+}
+
+/// What the exporter sent before it closed `s`; fails if it is still open
+/// after a minute (far beyond the timeouts these tests configure).
+fn read_until_closed(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_mins(1))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the exporter kept the connection open ({e}); got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A silent client, one that stops in the middle of its header (slowloris),
+/// and an idle kept-alive connection are all disconnected once the header
+/// timeout is over, instead of holding a connection for ever.
+#[test]
+fn slow_and_silent_clients_are_disconnected() {
+    let exporter = Exporter::start(&http_only("header_timeout = 0.5"), "127.0.0.1:0");
+    let mut silent = TcpStream::connect(exporter.addr).unwrap();
+    let mut half = TcpStream::connect(exporter.addr).unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: exporter\r\nAccept: tex")
+        .unwrap();
+    let mut idle = TcpStream::connect(exporter.addr).unwrap();
+    idle.write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n")
+        .unwrap();
+
+    let said = read_until_closed(&mut silent);
+    assert!(!said.contains(" 200 "), "{said}");
+    let said = read_until_closed(&mut half);
+    assert!(
+        !said.contains(" 200 "),
+        "no answer to half a request: {said}"
+    );
+    let said = read_until_closed(&mut idle);
+    assert!(said.starts_with("HTTP/1.1 200 OK\r\n"), "{said}");
+    assert!(said.contains("mailcheck_exporter_build_info"), "{said}");
+    assert_eq!(exporter.get("/").status, 200, "still serving");
+}
+
+/// With `connections = 1`, a second client waits while the first holds the
+/// only slot, and is answered once the first goes away.
+#[test]
+fn connections_beyond_the_cap_wait_their_turn() {
+    let exporter = Exporter::start(
+        &http_only("connections = 1\nheader_timeout = 600"),
+        "127.0.0.1:0",
+    );
+    let first = TcpStream::connect(exporter.addr).unwrap();
+    let mut second = TcpStream::connect(exporter.addr).unwrap();
+    second
+        .write_all(b"GET / HTTP/1.0\r\nHost: exporter\r\n\r\n")
+        .unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match second.read(&mut buf) {
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+        other => panic!("answered beyond the cap: {other:?}"),
+    }
+    drop(first);
+    let said = read_until_closed(&mut second);
+    assert!(said.starts_with("HTTP/1.0 200 OK\r\n"), "{said}");
 }

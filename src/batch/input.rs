@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 
+use super::Stop;
 use crate::config::Config;
 use crate::config::unattended::{BatchConfig, Input, account, from_words};
 
@@ -30,12 +30,13 @@ pub struct Target {
 }
 
 /// Starts reading on its own thread; each target goes into `tx` in list order.
-/// Stops early when `stop` is set or when the receiving side is gone. The
+/// Stops early, before building another configuration, when `stop` is set or
+/// when the receiving side is gone. The
 /// thread's result is an I/O error reading the list, if one happened.
 pub fn spawn(
     config: &BatchConfig,
     tx: mpsc::Sender<Target>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 ) -> io::Result<std::thread::JoinHandle<io::Result<()>>> {
     let reader: Box<dyn BufRead + Send> = match &config.input {
         Input::Stdin => Box::new(BufReader::new(io::stdin())),
@@ -51,7 +52,7 @@ pub fn spawn(
         .spawn(move || {
             let mut lines = Lines::new(reader);
             while let Some((line, text)) = lines.next_line()? {
-                if stop.load(Ordering::Relaxed) {
+                if stop.is_set() {
                     break;
                 }
                 let Some(target) = parser.target(line, text) else {
@@ -66,7 +67,8 @@ pub fn spawn(
 }
 
 /// How many targets a list file holds (lines that are not blank or comments),
-/// for the progress bar; `None` for standard input or an unreadable file.
+/// for the progress bar; `None` for standard input (read once, as it comes: it
+/// is never held whole) or an unreadable file. Reads the file line by line.
 #[must_use]
 pub fn count(input: &Input) -> Option<u64> {
     let Input::File(path) = input else {

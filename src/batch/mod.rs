@@ -5,68 +5,115 @@
 //! counted against one shared per-server cap ([`crate::net::limit`]), each
 //! target's login rule as in `probe` (and one line per account). Records are
 //! written as targets finish — JSON Lines or table rows — and then dropped, so
-//! memory stays flat however long the list. The batch's `--deadline` bounds the
-//! whole run: targets still running are cut short as `probe --deadline` would
-//! cut them, targets not started are reported as not probed. The exit code is
-//! the worst of all targets.
+//! memory stays flat however long the list. The batch's `--deadline` (and
+//! Ctrl-C) bounds the whole run: targets still running are cut short as `probe
+//! --deadline` would cut them, targets already read are reported as not probed,
+//! and the rest of the list is not read — a reader blocked on standard input
+//! is not waited for. The exit code is the worst of all targets.
 
 pub mod input;
 mod progress;
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::config::Format;
 use crate::config::unattended::BatchConfig;
 use crate::engine;
-use crate::engine::outcome::EXIT_UNKNOWN;
+use crate::engine::outcome::{EXIT_UNKNOWN, worst};
 use crate::net::limit::PerServer;
+use crate::net::tls::TlsSetups;
 use crate::output::batch as render;
 use crate::report::{BatchRecord, BatchTotals};
 use input::Target;
 use progress::Progress;
 
-/// The worse of two exit codes, as monitoring ranks states (Checkmk's
-/// "worst state"): CRITICAL over UNKNOWN over WARNING over OK.
-#[must_use]
-pub fn worst(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        0 => 0,
-        1 => 1,
-        2 => 3,
-        _ => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
+/// Why the batch stopped taking targets before the list ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Halt {
+    /// The batch's `--deadline` passed.
+    Deadline = 1,
+    /// Ctrl-C.
+    Interrupted = 2,
+}
+
+/// Whether, and why, the batch halted: shared by the reader thread (which
+/// stops reading and building configurations), the targets' tasks (which do
+/// not start) and the target stream (which ends).
+#[derive(Debug, Default)]
+pub struct Stop(AtomicU8);
+
+impl Stop {
+    fn set(&self, why: Halt) {
+        let _ = self
+            .0
+            .compare_exchange(0, why as u8, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<Halt> {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Some(Halt::Deadline),
+            2 => Some(Halt::Interrupted),
+            _ => None,
+        }
+    }
+
+    /// Whether the batch halted.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.get().is_some()
+    }
 }
 
 /// Runs the batch, writing to `out`; returns the exit code.
 pub async fn run(config: &BatchConfig, out: &mut dyn Write) -> anyhow::Result<i32> {
     let started = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_interrupt(stop.clone());
+    // Registered before anything is written, so Ctrl-C is ours from then on.
+    let halt = halt(config.deadline.map(|d| started + d))?;
+    let stop = Arc::new(Stop::default());
     let (tx, mut rx) = mpsc::channel::<Target>(config.parallel.get() * 2);
     let reader = input::spawn(config, tx, stop.clone())
         .map_err(|e| anyhow::anyhow!("cannot read the target list: {e}"))?;
     let shared = Arc::new(Shared {
         per_server: Arc::new(PerServer::new(config.per_server)),
+        tls: Arc::default(),
         deadline: config.deadline.map(|d| started + d),
-        stop,
+        stop: stop.clone(),
     });
-    let targets = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    // Once halted, no more targets are taken: those already read are reported
+    // as not probed, and a reader blocked on its input is not waited for.
+    let halted = stop.clone();
+    let targets = futures_util::stream::poll_fn(move |cx| {
+        if halted.is_set() {
+            rx.close();
+        }
+        rx.poll_recv(cx)
+    });
     let mut records = targets
         .map(|target| probe(shared.clone(), target))
         .buffer_unordered(config.parallel.get());
-    let progress = Progress::new(input::count(&config.input));
+    let progress = Progress::new(|| input::count(&config.input));
     if config.format == Format::Human {
         render::table_header(out)?;
+        out.flush()?;
     }
     let (mut exit, mut totals) = (0, BatchTotals::default());
-    while let Some(record) = records.next().await {
+    tokio::pin!(halt);
+    loop {
+        let record = tokio::select! {
+            record = records.next() => record,
+            why = &mut halt, if !stop.is_set() => {
+                stop.set(why);
+                continue;
+            }
+        };
+        let Some(record) = record else { break };
         totals.add(&record);
         exit = worst(exit, record.exit_code);
         progress.suspend(|| match config.format {
@@ -77,16 +124,62 @@ pub async fn run(config: &BatchConfig, out: &mut dyn Write) -> anyhow::Result<i3
     }
     progress.finish();
     totals.elapsed_ms = started.elapsed().as_millis() as u64;
-    let read = reader
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread failed")));
     finish(config, &totals, out)?;
-    read.map_err(|e| anyhow::anyhow!("reading the target list: {e}"))?;
-    if totals.targets == 0 {
-        eprintln!("mailcheck: the target list holds no target (only blank lines and comments)");
-        return Ok(EXIT_UNKNOWN);
+    ended(reader, stop.get(), &totals, exit)
+}
+
+/// The exit code, once the records are out: what stopped the batch early, an
+/// error reading the list, or an empty list is said on stderr. A reader still
+/// blocked on its input (a pipe nobody writes to) is left behind, not joined.
+fn ended(
+    reader: std::thread::JoinHandle<std::io::Result<()>>,
+    halted: Option<Halt>,
+    totals: &BatchTotals,
+    exit: i32,
+) -> anyhow::Result<i32> {
+    let read_all = halted.is_none() || reader.is_finished();
+    if read_all {
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the reading thread failed")))
+            .map_err(|e| anyhow::anyhow!("reading the target list: {e}"))?;
     }
-    Ok(exit)
+    let rest = if read_all {
+        String::new()
+    } else {
+        "; the rest of the target list was not read".to_owned()
+    };
+    match halted {
+        Some(Halt::Deadline) => eprintln!("mailcheck: the batch's --deadline passed{rest}"),
+        Some(Halt::Interrupted) => eprintln!("mailcheck: interrupted{rest}"),
+        None if totals.targets == 0 => {
+            eprintln!("mailcheck: the target list holds no target (only blank lines and comments)");
+        }
+        None => {}
+    }
+    Ok(if totals.targets == 0 {
+        EXIT_UNKNOWN
+    } else {
+        exit
+    })
+}
+
+/// Resolves when the batch must stop taking targets: at `deadline`, or on
+/// Ctrl-C. The signal handler is installed now, not at the first poll.
+fn halt(deadline: Option<Instant>) -> std::io::Result<impl Future<Output = Halt>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let deadline = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = deadline => Halt::Deadline,
+            Some(()) = interrupt.recv() => Halt::Interrupted,
+        }
+    })
 }
 
 /// The table's counts, or for JSON Lines the same line on stderr.
@@ -103,8 +196,10 @@ fn finish(config: &BatchConfig, totals: &BatchTotals, out: &mut dyn Write) -> an
 /// What every target's task shares.
 struct Shared {
     per_server: Arc<PerServer>,
+    /// Trust anchors and verifiers, built once per CA file for all targets.
+    tls: Arc<TlsSetups>,
     deadline: Option<Instant>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 }
 
 /// Probes one target on a task of its own (so targets spread over the cores),
@@ -121,47 +216,26 @@ async fn probe(shared: Arc<Shared>, target: Target) -> BatchRecord {
         Ok(c) => c,
         Err(ref why) => return record(EXIT_UNKNOWN, None, Some(why.clone())),
     };
-    if shared.stop.load(Ordering::Relaxed) {
-        return record(EXIT_UNKNOWN, None, Some("not probed: interrupted".into()));
+    let not_probed = |why: &str| record(EXIT_UNKNOWN, None, Some(format!("not probed: {why}")));
+    let passed = "the batch's --deadline passed before its turn";
+    match shared.stop.get() {
+        Some(Halt::Interrupted) => return not_probed("interrupted"),
+        Some(Halt::Deadline) => return not_probed(passed),
+        None => {}
     }
     if let Some(at) = shared.deadline {
         let left = at.saturating_duration_since(Instant::now());
         if left < Duration::from_millis(1) {
-            let why = "not probed: the batch's --deadline passed before its turn";
-            return record(EXIT_UNKNOWN, None, Some(why.into()));
+            return not_probed(passed);
         }
         config.deadline = Some(config.deadline.map_or(left, |own| own.min(left)));
     }
     config.per_server = Some(shared.per_server.clone());
+    config.tls = Some(shared.tls.clone());
     let run = tokio::spawn(async move { engine::run(&config, &()).await });
     match run.await {
         Ok(Ok(report)) => record(report.summary.exit_code, Some(Box::new(report)), None),
         Ok(Err(e)) => record(EXIT_UNKNOWN, None, Some(format!("{e:#}"))),
         Err(e) => record(EXIT_UNKNOWN, None, Some(format!("the probe failed: {e}"))),
-    }
-}
-
-/// On Ctrl-C: stop reading and starting targets; the running ones end as
-/// `probe` ends on Ctrl-C (each reports what it learned, marked interrupted).
-fn watch_interrupt(stop: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            stop.store(true, Ordering::Relaxed);
-        }
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_worst_state_wins() {
-        assert_eq!(worst(0, 1), 1);
-        assert_eq!(worst(1, 3), 3);
-        assert_eq!(worst(3, 2), 2);
-        assert_eq!(worst(2, 3), 2);
-        assert_eq!(worst(2, 0), 2);
-        assert_eq!(worst(0, 0), 0);
     }
 }

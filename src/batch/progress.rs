@@ -14,11 +14,13 @@ use crate::report::BatchTotals;
 pub struct Progress(Option<ProgressBar>);
 
 impl Progress {
-    /// A bar for `total` targets (unknown: a counter).
-    pub fn new(total: Option<u64>) -> Self {
+    /// A bar for `total()` targets (unknown: a counter). `total` is called only
+    /// when the bar is shown: counting a list file reads it once more.
+    pub fn new(total: impl FnOnce() -> Option<u64>) -> Self {
         if !std::io::stderr().is_terminal() {
             return Progress(None);
         }
+        let total = total();
         let template = if total.is_some() {
             "{bar:30.cyan/blue} {pos}/{len} targets, {msg} [{elapsed}, ~{eta} left]"
         } else {

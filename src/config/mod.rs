@@ -25,6 +25,7 @@ use crate::model::address::Address;
 use crate::model::{Combination, Protocol, Security};
 use crate::net::limit::PerServer;
 use crate::net::resolve::Families;
+use crate::net::tls::TlsSetups;
 use crate::proto::sasl::Mechanism;
 use secrets::{Found, SecretError, SecretSources};
 
@@ -120,6 +121,9 @@ pub struct Config {
     /// The cap on connections per server address this run shares with the other
     /// runs of a batch or an exporter; `None` for a single run (no cap).
     pub per_server: Option<Arc<PerServer>>,
+    /// The TLS setups this run shares with the other runs of a batch or an
+    /// exporter; `None` for a single run (it builds its own).
+    pub tls: Option<Arc<TlsSetups>>,
 }
 
 /// The login test, as asked for.
@@ -188,8 +192,21 @@ impl Config {
     }
 }
 
+/// When a run may log in with the OAuth2 token `mailcheck login` stored for
+/// its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredTokens {
+    /// Whenever one is stored, or with `--oauth2` (`probe`: a person checking
+    /// their own account).
+    WhenStored,
+    /// Only with `--oauth2` (`batch`, `serve`): these probe many addresses, and
+    /// a token stored for one of them must not turn its check into a login,
+    /// nor a keyring prompt or a damaged record stop the run.
+    OnlyAsked,
+}
+
 /// The login test's settings, reading the secret from the one source given.
-fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
+fn auth_config(args: &ProbeArgs, tokens: StoredTokens) -> Result<Option<AuthConfig>, UsageError> {
     let sources = SecretSources {
         password_file: args.password_file.clone(),
         password_cmd: args.password_cmd.clone(),
@@ -198,7 +215,7 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(secret) = secret(args, &sources)? else {
+    let Some(secret) = secret(args, &sources, tokens)? else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
@@ -244,7 +261,11 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
 
 /// The secret the user gave; else, for an address, the OAuth2 token stored for
 /// it (required with `--oauth2`, which no other source may accompany).
-fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret>, UsageError> {
+fn secret(
+    args: &ProbeArgs,
+    sources: &SecretSources,
+    tokens: StoredTokens,
+) -> Result<Option<AuthSecret>, UsageError> {
     let found = secrets::obtain(sources)?;
     if args.oauth2 && found.is_some() {
         return Err(UsageError(
@@ -263,6 +284,9 @@ fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret
             Ok(None)
         };
     };
+    if tokens == StoredTokens::OnlyAsked && !args.oauth2 {
+        return Ok(None);
+    }
     let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
     Ok(oauth::stored_login(&address, &args.token_store, args.oauth2)?.map(AuthSecret::Stored))
 }
@@ -271,7 +295,15 @@ impl TryFrom<ProbeArgs> for Config {
     type Error = UsageError;
 
     fn try_from(args: ProbeArgs) -> Result<Self, UsageError> {
-        let [pop3_host, imap_host, smtp_host] = hosts(&args)?;
+        Config::from_args(&args, StoredTokens::WhenStored)
+    }
+}
+
+impl Config {
+    /// Validates `probe` arguments; `tokens` says when a stored OAuth2 token
+    /// may be used.
+    pub fn from_args(args: &ProbeArgs, tokens: StoredTokens) -> Result<Self, UsageError> {
+        let [pop3_host, imap_host, smtp_host] = hosts(args)?;
         let address = args
             .address
             .as_deref()
@@ -285,7 +317,7 @@ impl TryFrom<ProbeArgs> for Config {
         {
             return Err(UsageError(NOTHING_TO_PROBE.into()));
         }
-        let auth = auth_config(&args)?;
+        let auth = auth_config(args, tokens)?;
         let config = Config {
             pop3_host,
             imap_host,
@@ -318,6 +350,7 @@ impl TryFrom<ProbeArgs> for Config {
             export: args.export.map(export),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             per_server: None,
+            tls: None,
             relay_test: args.send_test && auth.is_none(),
             auth,
             address,
@@ -514,12 +547,28 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, UsageError> {
 }
 
 fn parse_secs(s: &str, flag: &str) -> Result<Duration, UsageError> {
-    match s.trim().parse::<f64>() {
-        Ok(v) if (0.001..=86_400.0).contains(&v) => Ok(Duration::from_secs_f64(v)),
-        _ => Err(UsageError(format!(
-            "{flag} {s:?} is not a number of seconds; expected a number from 0.001 to 86400, e.g. 10 or 2.5"
-        ))),
-    }
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(secs_in_range)
+        .ok_or_else(|| not_secs(&format!("{s:?}"), flag))
+}
+
+/// `v` seconds, when from 0.001 to 86400 (a day); the error names `flag`.
+fn secs(v: f64, flag: &str) -> Result<Duration, UsageError> {
+    secs_in_range(v).ok_or_else(|| not_secs(&v.to_string(), flag))
+}
+
+fn secs_in_range(v: f64) -> Option<Duration> {
+    (0.001..=86_400.0)
+        .contains(&v)
+        .then(|| Duration::from_secs_f64(v))
+}
+
+fn not_secs(shown: &str, flag: &str) -> UsageError {
+    UsageError(format!(
+        "{flag} {shown} is not a number of seconds; expected a number from 0.001 to 86400, e.g. 10 or 2.5"
+    ))
 }
 
 fn check_file(p: PathBuf) -> Result<PathBuf, UsageError> {

@@ -8,14 +8,18 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::unattended::{count, from_words, refuse_shared_secrets};
-use super::{Config, UsageError, validate_host};
+use super::secrets::{self, SecretSources};
+use super::unattended::{count_in, from_words, refuse_shared_secrets};
+use super::{AuthSecret, Config, UsageError, secs};
+
+mod target;
 use crate::cli::ServeArgs;
-use crate::model::address;
+pub use target::{Allow, Target};
 
 /// Where the exporter listens unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9925";
@@ -23,6 +27,12 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:9925";
 pub const MAX_HISTORY: usize = 1000;
 /// How long a probe may take when neither Prometheus nor the module says.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_mins(1);
+/// How long a client may take to send a request's header (and how long an idle
+/// kept-alive connection stays open) unless configured otherwise.
+pub const DEFAULT_HEADER_TIMEOUT: f64 = 10.0;
+/// HTTP connections served at once unless configured otherwise: well above
+/// `parallel`, since a scrape waiting for its probe's turn holds one.
+pub const DEFAULT_CONNECTIONS: usize = 128;
 
 /// The file, as written.
 #[derive(Debug, Deserialize)]
@@ -33,14 +43,18 @@ struct File {
     history: Option<usize>,
     parallel: Option<usize>,
     per_server: Option<usize>,
+    header_timeout: Option<f64>,
+    connections: Option<usize>,
     #[serde(default)]
     modules: BTreeMap<String, ModuleFile>,
 }
 
-/// One module, as written: each key is the `probe` option of the same name.
+/// One module, as written: each key is the `probe` option of the same name,
+/// except `targets`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModuleFile {
+    targets: Option<Vec<String>>,
     only: Option<Vec<String>>,
     require: Option<Vec<String>>,
     timeout: Option<f64>,
@@ -105,97 +119,104 @@ fn path(p: Option<&PathBuf>) -> Option<String> {
     p.map(|p| p.display().to_string())
 }
 
-/// A named set of `probe` options.
+/// A named set of `probe` options: its configuration is built and validated
+/// once, when the exporter starts; a scrape clones it, sets the target and reads
+/// the secret afresh.
 #[derive(Debug, Clone)]
 pub struct Module {
-    words: Vec<String>,
-}
-
-/// What a scrape asks to probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// An address: its servers are discovered.
-    Address(String),
-    /// A host: every protocol on it.
-    Host(String),
-}
-
-impl Target {
-    /// Parses a `target=` value: an address if it has an '@', else a host name or
-    /// IP address. Anything else (an option, a URL) is refused.
-    pub fn parse(s: &str) -> Result<Target, UsageError> {
-        if s.contains('@') {
-            address::parse(s)
-                .map(|a| Target::Address(a.input))
-                .map_err(|e| UsageError(e.to_string()))
-        } else {
-            validate_host(s, "target").map(Target::Host)
-        }
-    }
-
-    /// The target as typed (host names lower-cased).
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        match self {
-            Target::Address(a) | Target::Host(a) => a,
-        }
-    }
+    /// The module's configuration, without a target.
+    base: Config,
+    /// Where its secret is read, at every probe.
+    secret: SecretSources,
+    /// The only targets it may probe (`targets`); required with credentials,
+    /// which then reach no other server.
+    targets: Option<Allow>,
 }
 
 impl Module {
-    /// The validated configuration for probing `target` with this module; reads
-    /// the module's credential file now.
-    pub fn config_for(&self, target: &Target) -> Result<Config, UsageError> {
-        let mut words = self.words.clone();
-        match target {
-            Target::Host(h) => words.push(format!("--host={h}")),
-            Target::Address(a) => words.extend(["--".to_owned(), a.clone()]),
+    /// Checks `file` through `probe`'s own validation (with a stand-in address,
+    /// reading the credential file once) and keeps the result.
+    fn new(name: &str, file: &ModuleFile) -> Result<Module, UsageError> {
+        let mut words = file.words(name)?;
+        words.extend(["--".to_owned(), "postmaster@example.com".to_owned()]);
+        let mut base = from_words(&words, false)?;
+        base.address = None;
+        let targets = file
+            .targets
+            .as_deref()
+            .map(|t| Allow::parse(t, "targets"))
+            .transpose()?;
+        if base.auth.is_some() && targets.as_ref().is_none_or(Allow::any) {
+            return Err(UsageError(
+                "it has credentials, so it needs a `targets` list naming the only targets \
+                 they may be sent to (not \"*\"), e.g. targets = [\"alice@example.com\"]"
+                    .into(),
+            ));
         }
-        from_words(&words, false)
-    }
-}
-
-/// The targets the exporter may probe, so that it cannot be used as an open
-/// scanner: exact hosts or addresses, `*.example.com` (any name below it),
-/// `*@example.com` (any address at it), or `*` (anything).
-#[derive(Debug, Clone)]
-pub struct Allow(Vec<String>);
-
-impl Allow {
-    fn parse(items: &[String]) -> Result<Allow, UsageError> {
-        let items: Vec<String> = items.iter().map(|i| i.trim().to_lowercase()).collect();
-        for item in &items {
-            let ok = item == "*"
-                || item
-                    .strip_prefix("*.")
-                    .is_some_and(|d| validate_host(d, "allow").is_ok())
-                || item
-                    .strip_prefix("*@")
-                    .is_some_and(|d| validate_host(d, "allow").is_ok())
-                || Target::parse(item).is_ok();
-            if !ok {
-                return Err(UsageError(format!(
-                    "allow: {item:?} is not a target pattern; expected a host, an address, \
-                     \"*.example.com\", \"*@example.com\" or \"*\""
-                )));
-            }
-        }
-        Ok(Allow(items))
+        Ok(Module {
+            base,
+            targets,
+            secret: SecretSources {
+                password_file: file.password_file.clone(),
+                token_file: file.oauth2_token_file.clone(),
+                ..SecretSources::default()
+            },
+        })
     }
 
-    /// Whether `target` may be probed.
+    /// Whether this module may probe `target`: any target on the allow list,
+    /// unless the module names its own `targets`.
     #[must_use]
     pub fn permits(&self, target: &Target) -> bool {
-        let t = target.as_str().to_lowercase();
-        self.0.iter().any(|p| match target {
-            _ if p == "*" || *p == t => true,
-            Target::Host(_) => p
-                .strip_prefix('*')
-                .is_some_and(|suffix| suffix.starts_with('.') && t.ends_with(suffix)),
-            Target::Address(_) => p
-                .strip_prefix("*@")
-                .is_some_and(|domain| t.rsplit_once('@').is_some_and(|(_, d)| d == domain)),
-        })
+        self.targets.as_ref().is_none_or(|t| t.permits(target))
+    }
+
+    /// Why this module cannot probe `target`, if it cannot: a login without
+    /// `user` logs in as the target address, and a test message or relay test
+    /// needs an address to send from.
+    #[must_use]
+    pub fn refuses(&self, target: &Target) -> Option<&'static str> {
+        if matches!(target, Target::Address(_)) {
+            return None;
+        }
+        match &self.base.auth {
+            Some(auth) if auth.user.is_none() => Some(
+                "logs in as the target address (it has no `user`); give an address as the target",
+            ),
+            Some(auth) if auth.send_test => Some(
+                "sends its test message from the target address; give an address as the target",
+            ),
+            None if self.base.relay_test => {
+                Some("tests relaying from the target address; give an address as the target")
+            }
+            _ => None,
+        }
+    }
+
+    /// The configuration for probing `target` with this module; reads the
+    /// module's credential file now (a rotated password is picked up).
+    pub fn config_for(&self, target: &Target) -> Result<Config, UsageError> {
+        if let Some(why) = self.refuses(target) {
+            return Err(UsageError(why.to_owned()));
+        }
+        let mut config = self.base.clone();
+        match target {
+            Target::Host(h) => {
+                for host in [
+                    &mut config.pop3_host,
+                    &mut config.imap_host,
+                    &mut config.smtp_host,
+                ] {
+                    *host = Some(h.clone());
+                }
+            }
+            Target::Address(a) => config.address = Some(a.clone()),
+        }
+        if let (Some(auth), Some(found)) = (&mut config.auth, secrets::obtain(&self.secret)?) {
+            auth.secret = AuthSecret::Given(Arc::new(found));
+        }
+        config.check()?;
+        Ok(config)
     }
 }
 
@@ -214,6 +235,19 @@ pub struct ServeConfig {
     pub parallel: NonZeroUsize,
     /// Connections to one server address at once, over all probes.
     pub per_server: NonZeroUsize,
+    /// How long a client may take to send a request's header.
+    pub header_timeout: Duration,
+    /// HTTP connections served at once; more wait to be accepted.
+    pub connections: NonZeroUsize,
+}
+
+impl ServeConfig {
+    /// The modules' names, in order: for the start-up line, the status page
+    /// and the answer to an unknown `module=`.
+    #[must_use]
+    pub fn module_names(&self) -> Vec<&str> {
+        self.modules.keys().map(String::as_str).collect()
+    }
 }
 
 impl TryFrom<ServeArgs> for ServeConfig {
@@ -246,25 +280,44 @@ impl TryFrom<ServeArgs> for ServeConfig {
         })?;
         Ok(ServeConfig {
             listen,
-            allow: Allow::parse(&allow)?,
+            allow: Allow::parse(&allow, "allow")?,
             modules: modules(file.modules)?,
-            // Each entry keeps a human report of a few KiB.
-            history: file.history.unwrap_or(100).min(MAX_HISTORY),
-            parallel: count(&file.parallel.unwrap_or(8).to_string(), "parallel", 1024)?,
-            per_server: count(&file.per_server.unwrap_or(4).to_string(), "per_server", 256)?,
+            history: history(file.history)?,
+            parallel: count_in(file.parallel.unwrap_or(8), "parallel", 1024)?,
+            per_server: count_in(file.per_server.unwrap_or(4), "per_server", 256)?,
+            header_timeout: secs(
+                file.header_timeout.unwrap_or(DEFAULT_HEADER_TIMEOUT),
+                "header_timeout",
+            )?,
+            connections: count_in(
+                file.connections.unwrap_or(DEFAULT_CONNECTIONS),
+                "connections",
+                65_536,
+            )?,
         })
     }
 }
 
-/// Every module, each checked now with a stand-in target (and its credential
-/// file read), so a typo stops the exporter at start rather than at a scrape.
+/// Recent probes kept for the status page: 0 (none) to [`MAX_HISTORY`], as
+/// the other limits, a value beyond it is refused rather than quietly cut.
+fn history(n: Option<usize>) -> Result<usize, UsageError> {
+    match n.unwrap_or(100) {
+        // Each entry keeps a human report of a few KiB.
+        n if n <= MAX_HISTORY => Ok(n),
+        n => Err(UsageError(format!(
+            "history {n} is not a whole number from 0 to {MAX_HISTORY}"
+        ))),
+    }
+}
+
+/// Every module, each checked now (and its credential file read), so a typo
+/// stops the exporter at start rather than at a scrape.
 fn modules(file: BTreeMap<String, ModuleFile>) -> Result<BTreeMap<String, Module>, UsageError> {
     if file.is_empty() {
         return Err(UsageError(
             "no modules: add at least one [modules.NAME] section".into(),
         ));
     }
-    let example = Target::Address("postmaster@example.com".into());
     file.into_iter()
         .map(|(name, m)| {
             if !name
@@ -275,12 +328,8 @@ fn modules(file: BTreeMap<String, ModuleFile>) -> Result<BTreeMap<String, Module
                     "module name {name:?}: expected letters, digits, '_' and '-' only"
                 )));
             }
-            let module = Module {
-                words: m.words(&name)?,
-            };
-            module
-                .config_for(&example)
-                .map_err(|e| UsageError(format!("module {name}: {e}")))?;
+            let module =
+                Module::new(&name, &m).map_err(|e| UsageError(format!("module {name}: {e}")))?;
             Ok((name, module))
         })
         .collect()
@@ -325,6 +374,49 @@ mod tests {
             .config_for(&Target::parse("alice@example.com").unwrap())
             .unwrap();
         assert!(login.auth.is_some(), "credentials by file reference");
+        let login = &c.modules["alice_login"];
+        let to = |t: &str| login.permits(&Target::parse(t).unwrap());
+        assert!(to("alice@example.com") && to("mail.example.com"));
+        assert!(c.allow.permits(&Target::parse("mail.example.net").unwrap()));
+        assert!(!to("mail.example.net") && !to("bob@example.com"));
+        assert!(c.modules["default"].permits(&Target::parse("mail.example.net").unwrap()));
+    }
+
+    #[test]
+    fn credentials_are_bound_to_their_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "x\n").unwrap();
+        let module = |targets: &str| {
+            format!(
+                "allow = [\"*\"]\n[modules.a]\nuser = \"alice@example.com\"\n\
+                 password_file = \"{}\"\n{targets}",
+                file.display()
+            )
+        };
+        for targets in [
+            "",
+            "targets = [\"*\"]\n",
+            "targets = [\"*\", \"a.example\"]\n",
+        ] {
+            let e = load(&module(targets)).unwrap_err().0;
+            assert!(
+                e.contains("module a: it has credentials") && e.contains("targets"),
+                "{e}"
+            );
+        }
+        let e = load(&module("targets = [\"-x\"]\n")).unwrap_err().0;
+        assert!(e.contains("targets: \"-x\" is not a target pattern"), "{e}");
+        let c = load(&module("targets = [\"Alice@Example.COM\"]\n")).unwrap();
+        let a = &c.modules["a"];
+        assert!(a.permits(&Target::parse("alice@example.com").unwrap()));
+        assert!(!a.permits(&Target::parse("mail.example.net").unwrap()));
+        let c = load("allow = [\"*\"]\n[modules.b]\ntargets = [\"*.example.com\"]\n").unwrap();
+        let b = &c.modules["b"];
+        assert!(
+            !b.permits(&Target::parse("mail.example.net").unwrap()),
+            "a module may narrow"
+        );
     }
 
     #[test]
@@ -350,6 +442,22 @@ mod tests {
                 "allow = [\"*\"]\nlisten = \"localhost\"\n[modules.a]\n",
                 "IP:PORT",
             ),
+            (
+                "allow = [\"*\"]\nheader_timeout = 0\n[modules.a]\n",
+                "header_timeout 0 is not a number of seconds",
+            ),
+            (
+                "allow = [\"*\"]\nconnections = 0\n[modules.a]\n",
+                "connections 0 is not a whole number from 1 to 65536",
+            ),
+            (
+                "allow = [\"*\"]\nhistory = 1001\n[modules.a]\n",
+                "history 1001 is not a whole number from 0 to 1000",
+            ),
+            (
+                "allow = [\"*\"]\nparallel = 5000\n[modules.a]\n",
+                "parallel 5000 is not a whole number from 1 to 1024",
+            ),
         ] {
             let e = load(text).unwrap_err().0;
             assert!(e.contains(needle), "{text:?}: {e}");
@@ -357,41 +465,69 @@ mod tests {
     }
 
     #[test]
-    fn the_allow_list_matches_hosts_and_addresses() {
-        let allow = Allow::parse(
-            &[
-                "*.example.com",
-                "*@example.org",
-                "mail.example.net",
-                "bob@example.net",
-            ]
-            .map(str::to_owned),
-        )
-        .unwrap();
-        let ok = |s: &str| allow.permits(&Target::parse(s).unwrap());
-        assert!(ok("imap.example.com") && ok("MAIL.Example.COM"));
-        assert!(!ok("example.com"), "*.example.com is the names below it");
-        assert!(!ok("evil-example.com"));
-        assert!(ok("alice@example.org") && !ok("alice@sub.example.org"));
-        assert!(ok("mail.example.net") && !ok("imap.example.net"));
-        assert!(ok("bob@example.net") && !ok("alice@example.net"));
-        assert!(
-            !ok("alice@example.com"),
-            "host patterns do not cover addresses"
-        );
+    fn a_host_target_names_every_protocol() {
+        let c = load("allow = [\"*\"]\n[modules.a]\nonly = [\"imap:993:tls\"]\n").unwrap();
+        let m = &c.modules["a"];
+        let c = m
+            .config_for(&Target::parse("Mail.Example.COM.").unwrap())
+            .unwrap();
+        for host in [&c.pop3_host, &c.imap_host, &c.smtp_host] {
+            assert_eq!(host.as_deref(), Some("mail.example.com"));
+        }
+        assert!(c.address.is_none(), "no stand-in address left over");
+        let c = m
+            .config_for(&Target::parse("bob@example.com").unwrap())
+            .unwrap();
+        assert_eq!(c.address.unwrap().input, "bob@example.com");
+        assert!(c.imap_host.is_none());
+    }
+
+    fn secret(c: &Config) -> String {
+        match &c.auth.as_ref().unwrap().secret {
+            AuthSecret::Given(found) => match found.as_ref() {
+                secrets::Found::Password(p) | secrets::Found::Token(p) => p.expose().to_owned(),
+            },
+            AuthSecret::Stored(_) => panic!("never a stored token"),
+        }
     }
 
     #[test]
-    fn targets_cannot_smuggle_options() {
-        for bad in ["--ca-file=/etc/passwd", "-4", "http://x", "a b", ""] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
-        }
-        let m = Module {
-            words: vec!["--only=imap:993:tls".into()],
-        };
-        let c = m
-            .config_for(&Target::parse("mail.example.com").unwrap())
-            .unwrap();
-        assert_eq!(c.imap_host.as_deref(), Some("mail.example.com"));
+    fn the_secret_is_read_at_every_probe() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "first\n").unwrap();
+        let text = format!(
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n\
+             targets = [\"alice@example.com\"]\n",
+            file.display()
+        );
+        let c = load(&text).unwrap();
+        let alice = Target::parse("alice@example.com").unwrap();
+        assert_eq!(secret(&c.modules["a"].config_for(&alice).unwrap()), "first");
+        std::fs::write(&file, "rotated\n").unwrap();
+        assert_eq!(
+            secret(&c.modules["a"].config_for(&alice).unwrap()),
+            "rotated"
+        );
+        std::fs::remove_file(&file).unwrap();
+        let e = c.modules["a"].config_for(&alice).unwrap_err().0;
+        assert!(e.contains("--password-file"), "{e}");
+    }
+
+    #[test]
+    fn a_login_as_the_target_needs_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "x\n").unwrap();
+        let text = format!(
+            "allow = [\"*\"]\n[modules.a]\npassword_file = \"{}\"\n\
+             targets = [\"*.example.com\", \"*@example.com\"]\n",
+            file.display()
+        );
+        let c = load(&text).unwrap();
+        let host = Target::parse("mail.example.com").unwrap();
+        let why = c.modules["a"].refuses(&host).unwrap();
+        assert!(why.contains("no `user`"), "{why}");
+        assert!(c.modules["a"].config_for(&host).is_err());
     }
 }

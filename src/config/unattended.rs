@@ -10,7 +10,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Config, Format, UsageError, parse_secs, secrets, use_color};
+use super::{Config, Format, StoredTokens, UsageError, parse_secs, secrets, use_color};
 use crate::cli::{BatchArgs, BatchFormat, ProbeArgs};
 
 /// Refuses to start while a password or token is set in the environment: it
@@ -29,11 +29,12 @@ pub fn refuse_shared_secrets(command: &str) -> Result<(), UsageError> {
 }
 
 /// Parses and validates one target's `probe` words. `list_on_stdin`: the target
-/// list is standard input, which a credential command must not read from.
+/// list is standard input, which a credential command must not read from. A
+/// stored OAuth2 token is used only when the words ask for it (`--oauth2`).
 pub fn from_words(words: &[String], list_on_stdin: bool) -> Result<Config, UsageError> {
     let args = parse_probe(words)?;
     check_unattended(&args, list_on_stdin)?;
-    Config::try_from(args)
+    Config::from_args(&args, StoredTokens::OnlyAsked)
 }
 
 /// Clap's parse of `probe` words, its message cut to the first line.
@@ -166,18 +167,28 @@ impl TryFrom<BatchArgs> for BatchConfig {
     }
 }
 
-/// A whole number from 1 to `max`.
+/// A whole number from 1 to `max`, as typed.
 pub fn count(s: &str, flag: &str, max: usize) -> Result<NonZeroUsize, UsageError> {
     s.trim()
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= max)
-        .and_then(NonZeroUsize::new)
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{flag} {s:?} is not a whole number from 1 to {max}"
-            ))
-        })
+        .and_then(|n| in_range(n, max))
+        .ok_or_else(|| not_count(&format!("{s:?}"), flag, max))
+}
+
+/// A whole number from 1 to `max`, already parsed (from a configuration file).
+pub fn count_in(n: usize, flag: &str, max: usize) -> Result<NonZeroUsize, UsageError> {
+    in_range(n, max).ok_or_else(|| not_count(&n.to_string(), flag, max))
+}
+
+fn in_range(n: usize, max: usize) -> Option<NonZeroUsize> {
+    NonZeroUsize::new(n).filter(|n| n.get() <= max)
+}
+
+fn not_count(shown: &str, flag: &str, max: usize) -> UsageError {
+    UsageError(format!(
+        "{flag} {shown} is not a whole number from 1 to {max}"
+    ))
 }
 
 #[cfg(test)]
@@ -225,6 +236,46 @@ mod tests {
         let line = words("alice@example.com --password-cmd true");
         let e = from_words(&line, true).unwrap_err().0;
         assert!(e.contains("standard input"), "{e}");
+    }
+
+    /// A token `mailcheck login` stored for the address, in a file store.
+    fn stored_token(dir: &std::path::Path, account: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let record = serde_json::json!({
+            "version": crate::oauth::store::VERSION,
+            "account": account,
+            "issuer": "https://auth.example.com",
+            "client_id": "mailcheck",
+            "token_url": "https://auth.example.com/token",
+            "revocation_url": null,
+            "scopes_requested": ["mail"],
+            "scopes_granted": null,
+            "access_token": "stored-access-token",
+            "obtained_at": 0,
+            "expires_at": null,
+        });
+        let path = dir.join(format!("{account}.json"));
+        std::fs::write(&path, record.to_string()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    #[test]
+    fn a_stored_token_is_used_only_when_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        stored_token(dir.path(), "alice@example.com");
+        let store = format!("--token-store file --token-dir {}", dir.path().display());
+        let plain = from_words(&words(&format!("alice@example.com {store}")), false).unwrap();
+        assert!(plain.auth.is_none(), "no login unless the line asks");
+        let asked = format!("alice@example.com --oauth2 {store}");
+        let asked = from_words(&words(&asked), false).unwrap();
+        assert!(matches!(
+            asked.auth.map(|a| a.secret),
+            Some(super::super::AuthSecret::Stored(_))
+        ));
+        // `probe` itself still uses the stored token unasked.
+        let args = parse_probe(&words(&format!("alice@example.com {store}"))).unwrap();
+        let probe = Config::try_from(args).unwrap();
+        assert!(probe.auth.is_some());
     }
 
     #[test]

@@ -109,7 +109,16 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         discovery: discovery.as_ref(),
     };
     let follow = follow_up_within(config, &ctx, &probes, deadline, &mut cut_short).await;
-    let dns_check = dns_check(&resolver, config.families).await;
+    // A diagnostic extra: once the deadline has cut the run short the user
+    // wants the answer now, so it runs only when it costs nothing (a silent
+    // DNS server is remembered: the lookup fails at once); otherwise it is
+    // bounded by what is left of the deadline.
+    let check = dns_check(&resolver, config.families);
+    let dns_check = match (cut_short.is_some(), resolver.silent()) {
+        (true, true) => check.await,
+        (true, false) => None,
+        (false, _) => deadline.run(check).await.ok().flatten(),
+    };
     let run = Run {
         schema_version: crate::report::SCHEMA_VERSION,
         mailcheck_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -371,7 +380,10 @@ impl Env {
     /// What the probes of a run with `config` share.
     fn for_config(config: &Config) -> anyhow::Result<Env> {
         Ok(Env {
-            tls: TlsSetup::new(config.ca_file.as_deref())?,
+            tls: match &config.tls {
+                Some(shared) => shared.get(config.ca_file.as_deref())?,
+                None => Arc::new(TlsSetup::new(config.ca_file.as_deref())?),
+            },
             timeout: config.timeout,
             limits: Limits::default(),
             slow_greeting: slow_greeting_threshold(config.timeout),

@@ -18,6 +18,37 @@ pub const EXIT_CRITICAL: i32 = 2;
 /// mailcheck itself could not run (bad arguments, bad CA file, …).
 pub const EXIT_UNKNOWN: i32 = 3;
 
+/// The status word for an exit code, as the Nagios plugin guidelines name
+/// them; any code outside 0–2 is UNKNOWN.
+#[must_use]
+pub fn status_word(exit_code: i32) -> &'static str {
+    match exit_code {
+        EXIT_OK => "OK",
+        EXIT_WARNING => "WARNING",
+        EXIT_CRITICAL => "CRITICAL",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Whether an exit code means the target works (OK or WARNING).
+#[must_use]
+pub fn works(exit_code: i32) -> bool {
+    matches!(exit_code, EXIT_OK | EXIT_WARNING)
+}
+
+/// The worse of two exit codes, as monitoring ranks states (Checkmk's
+/// "worst state"): CRITICAL over UNKNOWN over WARNING over OK.
+#[must_use]
+pub fn worst(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        EXIT_OK => 0,
+        EXIT_WARNING => 1,
+        EXIT_CRITICAL => 3,
+        _ => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
 /// What the run was asked to prove.
 #[derive(Debug, Clone, Default)]
 pub struct Expectations {
@@ -207,6 +238,22 @@ pub fn exit_code(ok: bool, findings: &[Finding]) -> i32 {
 mod tests {
     use super::*;
     use crate::model::Endpoint;
+
+    #[test]
+    fn the_worst_state_wins() {
+        assert_eq!(worst(0, 1), 1);
+        assert_eq!(worst(1, 3), 3);
+        assert_eq!(worst(3, 2), 2);
+        assert_eq!(worst(2, 3), 2);
+        assert_eq!(worst(2, 0), 2);
+        assert_eq!(worst(0, 0), 0);
+    }
+
+    #[test]
+    fn ok_and_warning_work() {
+        assert!(works(EXIT_OK) && works(EXIT_WARNING));
+        assert!(!works(EXIT_CRITICAL) && !works(EXIT_UNKNOWN) && !works(-1));
+    }
 
     fn expect(incoming: bool, outgoing: bool) -> Expectations {
         Expectations {

@@ -27,8 +27,8 @@ use crate::report::{
 
 /// What every probe of a run shares.
 pub struct Env {
-    /// Trust anchors and verifier.
-    pub tls: TlsSetup,
+    /// Trust anchors and verifier (shared by the runs of a batch or exporter).
+    pub tls: Arc<TlsSetup>,
     /// Bound for each phase.
     pub timeout: Duration,
     /// Size bounds.

@@ -6,9 +6,10 @@
 //! and it reports the verdict instead of hiding the rest of the dialogue. Nothing
 //! secret is ever sent over a session whose verdict was not `Ok`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -123,6 +124,39 @@ impl TlsSetup {
                 Ok((Box::new(tls), handshake))
             }
         }
+    }
+}
+
+/// The TLS setups of the runs of one batch or one exporter, one per CA file,
+/// each built once: the system's root store is read and the verifier built
+/// once per process, not once per target or scrape. A CA file is read when
+/// first named; to pick up a changed one, restart the process.
+#[derive(Default)]
+pub struct TlsSetups(Mutex<HashMap<Option<PathBuf>, Arc<TlsSetup>>>);
+
+impl TlsSetups {
+    /// The setup for `ca_file`, built now if no run has asked for it yet (a
+    /// failure is not kept: the next run tries again and says why).
+    pub fn get(&self, ca_file: Option<&Path>) -> Result<Arc<TlsSetup>, TlsSetupError> {
+        let key = ca_file.map(Path::to_path_buf);
+        if let Some(setup) = self.lock().get(&key) {
+            return Ok(setup.clone());
+        }
+        // Built outside the lock: other runs need not wait for the disk.
+        let setup = Arc::new(TlsSetup::new(ca_file)?);
+        Ok(self.lock().entry(key).or_insert(setup).clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Option<PathBuf>, Arc<TlsSetup>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for TlsSetups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetups")
+            .field("ca_files", &self.lock().len())
+            .finish()
     }
 }
 
@@ -453,6 +487,16 @@ mod tests {
             server_name("mail.example.com").unwrap().1.as_deref(),
             Some("mail.example.com")
         );
+    }
+
+    #[test]
+    fn one_setup_per_ca_file() {
+        let setups = TlsSetups::default();
+        let a = setups.get(None).unwrap();
+        let b = setups.get(None).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "built once");
+        assert!(setups.get(Some(Path::new("/nonexistent/ca.pem"))).is_err());
+        assert_eq!(setups.lock().len(), 1, "a failure is not kept");
     }
 
     #[test]

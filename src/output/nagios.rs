@@ -5,18 +5,8 @@
 use std::io::{self, Write};
 
 use super::Options;
+pub use crate::engine::outcome::status_word;
 use crate::report::{ProbeReport, Report, Severity, Status};
-
-/// The status word for an exit code (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
-#[must_use]
-pub fn status_word(exit_code: i32) -> &'static str {
-    match exit_code {
-        0 => "OK",
-        1 => "WARNING",
-        2 => "CRITICAL",
-        _ => "UNKNOWN",
-    }
-}
 
 /// Writes the one-line status with performance data; the certificate-days
 /// thresholds come from `opts`.
@@ -33,7 +23,7 @@ pub fn render(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Resul
         perf.push(format!(
             "'{}'={:.3}s;;;0",
             label(p),
-            p.duration_ms as f64 / 1000.0
+            p.took_ms() as f64 / 1000.0
         ));
         let days = p
             .tls

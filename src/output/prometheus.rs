@@ -10,13 +10,18 @@
 //! | `mailcheck_probe_exit_code` | | 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN |
 //! | `mailcheck_probe_duration_seconds` | | wall time of the run |
 //! | `mailcheck_probe_cut_short` | | 1 when the deadline ended the run early |
+//! | `mailcheck_probe_result_age_seconds` | | age of the result ([`render_age`]) |
 //! | `mailcheck_combination_success` | host, protocol, port, security | 1 when it works |
-//! | `mailcheck_combination_duration_seconds` | host, protocol, port, security | time of one tried combination |
+//! | `mailcheck_combination_duration_seconds` | host, protocol, port, security | time its phases took ([`ProbeReport::took_ms`]) |
 //! | `mailcheck_combination_phase_duration_seconds` | … and phase | time of each phase |
 //! | `mailcheck_tls_version_info` | … and version | 1 |
-//! | `mailcheck_tls_cert_expiry_timestamp_seconds` | host, protocol, port, security | earliest notAfter of the chain presented |
+//! | `mailcheck_tls_cert_expiry_timestamp_seconds` | host, protocol, port, security | earliest notAfter of the chain presented, Unix time |
 //! | `mailcheck_tls_cert_trusted` | host, protocol, port, security | 1 when the chain verified |
-//! | `mailcheck_tls_cert_earliest_expiry_timestamp_seconds` | | earliest notAfter of all chains |
+//! | `mailcheck_tls_cert_earliest_expiry_timestamp_seconds` | | earliest notAfter of all chains, Unix time |
+//!
+//! Expiry is a timestamp, as blackbox_exporter's `probe_ssl_earliest_cert_expiry`:
+//! it stays right between scrapes, and `… - time()` gives the seconds left
+//! (negative once expired).
 //! | `mailcheck_login_success` | host, protocol | 1 when the login test succeeded |
 //! | `mailcheck_requirement_met` | requirement | 1 when the `require` item holds |
 //! | `mailcheck_findings` | severity, code | how many findings of that code |
@@ -40,6 +45,25 @@ pub fn render(report: &Report, requirements: &[String], out: &mut dyn Write) -> 
     let mut text = Vec::new();
     TextEncoder::new()
         .encode(&families, &mut text)
+        .map_err(io::Error::other)?;
+    out.write_all(&text)
+}
+
+/// Writes `mailcheck_probe_result_age_seconds`: how old the result the answer
+/// holds is (0 for a probe run for this scrape; the exporter answers some
+/// scrapes from a recent login's probe).
+pub fn render_age(seconds: f64, out: &mut dyn Write) -> io::Result<()> {
+    let r = Registry::new();
+    gauge(
+        &r,
+        "mailcheck_probe_result_age_seconds",
+        "How old the result in this answer is: 0 when the probe ran for this scrape; for a module with credentials, scrapes within a minute of the account's last login are answered from that login's probe.",
+        seconds,
+    )
+    .map_err(io::Error::other)?;
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&r.gather(), &mut text)
         .map_err(io::Error::other)?;
     out.write_all(&text)
 }
@@ -90,7 +114,7 @@ fn probe(r: &Registry, report: &Report) -> ::prometheus::Result<()> {
         r,
         "mailcheck_probe_success",
         "Whether the target works from here: 1 when the run's exit code is OK or WARNING (each direction asked for has a secure combination that works, logins succeeded, every required item holds), else 0.",
-        flag(code == 0 || code == 1),
+        flag(crate::engine::outcome::works(code)),
     )?;
     gauge(
         r,
@@ -131,7 +155,7 @@ fn combinations(r: &Registry, probes: &[ProbeReport]) -> ::prometheus::Result<()
     let duration = gauge_vec(
         r,
         "mailcheck_combination_duration_seconds",
-        "Time from the start of the run to the end of this combination.",
+        "Time this combination took, in seconds: the sum of its phases (resolve to quit); waiting for its turn under the per-server cap is not counted.",
         &COMBINATION,
     )?;
     let phases = gauge_vec(
@@ -157,7 +181,7 @@ fn combinations(r: &Registry, probes: &[ProbeReport]) -> ::prometheus::Result<()
         if p.inferred {
             continue;
         }
-        set(&duration, &l, p.duration_ms as f64 / 1000.0)?;
+        set(&duration, &l, p.took_ms() as f64 / 1000.0)?;
         for ph in &p.phases {
             let with_phase = [l.as_slice(), &[ph.phase.as_str()]].concat();
             set(&phases, &with_phase, ph.duration_ms as f64 / 1000.0)?;
@@ -184,7 +208,7 @@ fn certificates(r: &Registry, probes: &[ProbeReport]) -> ::prometheus::Result<()
     let expires = gauge_vec(
         r,
         "mailcheck_tls_cert_expiry_timestamp_seconds",
-        "When the first certificate of the chain a combination presented expires (the earliest notAfter), as a Unix time.",
+        "The earliest notAfter among the certificates of the chain this combination presented, as a Unix time; minus time() it is the seconds left, negative once expired.",
         &COMBINATION,
     )?;
     let trusted = gauge_vec(
@@ -210,7 +234,7 @@ fn certificates(r: &Registry, probes: &[ProbeReport]) -> ::prometheus::Result<()
         gauge(
             r,
             "mailcheck_tls_cert_earliest_expiry_timestamp_seconds",
-            "The earliest notAfter of all certificates presented in this run, as a Unix time.",
+            "The earliest notAfter among all certificates presented in this run, as a Unix time; minus time() it is the seconds left, negative once expired.",
             at as f64,
         )?;
     }
@@ -307,7 +331,19 @@ mod tests {
 
     #[test]
     fn a_working_target() {
-        let mut run = report(vec![ok("imap:993:tls"), ok("smtp:587:starttls")]);
+        // Started 500 ms into the run (a turn under the per-server cap), then
+        // 30 ms of connecting and 45 ms of TLS: it took 75 ms.
+        let mut imap = ok("imap:993:tls");
+        let phase = |phase, start_ms, duration_ms| crate::report::PhaseRecord {
+            phase,
+            start_ms,
+            duration_ms,
+            ok: true,
+            detail: None,
+        };
+        imap.phases = vec![phase(Phase::Connect, 500, 30), phase(Phase::Tls, 530, 45)];
+        imap.duration_ms = 575;
+        let mut run = report(vec![imap, ok("smtp:587:starttls")]);
         run.logins = vec![
             login("imap:993:tls", LoginResult::Ok, &["alice"]),
             login("smtp:587:starttls", LoginResult::Ok, &["alice"]),
@@ -316,6 +352,11 @@ mod tests {
         assert_eq!(value(&m, "mailcheck_probe_success"), Some(1.0), "{m}");
         // The encoder sorts labels by name.
         let imap = r#"{host="mail.example.com",port="993",protocol="imap",security="tls"}"#;
+        assert_eq!(
+            value(&m, &format!("mailcheck_combination_duration_seconds{imap}")),
+            Some(0.075),
+            "its phases' time, not its end on the run's time line"
+        );
         assert_eq!(
             value(&m, &format!("mailcheck_combination_success{imap}")),
             Some(1.0)

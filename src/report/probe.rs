@@ -57,11 +57,20 @@ pub struct ProbeReport {
     pub transcript: Vec<TranscriptLine>,
     /// Whether credentials were written on this connection.
     pub secret_sent: bool,
-    /// Wall time of this combination.
+    /// When this combination ended, in milliseconds from the start of the run
+    /// (its phases say how long it took itself).
     pub duration_ms: u64,
 }
 
 impl ProbeReport {
+    /// How long this combination took itself: the sum of its phases. Unlike
+    /// `duration_ms` (its end on the run's time line) this leaves out the run's
+    /// time before it started and any wait for a turn under the per-server cap.
+    #[must_use]
+    pub fn took_ms(&self) -> u64 {
+        self.phases.iter().map(|p| p.duration_ms).sum()
+    }
+
     /// Whether the server sent bytes between its STARTTLS go-ahead and the
     /// handshake (a failure or warning said so, or the bytes were discarded).
     #[must_use]
@@ -129,7 +138,7 @@ pub struct Failure {
 pub struct PhaseRecord {
     /// Which phase.
     pub phase: Phase,
-    /// Start, in milliseconds from the start of the combination.
+    /// Start, in milliseconds from the start of the run.
     pub start_ms: u64,
     /// How long it took.
     pub duration_ms: u64,
@@ -177,7 +186,7 @@ pub struct TlsReport {
 /// One line of the dialogue.
 #[derive(Debug, Clone, Serialize)]
 pub struct TranscriptLine {
-    /// Milliseconds from the start of the combination.
+    /// Milliseconds from the start of the run.
     pub t_ms: u64,
     /// "server", "client" or "note" (TLS upgrades, timeouts).
     pub from: &'static str,

@@ -17,6 +17,8 @@ pub enum Refusal {
     Denied,
     /// Too many probes at once until the scrape's deadline.
     Busy,
+    /// The account logged in within the minute for another module or target.
+    RateLimited,
     /// The module could not be applied now (e.g. its credential file vanished),
     /// or the run could not start.
     Error,
@@ -28,6 +30,7 @@ impl Refusal {
             Refusal::BadRequest => "bad_request",
             Refusal::Denied => "denied",
             Refusal::Busy => "busy",
+            Refusal::RateLimited => "rate_limited",
             Refusal::Error => "error",
         }
     }
@@ -56,7 +59,7 @@ impl Metrics {
         let refused = IntCounterVec::new(
             Opts::new(
                 "mailcheck_exporter_probe_refusals_total",
-                "Probe requests answered without a probe, by reason (bad_request, denied, busy, error).",
+                "Probe requests answered without a probe, by reason (bad_request, denied, busy, rate_limited, error).",
             ),
             &["reason"],
         )?;
@@ -65,7 +68,7 @@ impl Metrics {
         let duration = HistogramVec::new(
             HistogramOpts::new(
                 "mailcheck_exporter_probe_duration_seconds",
-                "Wall time of the probes run, by module.",
+                "Time the probes took to run, by module, from their start to their end; the wait for a place among the probes running at once is not counted.",
             )
             .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]),
             &["module"],

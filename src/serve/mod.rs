@@ -10,8 +10,12 @@
 //! It listens on 127.0.0.1 unless configured otherwise, probes only targets on
 //! its allow list, runs a bounded number of probes at once under one shared
 //! per-server cap, and never outlives the scrape: a probe's deadline is the
-//! scrape timeout Prometheus announces, less a margin.
+//! scrape timeout Prometheus announces, less a margin. A client has a bounded
+//! time to send its request, and the connections served at once are capped
+//! (`serve/listen.rs`).
 
+mod listen;
+mod logins;
 mod metrics;
 mod page;
 mod probe;
@@ -28,6 +32,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::serve::ServeConfig;
 use crate::net::limit::PerServer;
+use crate::net::tls::TlsSetups;
 use metrics::Metrics;
 use page::Recent;
 
@@ -35,9 +40,12 @@ use page::Recent;
 struct App {
     config: ServeConfig,
     per_server: Arc<PerServer>,
+    /// Trust anchors and verifiers, built once per CA file for all scrapes.
+    tls: Arc<TlsSetups>,
     running: Semaphore,
     recent: Mutex<Recent>,
     metrics: Metrics,
+    logins: logins::Logins,
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -47,24 +55,23 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let app = Arc::new(App {
         per_server: Arc::new(PerServer::new(config.per_server)),
+        tls: Arc::default(),
         running: Semaphore::new(config.parallel.get()),
         recent: Mutex::new(Recent::new(config.history)),
         metrics: Metrics::new()?,
+        logins: logins::Logins::default(),
         config,
     });
     eprintln!(
         "mailcheck: exporter listening on http://{}/ (modules: {})",
         listener.local_addr()?,
-        app.config
-            .modules
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
+        app.config.module_names().join(", ")
     );
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let limits = listen::Limits {
+        header_timeout: app.config.header_timeout,
+        connections: app.config.connections,
+    };
+    listen::serve(listener, router(app), limits, shutdown()).await;
     Ok(())
 }
 
@@ -107,9 +114,8 @@ fn html(body: String) -> Response {
 }
 
 async fn index(State(app): State<Arc<App>>) -> Response {
-    let modules: Vec<&str> = app.config.modules.keys().map(String::as_str).collect();
     let recent = app.recent.lock().unwrap_or_else(PoisonError::into_inner);
-    html(page::index(&recent, &modules))
+    html(page::index(&recent, &app.config.module_names()))
 }
 
 #[derive(Deserialize)]

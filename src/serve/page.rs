@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 
 use crate::diagnose::export::escape;
+use crate::engine::outcome::status_word;
 
 /// One probe, as the page shows it.
 #[derive(Debug, Clone)]
@@ -78,13 +79,10 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-fn status(exit_code: i32) -> (&'static str, &'static str) {
-    match exit_code {
-        0 => ("OK", "ok"),
-        1 => ("WARNING", "warning"),
-        2 => ("CRITICAL", "critical"),
-        _ => ("UNKNOWN", "unknown"),
-    }
+/// The status word and its CSS class ("CRITICAL", "critical").
+fn status(exit_code: i32) -> (&'static str, String) {
+    let word = status_word(exit_code);
+    (word, word.to_ascii_lowercase())
 }
 
 /// The status page.

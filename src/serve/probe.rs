@@ -14,14 +14,15 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::SemaphorePermit;
 
+use super::logins::{self, Last, Recent};
 use super::metrics::{Metrics, Refusal};
 use super::page::Entry;
 use super::{App, text};
 use crate::config::serve::{DEFAULT_DEADLINE, Target};
-use crate::config::{Config, Format};
-use crate::engine;
+use crate::config::{Config, Format, unattended};
+use crate::engine::{self, outcome};
 use crate::output::{self, prometheus};
-use crate::report::Report;
+use crate::report::{LoginResult, Report};
 
 /// Time kept back from the scrape timeout for answering (blackbox_exporter's
 /// default `timeout_offset`).
@@ -37,8 +38,15 @@ pub struct ProbeQuery {
     module: Option<String>,
 }
 
-/// A request answered without a probe.
-struct Refused(StatusCode, String, Refusal);
+/// A request answered without a probe: the status, why, the reason counted,
+/// and for a rate-limited account when to come back.
+struct Refused(StatusCode, String, Refusal, Option<Duration>);
+
+impl Refused {
+    fn new(status: StatusCode, why: String, refusal: Refusal) -> Self {
+        Refused(status, why, refusal, None)
+    }
+}
 
 /// The handler.
 pub async fn probe(
@@ -49,55 +57,134 @@ pub async fn probe(
     let started = Instant::now();
     match run(&app, &q, &headers, started).await {
         Ok(body) => ([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body).into_response(),
-        Err(Refused(status, why, refusal)) => {
+        Err(Refused(status, why, refusal, retry)) => {
             app.metrics.refused(refusal);
-            text(status, format!("{why}\n"))
+            let mut answer = text(status, format!("{why}\n"));
+            if let Some(after) = retry {
+                let secs = after.as_secs().max(1);
+                answer
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
+            }
+            answer
         }
     }
 }
 
+/// A probe, or for a module with credentials the answer the account's last
+/// login allows ([`logins`]).
 async fn run(
     app: &App,
     q: &ProbeQuery,
     headers: &HeaderMap,
     started: Instant,
 ) -> Result<Vec<u8>, Refused> {
-    let (module, target, mut config) = prepare(app, q)?;
+    let (module, target, config) = prepare(app, q)?;
     let deadline = deadline(headers, config.deadline);
-    let permit = wait_turn(app, deadline).await?;
+    let Some(account) = unattended::account(&config) else {
+        let (body, _) = probe_now(app, &module, &target, config, started, deadline).await?;
+        return with_age(&body, Duration::ZERO);
+    };
+    let mut turn = tokio::time::timeout(deadline, app.logins.turn(&account))
+        .await
+        .map_err(|_| {
+            Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "a probe logging in to {account} ran for the whole scrape timeout; scrape \
+                     this account with a longer timeout"
+                ),
+                Refusal::Busy,
+            )
+        })?;
+    match logins::recent(turn.as_ref(), &module, &target.normal()) {
+        Recent::None => {}
+        Recent::Same(age) => {
+            let last = turn.as_ref().map(|l| l.body.clone()).unwrap_or_default();
+            return with_age(&last, age);
+        }
+        Recent::Other(wait) => return Err(rate_limited(turn.as_ref(), &account, wait)),
+    }
+    let (body, logged_in) = probe_now(app, &module, &target, config, started, deadline).await?;
+    if logged_in {
+        *turn = Some(Last {
+            at: Instant::now(),
+            module,
+            target: target.normal(),
+            body: Arc::new(body.clone()),
+        });
+    }
+    with_age(&body, Duration::ZERO)
+}
+
+/// 429: the account logged in within the minute for another module or target.
+fn rate_limited(last: Option<&Last>, account: &str, wait: Duration) -> Refused {
+    let (module, target) = last.map_or(("", ""), |l| (l.module.as_str(), l.target.as_str()));
+    Refused(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!(
+            "{account} logged in less than {}s ago (module {module}, target {target}); this \
+             exporter logs in to an account at most once a minute: retry in {}s",
+            logins::INTERVAL.as_secs(),
+            wait.as_secs().max(1)
+        ),
+        Refusal::RateLimited,
+        Some(wait),
+    )
+}
+
+/// The metrics text with the age of the result it holds.
+fn with_age(body: &[u8], age: Duration) -> Result<Vec<u8>, Refused> {
+    let mut out = body.to_vec();
+    prometheus::render_age(age.as_secs_f64(), &mut out).map_err(|e| internal(e.to_string()))?;
+    Ok(out)
+}
+
+/// 500: the exporter's own failure.
+fn internal(why: String) -> Refused {
+    Refused::new(StatusCode::INTERNAL_SERVER_ERROR, why, Refusal::Error)
+}
+
+/// Runs the probe now (once a place among the running probes is free) and
+/// keeps it for the status page: its metrics text, and whether it logged in.
+async fn probe_now(
+    app: &App,
+    module: &str,
+    target: &Target,
+    mut config: Config,
+    started: Instant,
+    deadline: Duration,
+) -> Result<(Vec<u8>, bool), Refused> {
+    let permit = wait_turn(app, deadline.saturating_sub(started.elapsed())).await?;
     config.deadline = Some(
         deadline
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1)),
     );
     config.per_server = Some(app.per_server.clone());
+    config.tls = Some(app.tls.clone());
     let at = now_rfc3339();
     let report = {
         let _running = InFlight::new(&app.metrics);
         engine::run(&config, &()).await
     };
     drop(permit);
-    let report = report.map_err(|e| {
-        Refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the probe could not run: {e:#}"),
-            Refusal::Error,
-        )
-    })?;
-    let body = metrics_text(&report, &config).map_err(|e| {
-        Refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-            Refusal::Error,
-        )
-    })?;
+    let report = report.map_err(|e| internal(format!("the probe could not run: {e:#}")))?;
+    let body = metrics_text(&report, &config).map_err(|e| internal(e.to_string()))?;
     let code = report.summary.exit_code;
-    app.metrics
-        .probed(&module, code <= 1, started.elapsed().as_secs_f64());
+    // The run's own time: the wait for a place among the running probes (or
+    // for the account's turn) is not counted.
+    let took = report.run.duration_ms as f64 / 1000.0;
+    app.metrics.probed(module, outcome::works(code), took);
+    let logged_in = report
+        .run
+        .logins
+        .iter()
+        .any(|l| l.result != LoginResult::NotAttempted);
     let entry = Entry {
         id: 0,
         at,
-        module,
+        module: module.to_owned(),
         target: target.as_str().to_owned(),
         exit_code: code,
         duration_ms: report.run.duration_ms,
@@ -107,14 +194,14 @@ async fn run(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(entry);
-    Ok(body)
+    Ok((body, logged_in))
 }
 
 /// A place among the probes running at once, within the deadline.
 async fn wait_turn(app: &App, deadline: Duration) -> Result<SemaphorePermit<'_>, Refused> {
     match tokio::time::timeout(deadline, app.running.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
-        _ => Err(Refused(
+        _ => Err(Refused::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "{} probes were already running for the whole scrape timeout; raise `parallel` \
@@ -128,7 +215,7 @@ async fn wait_turn(app: &App, deadline: Duration) -> Result<SemaphorePermit<'_>,
 
 /// The module, the target and the configuration, or why not.
 fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
-    let bad = |why: String| Refused(StatusCode::BAD_REQUEST, why, Refusal::BadRequest);
+    let bad = |why: String| Refused::new(StatusCode::BAD_REQUEST, why, Refusal::BadRequest);
     let Some(target) = q.target.as_deref().filter(|t| !t.is_empty()) else {
         return Err(bad(
             "the target parameter is missing; expected /probe?target=alice@example.com&module=NAME"
@@ -137,15 +224,14 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
     };
     let name = q.module.as_deref().unwrap_or(DEFAULT_MODULE);
     let Some(module) = app.config.modules.get(name) else {
-        let known: Vec<&str> = app.config.modules.keys().map(String::as_str).collect();
         return Err(bad(format!(
             "unknown module {name:?}; this exporter has: {}",
-            known.join(", ")
+            app.config.module_names().join(", ")
         )));
     };
     let target = Target::parse(target).map_err(|e| bad(e.0))?;
     if !app.config.allow.permits(&target) {
-        return Err(Refused(
+        return Err(Refused::new(
             StatusCode::FORBIDDEN,
             format!(
                 "target {:?} is not on this exporter's allow list",
@@ -154,13 +240,23 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
             Refusal::Denied,
         ));
     }
-    let config = module.config_for(&target).map_err(|e| {
-        Refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("module {name}: {e}"),
-            Refusal::Error,
-        )
-    })?;
+    if !module.permits(&target) {
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "module {name} may not probe {:?}: its credentials go only to the targets \
+                 its `targets` list names",
+                target.as_str()
+            ),
+            Refusal::Denied,
+        ));
+    }
+    if let Some(why) = module.refuses(&target) {
+        return Err(bad(format!("module {name} {why}")));
+    }
+    let config = module
+        .config_for(&target)
+        .map_err(|e| internal(format!("module {name}: {e}")))?;
     Ok((name.to_owned(), target, config))
 }
 

@@ -17,12 +17,19 @@ pub enum Behaviour {
     /// no data); SERVFAIL for everything else: a resolver that works, and one
     /// domain whose DNS is broken.
     OnlyName(&'static str, [u8; 4]),
+    /// Never answers for this one name; SERVFAIL for everything else: a
+    /// server that answers, slow on the name a check looks up last.
+    SilentFor(&'static str),
 }
 
 /// The reply to `query` under `behaviour`, if any.
 fn reply(behaviour: Behaviour, query: &[u8]) -> Option<Vec<u8>> {
     match behaviour {
         Behaviour::Silent => None,
+        Behaviour::SilentFor(name) => match question(query) {
+            Some((q, _)) if q.eq_ignore_ascii_case(name) => None,
+            _ => servfail(query),
+        },
         Behaviour::ServFail => servfail(query),
         Behaviour::OnlyName(name, ip) => match question(query) {
             Some((q, 1)) if q.eq_ignore_ascii_case(name) => answer_a(query, ip),

@@ -74,7 +74,7 @@ impl Drop for Exporter {
 
 /// The exporter configuration the tests use: the test DNS and CA, a module
 /// `mail` of three combinations with two required, and `login` for alice (one
-/// combination per direction, so both are judged).
+/// combination per direction, so both are judged), bound to alice's address.
 pub fn test_config(s: &Servers) -> String {
     format!(
         r#"allow = ["*.mailcheck.test", "*@mailcheck.test"]
@@ -92,6 +92,7 @@ ca_file = "{ca}"
 family = "ipv4"
 user = "{user}"
 password_file = "{password}"
+targets = ["{user}"]
 "#,
         dns = s.dns(),
         ca = s.ca(),

@@ -106,7 +106,7 @@ fn row(p: &ProbeReport, out: &mut dyn Write) -> io::Result<()> {
     let time = if p.inferred {
         "-".to_owned()
     } else {
-        format_ms(p.duration_ms)
+        format_ms(p.took_ms())
     };
     let detail = truncate(&detail(p), 40);
     // Pad the plain text before colouring, so escape codes do not break alignment.
