@@ -130,8 +130,8 @@ fn a_wrong_password_is_tried_once_per_username_form_and_no_more() {
     let s = Servers::get();
     let base = base_args(&s);
     let wrong = "not-the-password-42";
-    // Dovecot delays failed logins (auth_failure_delay, and more after repeated
-    // failures from one address), as real servers do: give the phase room.
+    // Dovecot delays failed logins (auth_failure_delay), as real servers do:
+    // give the phase room.
     let out = run(
         &with(&base, &["--json", "--timeout", "30"]),
         &[("MAILCHECK_PASSWORD", wrong)],
