@@ -98,8 +98,9 @@ pub struct ClientEntry {
     pub issuer: Option<String>,
     /// The client ID.
     pub client_id: String,
-    /// The client secret, where the registration has one.
-    pub client_secret: Option<String>,
+    /// The client secret, where the registration has one (never shown).
+    #[serde(with = "crate::oauth::store::secret_opt", default)]
+    pub client_secret: Option<Secret>,
 }
 
 /// The client configuration file, parsed.
@@ -148,11 +149,35 @@ fn client_file(path: Option<&PathBuf>) -> Result<ClientFile, UsageError> {
     };
     let entries = toml::from_str(&text).map_err(|e| {
         UsageError(format!(
-            "{}: {e}; expected tables like [microsoft] client_id = \"...\" (docs/login.md)",
-            path.display()
+            "{}: {}; expected tables like [microsoft] client_id = \"...\" (docs/login.md)",
+            path.display(),
+            toml_error(&e, &text)
         ))
     })?;
     Ok(ClientFile { entries })
+}
+
+/// toml's complaint and where, without the line it quotes: the file holds a
+/// client secret, and the line at fault may be it (an unquoted value) or next
+/// to it.
+fn toml_error(e: &toml::de::Error, text: &str) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(|l| l.trim().trim_end_matches('.'))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(0, |before| before.matches('\n').count())
+                + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// Everything `mailcheck login` needs, validated.
@@ -294,5 +319,57 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("--oauth2-config"), "{e}");
+    }
+
+    #[test]
+    fn a_typo_in_the_client_file_never_shows_the_client_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("oauth2.toml");
+        for (text, line) in [
+            // Unquoted.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = GOCSPX-s3cr3t\n",
+                3,
+            ),
+            // Not a string.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = 4711s3cr3t\n",
+                3,
+            ),
+            ("[google]\nclient_id = \"x\"\nclient_secret = 47110815\n", 3),
+            // Unterminated.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\n",
+                3,
+            ),
+            // A misspelt key next to it, and on its line.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\"\nclientid = 1\n",
+                4,
+            ),
+            (
+                "[google]\nclient_id = \"x\"\nclient_secrett = \"GOCSPX-s3cr3t\"\n",
+                3,
+            ),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = client_file(Some(&p)).unwrap_err().0;
+            for secret in ["s3cr3t", "47110815", "GOCSPX"] {
+                assert!(!e.contains(secret), "{text:?}: {e}");
+            }
+            assert!(e.contains(&format!("line {line}: ")), "{text:?}: {e}");
+        }
+        std::fs::write(
+            &p,
+            "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\"\n",
+        )
+        .unwrap();
+        let file = client_file(Some(&p)).unwrap();
+        assert!(!format!("{file:?}").contains("s3cr3t"), "Debug redacts");
+        let entry = file.find(Some("google"), None).unwrap();
+        assert_eq!(
+            entry.client_secret.as_ref().map(Secret::expose),
+            Some("GOCSPX-s3cr3t")
+        );
     }
 }

@@ -143,11 +143,10 @@ fn client(
             family.unwrap_or(issuer),
             family.unwrap_or("name")
         )))?;
-    let secret = config.client_secret.clone().or_else(|| {
-        entry
-            .and_then(|e| e.client_secret.clone())
-            .map(crate::proto::sasl::Secret::new)
-    });
+    let secret = config
+        .client_secret
+        .clone()
+        .or_else(|| entry.and_then(|e| e.client_secret.clone()));
     if secret.is_none() && settings.is_some_and(|s| s.client_secret) {
         return Err(setup(format!(
             "{} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \

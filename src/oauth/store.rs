@@ -316,22 +316,44 @@ fn keyring_delete(account: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Serde for secrets: only this record ever writes them out.
+// Serde for secrets: only this record ever writes them out. A value of the
+// wrong type is refused without quoting it: serde's own message would show it
+// (`invalid type: integer `123...``).
+
+/// A secret as read: text, or anything else (refused, unseen). Syntax errors
+/// of the document still come from its parser.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Raw {
+    fn secret<E: serde::de::Error>(self) -> Result<Secret, E> {
+        match self {
+            Raw::Text(s) => Ok(Secret::new(s)),
+            Raw::Other(_) => Err(E::custom("a secret must be a quoted string")),
+        }
+    }
+}
 
 mod secret {
-    use super::{Deserialize, Deserializer, Secret, Serializer};
+    use super::{Deserialize, Deserializer, Raw, Secret, Serializer};
 
     pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
         ser.serialize_str(s.expose())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
-        String::deserialize(de).map(Secret::new)
+        Raw::deserialize(de)?.secret()
     }
 }
 
-mod secret_opt {
-    use super::{Deserialize, Deserializer, Secret, Serialize, Serializer};
+/// `#[serde(with)]` for an optional [`Secret`] (also the client configuration
+/// file's `client_secret`).
+pub(crate) mod secret_opt {
+    use super::{Deserialize, Deserializer, Raw, Secret, Serialize, Serializer};
 
     #[allow(clippy::ref_option)]
     pub fn serialize<S: Serializer>(s: &Option<Secret>, ser: S) -> Result<S::Ok, S::Error> {
@@ -339,7 +361,7 @@ mod secret_opt {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Secret>, D::Error> {
-        Option::<String>::deserialize(de).map(|o| o.map(Secret::new))
+        Option::<Raw>::deserialize(de)?.map(Raw::secret).transpose()
     }
 }
 
