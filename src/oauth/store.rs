@@ -181,8 +181,12 @@ impl Store {
 }
 
 fn parse(json: &str, from: &str) -> Result<StoredToken, StoreError> {
-    let t: StoredToken = serde_json::from_str(json)
-        .map_err(|e| StoreError(format!("the token record in {from} is damaged ({e}); run mailcheck logout, then mailcheck login")))?;
+    let t: StoredToken = serde_json::from_str(json).map_err(|e| {
+        StoreError(format!(
+            "the token record in {from} is damaged ({}); run mailcheck logout, then mailcheck login",
+            json_error(&e)
+        ))
+    })?;
     if t.version != VERSION {
         return Err(StoreError(format!(
             "the token record in {from} has format {}, this mailcheck reads {VERSION}; run mailcheck login again",
@@ -190,6 +194,20 @@ fn parse(json: &str, from: &str) -> Result<StoredToken, StoreError> {
         )));
     }
     Ok(t)
+}
+
+/// What is wrong with a record, and where, in words that never quote it:
+/// serde_json's own message shows wrong-typed values (`invalid type: string
+/// "ya29..."`), which may be a token.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot be read",
+        Category::Syntax => "not valid JSON",
+        Category::Data => "a field is missing or of the wrong type",
+        Category::Eof => "cut short",
+    };
+    format!("{what} at line {}, column {}", e.line(), e.column())
 }
 
 /// The address as a file name: letters, digits and `@._+-` kept, the rest
@@ -437,9 +455,37 @@ mod tests {
     fn damaged_records_say_what_to_do() {
         let e = parse("{", "f").unwrap_err();
         assert!(e.0.contains("mailcheck login"), "{e}");
+        assert!(e.0.contains("cut short at line 1"), "{e}");
         let mut t = record("a@b.example");
         t.version = 99;
         let e = parse(&serde_json::to_string(&t).unwrap(), "f").unwrap_err();
         assert!(e.0.contains("format 99"), "{e}");
+    }
+
+    #[test]
+    fn damaged_records_never_quote_a_token() {
+        let good = serde_json::to_string_pretty(&record("a@b.example")).unwrap();
+        for damaged in [
+            // A string where a number belongs: serde_json would quote it.
+            good.replace("\"obtained_at\": 1", "\"obtained_at\": \"access-t0ken\""),
+            good.replace("\"version\": 1", "\"version\": \"refresh-t0ken\""),
+            // A token where a list belongs.
+            good.replace(
+                "\"scopes_granted\": null",
+                "\"scopes_granted\": \"access-t0ken\"",
+            ),
+            // Tokens of the wrong type.
+            good.replace("\"access-t0ken\"", "12345678"),
+            good.replace("\"refresh-t0ken\"", "[\"refresh-t0ken\"]"),
+            // Cut short in a token.
+            good[..good.find("access-t0ken").unwrap() + 6].to_owned(),
+        ] {
+            assert_ne!(damaged, good);
+            let e = parse(&damaged, "f").unwrap_err().0;
+            for secret in ["t0ken", "12345678", "client-s3cret"] {
+                assert!(!e.contains(secret), "{e}");
+            }
+            assert!(e.contains(" at line "), "{e}");
+        }
     }
 }
