@@ -170,6 +170,27 @@ async fn device_login(
         .unwrap()
 }
 
+/// Runs `mailcheck login ARGS` (the browser flow, `--no-browser`), opens the
+/// page it prints and signs in there like a person, allowing access; the page,
+/// and how mailcheck ended.
+async fn browser_login(s: &Servers, args: &[&str], dir: &Path) -> (Url, Option<i32>, String) {
+    let mut login = Login::start(args, dir);
+    login.wait_for("open this page in a browser");
+    let url = login.wait_for("https://");
+    let url = Url::parse(url.trim()).unwrap();
+    let done = Browser::new(s).sign_in(&url, None, Consent::Allow).await;
+    assert!(
+        done.url.as_str().starts_with("http://127.0.0.1:"),
+        "ends at mailcheck's loopback: {}",
+        done.url
+    );
+    assert!(done.body.contains("mailcheck received"), "{}", done.body);
+    let (code, out) = tokio::task::spawn_blocking(move || login.finish())
+        .await
+        .unwrap();
+    (url, code, out)
+}
+
 /// A fresh token store where the test user signed in with the device flow as
 /// the client named by `client_var`, with the test scopes.
 async fn signed_in(s: &Servers, client_var: &str) -> tempfile::TempDir {
@@ -355,26 +376,13 @@ async fn the_browser_flow_with_pkce_and_a_client_secret_signs_in() {
             &secret_file,
         ],
     );
-    let mut login = Login::start(&args, dir.path());
-    login.wait_for("open this page in a browser");
-    let url = login.wait_for("https://");
-    let url = Url::parse(url.trim()).unwrap();
+    let (url, code, out) = browser_login(&s, &args, dir.path()).await;
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     assert!(
         query.contains(&("code_challenge_method".into(), "S256".into())),
         "{url}"
     );
     assert!(query.iter().any(|(k, _)| k == "state"), "{url}");
-    let done = Browser::new(&s).sign_in(&url, None, Consent::Allow).await;
-    assert!(
-        done.url.as_str().starts_with("http://127.0.0.1:"),
-        "ends at mailcheck's loopback: {}",
-        done.url
-    );
-    assert!(done.body.contains("mailcheck received"), "{}", done.body);
-    let (code, out) = tokio::task::spawn_blocking(move || login.finish())
-        .await
-        .unwrap();
     assert_eq!(code, Some(0), "{out}");
     let stored = record(dir.path());
     assert_eq!(
@@ -390,6 +398,48 @@ async fn the_browser_flow_with_pkce_and_a_client_secret_signs_in() {
         assert_eq!(login["result"], "ok", "{login}");
     }
     assert_no_secret(&text(&out), &secrets);
+}
+
+/// The regression: with endpoint URLs but no `--issuer`, mailcheck held the
+/// redirect's `iss` (which oidc-provider sends, RFC 9207) to an empty issuer
+/// and refused every answer.
+#[tokio::test]
+async fn the_browser_flow_works_with_endpoint_urls_and_no_issuer() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = s.var("MAILCHECK_TEST_OAUTH_ISSUER");
+    let (auth, token) = (format!("{issuer}/auth"), format!("{issuer}/token"));
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE");
+    let args = [
+        "login",
+        USER,
+        "--authorization-url",
+        &auth,
+        "--token-url",
+        &token,
+        "--client-id",
+        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
+        "--scope",
+        scope,
+        "--flow",
+        "browser",
+        "--no-browser",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--wait",
+        "60",
+    ];
+    let (_, code, out) = browser_login(&s, &args, dir.path()).await;
+    assert_eq!(code, Some(0), "{out}");
+    let stored = record(dir.path());
+    assert_eq!(
+        stored["issuer"].as_str(),
+        Some(issuer),
+        "the token endpoint's origin names the server"
+    );
+    assert_no_secret(&out, &secrets_of(&stored));
 }
 
 #[tokio::test]
@@ -594,6 +644,35 @@ fn without_a_stored_token_oauth2_says_to_sign_in_first() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn without_a_client_id_or_an_issuer_the_message_names_the_token_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(
+        &[
+            "login",
+            USER,
+            "--token-url",
+            "https://auth.example.com:8443/token",
+            "--device-url",
+            "https://auth.example.com:8443/device",
+            "--scope",
+            "mail",
+        ],
+        dir.path(),
+    )
+    .env("XDG_CONFIG_HOME", dir.path())
+    .env("HOME", dir.path())
+    .output()
+    .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no OAuth2 client ID for https://auth.example.com:8443: "),
+        "{text}"
+    );
+    assert!(text.contains("give --issuer too"), "{text}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::oauth::discovery::{self, Overrides};
 use crate::oauth::flow::needs_refresh;
 use crate::oauth::http::Http;
 use crate::oauth::store::{Location, Store, StoredToken};
-use crate::oauth::{self, Client, OAuthError, Prompt, check_endpoint, token};
+use crate::oauth::{self, Client, Endpoints, OAuthError, Prompt, check_endpoint, token};
 use crate::report::{Explanation, OAuth2Flow, OAuth2Settings, TokenUse};
 
 /// A sign-in or refresh that did not give a token: what happened, and what it
@@ -80,9 +80,7 @@ async fn sign_in(
     let endpoints = discovery::endpoints(http, settings, &config.overrides).await?;
     let request = oauth::SignIn {
         account: account(&config.address),
-        issuer_confirmed: config.overrides.issuer.is_some()
-            || settings.is_none_or(|s| s.token_url.is_none()),
-        client: client(config, settings, &endpoints.issuer)?,
+        client: client(config, settings, &endpoints)?,
         scopes: scopes(config, settings)?,
         flow: config
             .flow
@@ -125,23 +123,24 @@ async fn provider_settings(
     providers::by_mx(&hosts).and_then(|p| p.oauth2.as_ref())
 }
 
-/// The client ID (and secret) from the flags, else the client configuration file.
+/// The client ID (and secret) from the flags, else the client configuration file
+/// (its entry for the provider family, else for the issuer).
 fn client(
     config: &LoginConfig,
     settings: Option<&OAuth2Settings>,
-    issuer: &str,
+    endpoints: &Endpoints,
 ) -> Result<Client, Refused> {
     let family = settings.map(|s| s.id.as_str());
-    let entry = config.clients.find(family, Some(issuer));
+    let entry = config.clients.find(family, endpoints.issuer.as_deref());
+    let server = family.map_or_else(|| endpoints.server(), str::to_owned);
     let id = config
         .client_id
         .clone()
         .or_else(|| entry.map(|e| e.client_id.clone()))
         .ok_or_else(|| setup(format!(
-            "no OAuth2 client ID for {}: register mailcheck with the provider (docs/login.md, \"Registering a client\") and give --client-id, \
-             or put it in the client configuration file as [{}] client_id = \"...\"",
-            family.unwrap_or(issuer),
-            family.unwrap_or("name")
+            "no OAuth2 client ID for {server}: register mailcheck with the provider (docs/login.md, \"Registering a client\") and give --client-id, \
+             or put it in the client configuration file as {}",
+            file_entry(family, endpoints.issuer.as_deref())
         )))?;
     let secret = config
         .client_secret
@@ -149,12 +148,24 @@ fn client(
         .or_else(|| entry.and_then(|e| e.client_secret.clone()));
     if secret.is_none() && settings.is_some_and(|s| s.client_secret) {
         return Err(setup(format!(
-            "{} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \
-             give --client-secret-file FILE, set MAILCHECK_OAUTH2_CLIENT_SECRET, or add client_secret to the client configuration file",
-            family.unwrap_or(issuer)
+            "{server} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \
+             give --client-secret-file FILE, set MAILCHECK_OAUTH2_CLIENT_SECRET, or add client_secret to the client configuration file"
         )));
     }
     Ok(Client { id, secret })
+}
+
+/// The client configuration file's entry that would be found: by family, else
+/// by issuer (without an issuer, none can be: `--issuer` names one).
+fn file_entry(family: Option<&str>, issuer: Option<&str>) -> String {
+    match (family, issuer) {
+        (Some(f), _) => format!("[{f}] client_id = \"...\""),
+        (None, Some(i)) => format!("[name] issuer = \"{i}\" client_id = \"...\""),
+        (None, None) => {
+            "[name] issuer = \"...\" client_id = \"...\" (found by issuer: give --issuer too)"
+                .to_owned()
+        }
+    }
 }
 
 fn scopes(config: &LoginConfig, settings: Option<&OAuth2Settings>) -> Result<Vec<String>, Refused> {

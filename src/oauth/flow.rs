@@ -33,9 +33,6 @@ pub struct SignIn {
     pub account: String,
     /// Where.
     pub endpoints: Endpoints,
-    /// Whether the issuer was confirmed by its discovery document (then the
-    /// browser flow checks RFC 9207's `iss`).
-    pub issuer_confirmed: bool,
     /// As whom.
     pub client: Client,
     /// For what.
@@ -97,7 +94,11 @@ async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<To
     );
     let opened = s.open_browser && open(&url).await;
     prompt.browser(&url, opened);
-    let issuer = s.issuer_confirmed.then_some(s.endpoints.issuer.as_str());
+    let issuer = s
+        .endpoints
+        .issuer
+        .as_deref()
+        .filter(|_| s.endpoints.issuer_confirmed);
     let code = listener.wait(&state, issuer, s.wait).await?;
     token::exchange_code(
         http,
@@ -138,7 +139,7 @@ fn record(s: &SignIn, tokens: Tokens, at: i64) -> StoredToken {
     StoredToken {
         version: VERSION,
         account: s.account.clone(),
-        issuer: s.endpoints.issuer.clone(),
+        issuer: s.endpoints.server(),
         client_id: s.client.id.clone(),
         client_secret: s.client.secret.clone(),
         token_url: s.endpoints.token.to_string(),
@@ -196,13 +197,13 @@ mod tests {
         SignIn {
             account: "alice@example.com".into(),
             endpoints: Endpoints {
-                issuer: "https://auth.example.com".into(),
+                issuer: Some("https://auth.example.com".into()),
+                issuer_confirmed: true,
                 authorization: None,
                 token: Url::parse("https://auth.example.com/token").unwrap(),
                 device: None,
                 revocation: None,
             },
-            issuer_confirmed: true,
             client: Client {
                 id: "cid".into(),
                 secret: None,

@@ -111,8 +111,13 @@ impl OAuthError {
 /// The authorization server's endpoints, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    /// The issuer (or authority), for the record and RFC 9207's `iss` check.
-    pub issuer: String,
+    /// The issuer (or the provider table's authority), when one is known: the
+    /// user gave only endpoint URLs otherwise.
+    pub issuer: Option<String>,
+    /// Whether [`Endpoints::issuer`] is confirmed by the issuer's own metadata
+    /// document; only then does the browser flow hold the redirect's `iss` to
+    /// it (RFC 9207 §2.4).
+    pub issuer_confirmed: bool,
     /// Authorization endpoint (browser flow).
     pub authorization: Option<Url>,
     /// Token endpoint.
@@ -121,6 +126,17 @@ pub struct Endpoints {
     pub device: Option<Url>,
     /// Revocation endpoint.
     pub revocation: Option<Url>,
+}
+
+impl Endpoints {
+    /// The authorization server in words: the issuer, else the token
+    /// endpoint's origin (`https://auth.example.com`).
+    #[must_use]
+    pub fn server(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| self.token.origin().ascii_serialization())
+    }
 }
 
 /// The registered client: its ID, and the secret where the provider wants one.

@@ -33,7 +33,8 @@ pub struct StoredToken {
     pub version: u32,
     /// The address (lower-case ASCII form).
     pub account: String,
-    /// The issuer (or authority) that issued the tokens.
+    /// The issuer (or authority) that issued the tokens; the token endpoint's
+    /// origin when only endpoint URLs were given.
     pub issuer: String,
     /// The client ID they were issued to.
     pub client_id: String,
