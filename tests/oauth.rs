@@ -211,6 +211,23 @@ fn token_file(dir: &Path) -> PathBuf {
     dir.join("tokens").join(format!("{USER}.json"))
 }
 
+/// Writes the test user's token file as mailcheck would (mode 0600), in place
+/// of any there.
+fn write_raw(dir: &Path, text: &str) {
+    use std::io::Write as _;
+    let path = token_file(dir);
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new();
+    f.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
+    f.open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+fn write_record(dir: &Path, record: &Value) {
+    write_raw(dir, &serde_json::to_string(record).unwrap());
+}
+
 /// The secrets of a record, and every form they could leak in: raw, base64,
 /// and the XOAUTH2 and OAUTHBEARER initial responses that carry them.
 fn secrets_of(record: &Value) -> Vec<String> {
@@ -511,17 +528,7 @@ async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
     assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
     assert!(!token_file(dir.path()).exists(), "deleted");
     // Put the revoked record back: the refresh must fail, and be explained.
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new();
-        f.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
-        f.open(token_file(dir.path()))
-            .unwrap()
-            .write_all(saved.as_bytes())
-            .unwrap();
-    }
+    write_raw(dir.path(), &saved);
     let out = run(&probe_args(&s, &["--json"]), dir.path());
     let doc = json(&out);
     assert_valid("probe-report.schema.json", &doc);
@@ -557,6 +564,60 @@ async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
         &text(&out),
         &secrets_of(&serde_json::from_str(&saved).unwrap()),
     );
+}
+
+/// A token file others could read is refused for logins (its tokens may have
+/// leaked), which is exactly why logout must still revoke them.
+#[cfg(unix)]
+#[tokio::test]
+async fn logout_revokes_the_tokens_of_a_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Servers::get();
+    let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_CLIENT").await;
+    let saved = record(dir.path());
+    std::fs::set_permissions(
+        token_file(dir.path()),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = run(
+        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
+    assert!(!token_file(dir.path()).exists(), "deleted");
+    assert_no_secret(&text(&out), &secrets_of(&saved));
+    // The refresh token is dead at the server: refreshing with it is refused.
+    let mut client = saved.clone();
+    client["expires_at"] = serde_json::json!(1);
+    write_record(dir.path(), &client);
+    let doc = json(&run(&probe_on(&s, "imap:993:tls", &["--json"]), dir.path()));
+    assert!(
+        doc["oauth2_token"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{}",
+        doc["oauth2_token"]
+    );
+}
+
+#[test]
+fn logout_says_when_it_cannot_revoke_and_deletes_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    write_raw(dir.path(), "{\"version\": 1, \"access_token\": ");
+    let out = run(&["logout", USER], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let words = text(&out);
+    assert!(
+        words.contains("Revocation: not attempted (the token record in")
+            && words.contains("is damaged"),
+        "{words}"
+    );
+    assert!(words.contains("Deleted the OAuth2 token"), "{words}");
+    assert!(!token_file(dir.path()).exists(), "deleted");
 }
 
 #[tokio::test]

@@ -208,13 +208,22 @@ pub struct LoggedOut {
 
 /// `mailcheck logout`: revokes the refresh token (RFC 7009; revoking it ends its
 /// access tokens too), then deletes the record wherever it is.
+/// A record that cannot be read is still deleted, and the person told that
+/// nothing was revoked.
 pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     let account = account(&config.address);
-    let found = config.store.load(&account);
     let mut out = LoggedOut::default();
-    if let (true, Ok(Some((t, _)))) = (config.revoke, &found) {
-        let (http, _) = http(&config.net)?;
-        out.revoked = Some(revoke(&http, t).await);
+    if config.revoke {
+        out.revoked = match config.store.load_to_revoke(&account) {
+            Ok(Some((t, _))) => {
+                let (http, _) = http(&config.net)?;
+                Some(revoke(&http, &t).await)
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!(
+                "not attempted ({e}); to end the tokens now, remove mailcheck's access in the account's security settings"
+            )),
+        };
     }
     out.deleted = config
         .store

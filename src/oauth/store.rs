@@ -126,8 +126,26 @@ impl Store {
         self.dir.join(format!("{}.json", file_name(account)))
     }
 
-    /// The record for `account`, and where it was, if there is one.
+    /// The record for `account`, and where it was, if there is one. A file
+    /// others can read is refused: its tokens may have leaked.
     pub fn load(&self, account: &str) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        self.find(account, Access::Use)
+    }
+
+    /// The record for `account` to revoke it: also from a file others can
+    /// read, whose tokens are the ones most in need of revoking.
+    pub fn load_to_revoke(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        self.find(account, Access::Revoke)
+    }
+
+    fn find(
+        &self,
+        account: &str,
+        access: Access,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
         if self.kind != Kind::File {
             match keyring_get(account) {
                 Ok(Some(json)) => {
@@ -141,7 +159,7 @@ impl Store {
             return Ok(None);
         }
         let path = self.file_for(account);
-        let Some(json) = read_private(&path)? else {
+        let Some(json) = read_private(&path, access)? else {
             return Ok(None);
         };
         parse(&json, &path.display().to_string()).map(|t| Some((t, Location::File(path))))
@@ -226,16 +244,25 @@ fn file_name(account: &str) -> String {
         .to_owned()
 }
 
-/// Reads a token file, refusing one that others can read (as ssh refuses such a
-/// key): its tokens may already have leaked.
-fn read_private(path: &Path) -> Result<Option<String>, StoreError> {
+/// What a record is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// To log in with it.
+    Use,
+    /// To revoke it.
+    Revoke,
+}
+
+/// Reads a token file. To use it, a file that others can read is refused (as
+/// ssh refuses such a key): its tokens may already have leaked.
+fn read_private(path: &Path, access: Access) -> Result<Option<String>, StoreError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError(format!("cannot read {}: {e}", path.display()))),
     };
     #[cfg(unix)]
-    {
+    if access == Access::Use {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
             .map_err(|e| StoreError(format!("cannot read {}: {e}", path.display())))?
@@ -448,6 +475,8 @@ mod tests {
                 .0
                 .contains("other users")
         );
+        let (leaked, _) = store.load_to_revoke("alice@example.com").unwrap().unwrap();
+        assert_eq!(leaked.access_token.expose(), "second", "to revoke it");
         assert_eq!(store.delete("alice@example.com").unwrap(), vec![at]);
         assert!(store.load("alice@example.com").unwrap().is_none());
     }
