@@ -620,6 +620,39 @@ fn logout_says_when_it_cannot_revoke_and_deletes_anyway() {
     assert!(!token_file(dir.path()).exists(), "deleted");
 }
 
+/// Without `--oauth2` a stored token is only used if it is there: one that
+/// cannot be read must not stop the probe (it did, as a usage error); the
+/// report says why, once.
+#[test]
+fn an_unreadable_stored_token_does_not_stop_a_probe_that_does_not_need_it() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    write_raw(dir.path(), "{\"version\": 1, \"access_token\": ");
+    let out = run(&probe_on(&s, "imap:993:tls", &["--json"]), dir.path());
+    let doc = json(&out);
+    assert_valid("probe-report.schema.json", &doc);
+    assert_eq!(doc["summary"]["exit_code"], 1, "a warning: {}", text(&out));
+    assert!(logins(&doc).is_empty(), "no login without a token");
+    let about: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"].as_str().unwrap().contains("could not be read"))
+        .collect();
+    assert_eq!(about.len(), 1, "said once: {}", doc["findings"]);
+    assert_eq!(about[0]["code"], "oauth2_token_unreadable");
+    assert!(
+        about[0]["cause"].as_str().unwrap().contains("is damaged"),
+        "{}",
+        about[0]
+    );
+    // With --oauth2 the token is required: that is the usage error.
+    let out = run(&probe_on(&s, "imap:993:tls", &["--oauth2"]), dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("is damaged"), "{}", text(&out));
+}
+
 #[tokio::test]
 async fn a_token_without_the_mail_scope_is_explained() {
     let s = Servers::get();

@@ -120,6 +120,9 @@ pub struct Config {
     /// The cap on connections per server address this run shares with the other
     /// runs of a batch or an exporter; `None` for a single run (no cap).
     pub per_server: Option<Arc<PerServer>>,
+    /// What validation has to tell the report (a stored OAuth2 token that
+    /// could not be read, so no login is tested).
+    pub notes: Vec<String>,
 }
 
 /// The login test, as asked for.
@@ -188,8 +191,9 @@ impl Config {
     }
 }
 
-/// The login test's settings, reading the secret from the one source given.
-fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
+/// The login test's settings, reading the secret from the one source given;
+/// and the report's note when a stored token could not be read.
+fn auth_config(args: &ProbeArgs) -> Result<(Option<AuthConfig>, Option<String>), UsageError> {
     let sources = SecretSources {
         password_file: args.password_file.clone(),
         password_cmd: args.password_cmd.clone(),
@@ -198,17 +202,19 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(secret) = secret(args, &sources)? else {
+    let (secret, note) = secret(args, &sources)?;
+    let Some(secret) = secret else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
                  --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd, \
-                 or sign in first with `mailcheck login ADDRESS`",
+                 or sign in first with `mailcheck login ADDRESS`{}",
                 secrets::PASSWORD_ENV,
-                secrets::TOKEN_ENV
+                secrets::TOKEN_ENV,
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
             )));
         }
-        return Ok(None);
+        return Ok((None, note));
     };
     if args.user.is_none() && args.address.is_none() {
         return Err(UsageError(
@@ -232,19 +238,24 @@ fn auth_config(args: &ProbeArgs) -> Result<Option<AuthConfig>, UsageError> {
             })
         })
         .transpose()?;
-    Ok(Some(AuthConfig {
+    let auth = AuthConfig {
         user: args.user.clone(),
         secret,
         forced,
         allow_insecure: args.allow_insecure_auth,
         send_test: args.send_test,
         deliver: args.deliver,
-    }))
+    };
+    Ok((Some(auth), note))
 }
 
 /// The secret the user gave; else, for an address, the OAuth2 token stored for
-/// it (required with `--oauth2`, which no other source may accompany).
-fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret>, UsageError> {
+/// it (required with `--oauth2`, which no other source may accompany), or why
+/// a stored one could not be read when none was required.
+fn secret(
+    args: &ProbeArgs,
+    sources: &SecretSources,
+) -> Result<(Option<AuthSecret>, Option<String>), UsageError> {
     let found = secrets::obtain(sources)?;
     if args.oauth2 && found.is_some() {
         return Err(UsageError(
@@ -252,7 +263,7 @@ fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret
         ));
     }
     if let Some(found) = found {
-        return Ok(Some(AuthSecret::Given(Arc::new(found))));
+        return Ok((Some(AuthSecret::Given(Arc::new(found))), None));
     }
     let Some(input) = args.address.as_deref() else {
         return if args.oauth2 {
@@ -260,11 +271,17 @@ fn secret(args: &ProbeArgs, sources: &SecretSources) -> Result<Option<AuthSecret
                 "--oauth2 needs the address whose stored token to use".into(),
             ))
         } else {
-            Ok(None)
+            Ok((None, None))
         };
     };
     let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
-    Ok(oauth::stored_login(&address, &args.token_store, args.oauth2)?.map(AuthSecret::Stored))
+    Ok(
+        match oauth::stored_login(&address, &args.token_store, args.oauth2)? {
+            oauth::Lookup::Found(stored) => (Some(AuthSecret::Stored(stored)), None),
+            oauth::Lookup::Nothing => (None, None),
+            oauth::Lookup::Unreadable(note) => (None, Some(note)),
+        },
+    )
 }
 
 impl TryFrom<ProbeArgs> for Config {
@@ -285,7 +302,6 @@ impl TryFrom<ProbeArgs> for Config {
         {
             return Err(UsageError(NOTHING_TO_PROBE.into()));
         }
-        let auth = auth_config(&args)?;
         let config = Config {
             pop3_host,
             imap_host,
@@ -318,16 +334,28 @@ impl TryFrom<ProbeArgs> for Config {
             export: args.export.map(export),
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             per_server: None,
-            relay_test: args.send_test && auth.is_none(),
-            auth,
+            relay_test: false,
+            auth: None,
+            notes: Vec::new(),
             address,
         };
-        config.check()?;
-        Ok(config)
+        config.with_auth(&args)
     }
 }
 
 impl Config {
+    /// The login test's settings, read last: reading a secret may prompt for a
+    /// password or a keyring's unlocking, which a typo in another flag should
+    /// not cost. Then the checks across flags.
+    fn with_auth(mut self, args: &ProbeArgs) -> Result<Config, UsageError> {
+        let (auth, note) = auth_config(args)?;
+        self.relay_test = args.send_test && auth.is_none();
+        self.auth = auth;
+        self.notes.extend(note);
+        self.check()?;
+        Ok(self)
+    }
+
     /// What no single flag can say is wrong: flags that need each other.
     fn check(&self) -> Result<(), UsageError> {
         if self.relay_test && self.address.is_none() {
@@ -611,6 +639,26 @@ mod tests {
                 .0
                 .contains("expected IP or IP:PORT")
         );
+    }
+
+    /// Reading a secret may prompt (a password, a keyring to unlock) or run a
+    /// command: a typo in another flag is said first.
+    #[test]
+    fn secrets_are_read_after_every_other_flag_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let cmd = format!("touch {} && echo pw", marker.display());
+        let args = ProbeArgs::parse_from(&[
+            "alice@example.com",
+            "--password-cmd",
+            &cmd,
+            "--dns-server",
+            "dns.example",
+        ])
+        .unwrap();
+        let e = Config::try_from(args).unwrap_err().0;
+        assert!(e.contains("--dns-server"), "{e}");
+        assert!(!marker.exists(), "the password command ran first");
     }
 
     #[test]

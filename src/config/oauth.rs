@@ -65,28 +65,50 @@ pub struct StoredLogin {
     pub location: Location,
 }
 
+/// What the token store holds for an address.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A token to log in with.
+    Found(Arc<StoredLogin>),
+    /// None.
+    Nothing,
+    /// One that cannot be read, and why, in a sentence for the report (only
+    /// when the token was not required: with `--oauth2` that is an error).
+    Unreadable(String),
+}
+
 /// The stored token for `address`, if there is one. With `required`
-/// (`--oauth2`), its absence is an error that says what to do.
+/// (`--oauth2`), its absence or a store that cannot be read is an error that
+/// says what to do; without, a store that cannot be read only means no login
+/// test, and the report says why.
 pub fn stored_login(
     address: &Address,
     args: &TokenStoreArgs,
     required: bool,
-) -> Result<Option<Arc<StoredLogin>>, UsageError> {
-    let store = store(args)?;
+) -> Result<Lookup, UsageError> {
     let account = account(address);
-    match store.load(&account) {
-        Ok(Some((token, location))) => Ok(Some(Arc::new(StoredLogin {
+    let found = store(args).and_then(|store| {
+        store
+            .load(&account)
+            .map(|found| (store, found))
+            .map_err(|e| UsageError(e.0))
+    });
+    match found {
+        Ok((store, Some((token, location)))) => Ok(Lookup::Found(Arc::new(StoredLogin {
             store,
             token,
             location,
         }))),
-        Ok(None) if required => Err(UsageError(format!(
+        Ok((_, None)) if required => Err(UsageError(format!(
             "--oauth2: no OAuth2 token is stored for {account}; run `mailcheck login {account}` first"
         ))),
-        Ok(None) => Ok(None),
-        Err(e) => Err(UsageError(format!(
+        Ok((_, None)) => Ok(Lookup::Nothing),
+        Err(e) if required => Err(UsageError(format!(
             "the stored OAuth2 token for {account}: {e}"
         ))),
+        Err(e) => Ok(Lookup::Unreadable(
+            crate::diagnose::oauth2::token_unreadable(&account, &e.0),
+        )),
     }
 }
 

@@ -200,6 +200,19 @@ fn fact(code: &str, fill: &[(&str, &str)]) -> Explanation {
     }
 }
 
+/// How the report's note about a stored token that could not be read begins.
+pub const TOKEN_UNREADABLE: &str = "The OAuth2 token stored for ";
+
+/// The run's note when the token stored for `account` could not be read and
+/// none was required: the probe goes on without a login test.
+#[must_use]
+pub fn token_unreadable(account: &str, why: &str) -> String {
+    format!(
+        "{TOKEN_UNREADABLE}{account} could not be read, so no login was tested: {}",
+        why.trim_end_matches('.')
+    )
+}
+
 /// Which stored token the logins used, in words (never the token): the
 /// evidence of the login findings.
 #[must_use]

@@ -25,6 +25,7 @@ pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     out.extend(send_refused(facts));
     relay(facts, out);
     password_in_clear(facts, out);
+    out.extend(facts.run.notes.iter().filter_map(|n| token_unreadable(n)));
     if let Some(t) = &facts.run.oauth2_token {
         let note = crate::diagnose::oauth2::token_note(t);
         let about_logins =
@@ -309,6 +310,21 @@ fn not_sent(l: &Login, reason: String) -> Finding {
     f.affects.add_host(&l.host);
     f.affects.add_protocol(l.protocol);
     f
+}
+
+/// A stored OAuth2 token that could not be read, when none was required: the
+/// run went on without a login test, and says why once.
+fn token_unreadable(note: &str) -> Option<Finding> {
+    note.starts_with(crate::diagnose::oauth2::TOKEN_UNREADABLE)
+        .then(|| {
+            Finding::new(
+                "oauth2_token_unreadable",
+                Severity::Warning,
+                Category::Login,
+                note.to_owned(),
+                "Run mailcheck logout, then mailcheck login, for this address (docs/login.md); or give a password or token for the login test.",
+            )
+        })
 }
 
 fn exposed(l: &Login) -> Finding {
