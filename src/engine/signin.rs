@@ -17,7 +17,7 @@ use crate::net::tls::TlsSetup;
 use crate::oauth::discovery::{self, Overrides};
 use crate::oauth::flow::needs_refresh;
 use crate::oauth::http::Http;
-use crate::oauth::store::{Location, Store, StoredToken};
+use crate::oauth::store::{Location, StoredToken};
 use crate::oauth::{self, Client, Endpoints, OAuthError, Prompt, check_endpoint, token};
 use crate::report::{Explanation, OAuth2Flow, OAuth2Settings, TokenUse};
 
@@ -96,12 +96,10 @@ async fn sign_in(
         endpoints,
     };
     let token = oauth::sign_in(http, &request, prompt).await?;
-    let location = save(&config.store, &token)
-        .await
-        .map_err(|message| Refused {
-            message,
-            explanation: None,
-        })?;
+    let location = config.store.save_async(&token).await.map_err(|e| Refused {
+        message: e.0,
+        explanation: None,
+    })?;
     Ok(SignedIn { token, location })
 }
 
@@ -189,14 +187,6 @@ fn setup(message: String) -> Refused {
     }
 }
 
-/// Saves a record off the async threads (a keyring call may block).
-async fn save(store: &Store, token: &StoredToken) -> Result<Location, String> {
-    let (store, token) = (store.clone(), token.clone());
-    tokio::task::spawn_blocking(move || store.save(&token).map_err(|e| e.0))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
-}
-
 /// What `mailcheck logout` did.
 #[derive(Debug, Clone, Default)]
 pub struct LoggedOut {
@@ -214,7 +204,7 @@ pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     let account = account(&config.address);
     let mut out = LoggedOut::default();
     if config.revoke {
-        out.revoked = match config.store.load_to_revoke(&account) {
+        out.revoked = match config.store.load_to_revoke_async(&account).await {
             Ok(Some((t, _))) => {
                 let (http, _) = http(&config.net)?;
                 Some(revoke(&http, &t).await)
@@ -227,7 +217,8 @@ pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     }
     out.deleted = config
         .store
-        .delete(&account)
+        .delete_async(&account)
+        .await
         .map_err(|e| anyhow::anyhow!(e.0))?;
     Ok(out)
 }
@@ -294,7 +285,7 @@ pub async fn stored_token(
     match refreshed {
         Ok(fresh) => {
             token = fresh;
-            let saved = save(&stored.store, &token).await;
+            let saved = stored.store.save_async(&token).await;
             usage = token_use(&token, &stored.location, true);
             usage.error = saved
                 .err()

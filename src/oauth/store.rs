@@ -181,6 +181,47 @@ impl Store {
         Ok(Location::File(path))
     }
 
+    /// [`Store::load`] off the async threads: a keyring call may block for up
+    /// to its time limit (a desktop keyring asking to be unlocked).
+    pub async fn load_async(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.load(&account)).await
+    }
+
+    /// [`Store::load_to_revoke`] off the async threads.
+    pub async fn load_to_revoke_async(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.load_to_revoke(&account)).await
+    }
+
+    /// [`Store::save`] off the async threads.
+    pub async fn save_async(&self, token: &StoredToken) -> Result<Location, StoreError> {
+        let token = token.clone();
+        self.off_thread(move |s| s.save(&token)).await
+    }
+
+    /// [`Store::delete`] off the async threads.
+    pub async fn delete_async(&self, account: &str) -> Result<Vec<Location>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.delete(&account)).await
+    }
+
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .unwrap_or_else(|e| Err(StoreError(format!("the token store's task failed: {e}"))))
+    }
+
     /// Deletes the records for `account` wherever they are; where they were.
     pub fn delete(&self, account: &str) -> Result<Vec<Location>, StoreError> {
         let mut gone = Vec::new();
@@ -479,6 +520,56 @@ mod tests {
         assert_eq!(leaked.access_token.expose(), "second", "to revoke it");
         assert_eq!(store.delete("alice@example.com").unwrap(), vec![at]);
         assert!(store.load("alice@example.com").unwrap().is_none());
+    }
+
+    /// The async calls leave the runtime free while the store blocks: here a
+    /// token "file" that is a FIFO nobody writes to yet, standing in for a
+    /// keyring asking to be unlocked. On a one-thread runtime, a blocking load
+    /// would stop the ticker until the write.
+    #[cfg(unix)]
+    #[test]
+    fn async_loads_do_not_block_the_runtime() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Kind::File, Some(dir.path().to_owned())).unwrap();
+        let path = store.file_for("alice@example.com");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (ticked, ticks) = std::sync::mpsc::channel();
+        let json = serde_json::to_string(&record("alice@example.com")).unwrap();
+        let writer = std::thread::spawn(move || {
+            // Waits for the ticker (at most 10 s, so a blocked runtime fails
+            // the test instead of hanging it), then lets the load finish.
+            let ran = ticks.recv_timeout(Duration::from_secs(10)).is_ok();
+            std::fs::write(&path, json).unwrap();
+            ran
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let loaded = runtime.block_on(async {
+            let load = store.load_async("alice@example.com");
+            let ticker = async {
+                tokio::task::yield_now().await;
+                let _ = ticked.send(());
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                r = load => r,
+                () = ticker => unreachable!(),
+            }
+        });
+        assert!(
+            writer.join().unwrap(),
+            "the runtime was blocked by the load"
+        );
+        let (t, _) = loaded.unwrap().unwrap();
+        assert_eq!(t.account, "alice@example.com");
     }
 
     #[test]

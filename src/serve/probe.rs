@@ -62,7 +62,7 @@ async fn run(
     headers: &HeaderMap,
     started: Instant,
 ) -> Result<Vec<u8>, Refused> {
-    let (module, target, mut config) = prepare(app, q)?;
+    let (module, target, mut config) = prepare(app, q).await?;
     let deadline = deadline(headers, config.deadline);
     let permit = wait_turn(app, deadline).await?;
     config.deadline = Some(
@@ -127,7 +127,7 @@ async fn wait_turn(app: &App, deadline: Duration) -> Result<SemaphorePermit<'_>,
 }
 
 /// The module, the target and the configuration, or why not.
-fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
+async fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
     let bad = |why: String| Refused(StatusCode::BAD_REQUEST, why, Refusal::BadRequest);
     let Some(target) = q.target.as_deref().filter(|t| !t.is_empty()) else {
         return Err(bad(
@@ -154,13 +154,20 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
             Refusal::Denied,
         ));
     }
-    let config = module.config_for(&target).map_err(|e| {
-        Refused(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("module {name}: {e}"),
-            Refusal::Error,
-        )
-    })?;
+    // Off the async threads: validating reads any OAuth2 token stored for the
+    // address, and a keyring call may block for seconds.
+    let (for_module, for_target) = (module.clone(), target.clone());
+    let config = tokio::task::spawn_blocking(move || for_module.config_for(&for_target))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.0))
+        .map_err(|e| {
+            Refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("module {name}: {e}"),
+                Refusal::Error,
+            )
+        })?;
     Ok((name.to_owned(), target, config))
 }
 
