@@ -292,16 +292,33 @@ pub async fn stored_token(
                 .map(|e| format!("the refreshed token could not be saved: {e}"));
             (Ok(Found::Token(token.access_token)), usage)
         }
-        Err(e) => {
-            let mut refused = Refused::from(e);
-            refused.message = format!(
-                "the stored OAuth2 token for {} could not be refreshed: {}",
-                token.account, refused.message
-            );
-            usage.error = Some(refused.message.clone());
-            (Err(refused), usage)
-        }
+        Err(e) => not_refreshed(token, usage, e, now),
     }
+}
+
+/// A refresh that failed (the network, the server): the stored access token
+/// while it is still valid, else why there is none. The report says both.
+fn not_refreshed(
+    token: StoredToken,
+    mut usage: TokenUse,
+    e: OAuthError,
+    now: i64,
+) -> (Result<Found, Refused>, TokenUse) {
+    let mut refused = Refused::from(e);
+    refused.message = format!(
+        "the stored OAuth2 token for {} could not be refreshed: {}",
+        token.account, refused.message
+    );
+    if let Some(until) = token.expires_at.filter(|&until| until > now) {
+        usage.error = Some(format!(
+            "{}; its access token, valid until {}, was used",
+            refused.message,
+            oauth::rfc3339(until)
+        ));
+        return (Ok(Found::Token(token.access_token)), usage);
+    }
+    usage.error = Some(refused.message.clone());
+    (Err(refused), usage)
 }
 
 /// The report's record of a token (never the token).
@@ -317,5 +334,73 @@ fn token_use(t: &StoredToken, location: &Location, refreshed: bool) -> TokenUse 
         expires_at: t.expires_at.map(oauth::rfc3339),
         refreshed,
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::store::{Kind, Store, VERSION};
+    use crate::proto::sasl::Secret;
+
+    /// A stored token that expires in `secs`, whose token endpoint refuses
+    /// connections (nothing listens on port 1).
+    fn stored(dir: &std::path::Path, secs: i64) -> StoredLogin {
+        let now = oauth::now();
+        StoredLogin {
+            store: Store::new(Kind::File, Some(dir.to_owned())).unwrap(),
+            token: StoredToken {
+                version: VERSION,
+                account: "alice@example.com".into(),
+                issuer: "http://127.0.0.1:1".into(),
+                client_id: "cid".into(),
+                client_secret: None,
+                token_url: "http://127.0.0.1:1/token".into(),
+                revocation_url: None,
+                scopes_requested: vec!["mail".into()],
+                scopes_granted: None,
+                access_token: Secret::new("access-t0ken"),
+                refresh_token: Some(Secret::new("refresh-t0ken")),
+                obtained_at: now - 3600,
+                expires_at: Some(now + secs),
+            },
+            location: Location::Keyring,
+        }
+    }
+
+    async fn use_stored(s: &StoredLogin) -> (Result<Found, Refused>, TokenUse) {
+        let resolver = Arc::new(Resolver::new(None, Duration::from_secs(2)).unwrap());
+        let roots = rustls::RootCertStore::empty();
+        stored_token(s, resolver, Families::Any, roots, Duration::from_secs(5)).await
+    }
+
+    /// The regression: a refresh tried 60 s early that failed threw away an
+    /// access token still good for the logins.
+    #[tokio::test]
+    async fn a_failed_refresh_falls_back_to_the_still_valid_access_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (found, usage) = use_stored(&stored(dir.path(), 30)).await;
+        let Ok(Found::Token(t)) = found else {
+            panic!("no token: {:?}", found.err().map(|r| r.message))
+        };
+        assert_eq!(t.expose(), "access-t0ken");
+        assert!(!usage.refreshed);
+        let error = usage.error.unwrap();
+        assert!(
+            error.contains("could not be refreshed") && error.contains("was used"),
+            "{error}"
+        );
+        assert!(!error.contains("t0ken"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_of_an_expired_token_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (found, usage) = use_stored(&stored(dir.path(), -10)).await;
+        let Err(refused) = found else {
+            panic!("a token to use")
+        };
+        assert!(refused.message.contains("could not be refreshed"));
+        assert_eq!(usage.error.as_deref(), Some(refused.message.as_str()));
     }
 }
