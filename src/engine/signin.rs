@@ -19,7 +19,7 @@ use crate::oauth::flow::needs_refresh;
 use crate::oauth::http::Http;
 use crate::oauth::store::{Location, StoredToken};
 use crate::oauth::{self, Client, Endpoints, OAuthError, Prompt, check_endpoint, token};
-use crate::report::{Explanation, OAuth2Flow, OAuth2Settings, TokenUse};
+use crate::report::{Explanation, LOOPBACK_REDIRECT_HOST, OAuth2Flow, OAuth2Settings, TokenUse};
 
 /// A sign-in or refresh that did not give a token: what happened, and what it
 /// means when the server said why.
@@ -91,7 +91,10 @@ async fn sign_in(
                 OAuth2Flow::Browser
             }),
         open_browser: config.open_browser,
-        redirect_host: settings.map_or_else(|| "127.0.0.1".to_owned(), |s| s.redirect_host.clone()),
+        redirect_host: settings.map_or_else(
+            || LOOPBACK_REDIRECT_HOST.to_owned(),
+            |s| s.redirect_host.clone(),
+        ),
         wait: config.wait,
         endpoints,
     };
