@@ -725,6 +725,30 @@ async fn a_denied_sign_in_is_explained_and_nothing_is_stored() {
     assert!(!token_file(dir.path()).exists());
 }
 
+/// Nobody types the code: mailcheck says how long it waits, gives up after
+/// `--wait` (the code lives longer), and says what to do.
+#[test]
+fn an_unfinished_device_sign_in_gives_up_after_wait_and_says_what_to_do() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE");
+    let args = login_args(
+        &s,
+        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
+        &["--flow", "device", "--scope", scope, "--wait", "3"],
+    );
+    let out = run(&args, dir.path());
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("Waiting up to 3 seconds"), "{text}");
+    assert!(
+        text.contains("nobody completed the sign-in within 3 s")
+            && text.contains("run mailcheck login again, with a longer --wait"),
+        "{text}"
+    );
+    assert!(!token_file(dir.path()).exists());
+}
+
 #[test]
 fn without_a_stored_token_oauth2_says_to_sign_in_first() {
     let dir = tempfile::tempdir().unwrap();

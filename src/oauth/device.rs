@@ -152,7 +152,7 @@ pub async fn poll(
     loop {
         let wait = tokio::time::Instant::now() + interval;
         if wait > give_up {
-            return Err(OAuthError::TimedOut(limit.min(code.expires_in).as_secs()));
+            return Err(gave_up(limit, code.expires_in));
         }
         tokio::time::sleep_until(wait).await;
         let answer = match http.post_form(token_url, &params).await {
@@ -164,6 +164,16 @@ pub async fn poll(
             Next::Wait(_) => {}
             Next::Fail(e) => return Err(e),
         }
+    }
+}
+
+/// Why polling stopped: the caller's limit, or the code's life when that
+/// was not longer (then a longer `--wait` would not have helped).
+fn gave_up(limit: Duration, expires_in: Duration) -> OAuthError {
+    if expires_in <= limit {
+        OAuthError::CodeExpired(expires_in.as_secs())
+    } else {
+        OAuthError::TimedOut(limit.as_secs())
     }
 }
 
@@ -209,6 +219,24 @@ mod tests {
             let _ = next(refused("slow_down"), &mut interval);
         }
         assert_eq!(interval, MAX_INTERVAL, "bounded");
+    }
+
+    #[test]
+    fn giving_up_says_what_to_do() {
+        let e = gave_up(Duration::from_secs(60), Duration::from_mins(15)).to_string();
+        assert!(
+            e.contains("within 60 s") && e.contains("mailcheck login") && e.contains("--wait"),
+            "{e}"
+        );
+        for limit in [Duration::from_mins(30), Duration::from_mins(15)] {
+            let e = gave_up(limit, Duration::from_mins(15)).to_string();
+            assert!(
+                e.contains("expired after 900 s")
+                    && e.contains("mailcheck login")
+                    && !e.contains("--wait"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

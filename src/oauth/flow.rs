@@ -19,8 +19,9 @@ pub const REFRESH_MARGIN_SECS: i64 = 60;
 
 /// What the person must see or do while signing in.
 pub trait Prompt: Send + Sync {
-    /// The device flow: the code and where to type it.
-    fn device_code(&self, code: &DeviceCode);
+    /// The device flow: the code and where to type it, and how long mailcheck
+    /// waits for the person (the shorter of `--wait` and the code's life).
+    fn device_code(&self, code: &DeviceCode, wait: Duration);
     /// The browser flow: the page to sign in on, and whether a browser was
     /// opened on it.
     fn browser(&self, url: &Url, opened: bool);
@@ -67,7 +68,7 @@ async fn with_device(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<Tok
         )
     })?;
     let code = device::start(http, url, &s.client, &s.scopes).await?;
-    prompt.device_code(&code);
+    prompt.device_code(&code, s.wait.min(code.expires_in));
     device::poll(http, &s.endpoints.token, &s.client, &code, s.wait).await
 }
 
@@ -236,7 +237,7 @@ mod tests {
     async fn without_a_device_endpoint_the_device_flow_says_what_to_do() {
         struct Silent;
         impl Prompt for Silent {
-            fn device_code(&self, _: &DeviceCode) {}
+            fn device_code(&self, _: &DeviceCode, _: Duration) {}
             fn browser(&self, _: &Url, _: bool) {}
         }
         let resolver = std::sync::Arc::new(

@@ -89,9 +89,17 @@ pub enum OAuthError {
         /// What was wrong.
         reason: String,
     },
-    /// The person did not finish signing in within the time allowed.
-    #[error("nobody completed the sign-in within {0} s")]
+    /// The person did not finish signing in within the time allowed (`--wait`).
+    #[error(
+        "nobody completed the sign-in within {0} s; run mailcheck login again, with a longer --wait if more time is needed"
+    )]
     TimedOut(u64),
+    /// The device code expired (the server's limit, shorter than `--wait`)
+    /// before the person finished signing in (RFC 8628 §3.2 `expires_in`).
+    #[error(
+        "the code expired after {0} s (the authorization server's limit) before the sign-in was completed; run mailcheck login again for a new code"
+    )]
+    CodeExpired(u64),
     /// What mailcheck needs to sign in is missing (a client ID, an endpoint).
     #[error("{0}")]
     Setup(String),

@@ -4,6 +4,7 @@
 //! written: only where the token is kept, for whom, and until when.
 
 use std::io::{self, Write};
+use std::time::Duration;
 
 use url::Url;
 
@@ -20,9 +21,9 @@ const LONG: usize = 600;
 pub struct StderrPrompt;
 
 impl Prompt for StderrPrompt {
-    fn device_code(&self, code: &DeviceCode) {
+    fn device_code(&self, code: &DeviceCode, wait: Duration) {
         let mut err = io::stderr().lock();
-        let _ = device_code(code, &mut err);
+        let _ = device_code(code, wait, &mut err);
     }
 
     fn browser(&self, url: &Url, opened: bool) {
@@ -31,8 +32,9 @@ impl Prompt for StderrPrompt {
     }
 }
 
-/// The device flow's instructions (RFC 8628 §3.3).
-pub fn device_code(code: &DeviceCode, out: &mut dyn Write) -> io::Result<()> {
+/// The device flow's instructions (RFC 8628 §3.3), and how long mailcheck
+/// waits.
+pub fn device_code(code: &DeviceCode, wait: Duration, out: &mut dyn Write) -> io::Result<()> {
     // The authorization server's words: cleaned like any server text.
     writeln!(
         out,
@@ -44,12 +46,19 @@ pub fn device_code(code: &DeviceCode, out: &mut dyn Write) -> io::Result<()> {
         let complete = capped(complete, LONG);
         writeln!(out, "(or open {complete}, which has the code filled in).")?;
     }
-    writeln!(
-        out,
-        "Waiting up to {} minutes for the sign-in…",
-        code.expires_in.as_secs().div_ceil(60)
-    )?;
+    writeln!(out, "Waiting up to {} for the sign-in…", span(wait))?;
     out.flush()
+}
+
+/// A wait in words: seconds under two minutes, else whole minutes (never more
+/// than the wait).
+fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 120 {
+        format!("{secs} seconds")
+    } else {
+        format!("{} minutes", secs / 60)
+    }
 }
 
 /// The browser flow's page.
@@ -145,8 +154,6 @@ pub fn logged_out(account: &str, l: &LoggedOut, out: &mut dyn Write) -> io::Resu
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::oauth::store::{Location, StoredToken, VERSION};
     use crate::proto::sasl::Secret;
@@ -163,14 +170,23 @@ mod tests {
             message: None,
         };
         let mut out = Vec::new();
-        device_code(&code, &mut out).unwrap();
+        device_code(&code, Duration::from_mins(30), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("WDJB-MJHT")
                 && text.contains("https://example.com/device")
-                && text.contains("30 minutes")
+                && text.contains("Waiting up to 30 minutes")
         );
         assert!(!text.contains("poll-s3cret"));
+        // --wait 60 with a code valid 30 minutes: mailcheck gives up after 60 s.
+        let mut out = Vec::new();
+        device_code(&code, Duration::from_secs(60), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Waiting up to 60 seconds"), "{text}");
+        let mut out = Vec::new();
+        device_code(&code, Duration::from_secs(1000), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("Waiting up to 16 minutes"), "{text}");
     }
 
     #[test]
@@ -190,7 +206,7 @@ mod tests {
             explanation: None,
         };
         let mut out = Vec::new();
-        device_code(&code, &mut out).unwrap();
+        device_code(&code, Duration::from_mins(30), &mut out).unwrap();
         refused(&refusal, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         for line in text.lines() {
