@@ -299,20 +299,27 @@ pub async fn stored_token(
     }
 }
 
-/// A refresh that failed (the network, the server): the stored access token
-/// while it is still valid, else why there is none. The report says both.
+/// A refresh that failed: the stored access token while it is still valid,
+/// else why there is none. The report says both. Only when the authorization
+/// server could not be asked (the network, an unusable answer): when it refused
+/// (`invalid_grant`: revoked, expired), the grant is over, and with it its
+/// access tokens (RFC 7009 §2.1 asks servers to revoke them together).
 fn not_refreshed(
     token: StoredToken,
     mut usage: TokenUse,
     e: OAuthError,
     now: i64,
 ) -> (Result<Found, Refused>, TokenUse) {
+    let final_answer = e.server_error().is_some();
     let mut refused = Refused::from(e);
     refused.message = format!(
         "the stored OAuth2 token for {} could not be refreshed: {}",
         token.account, refused.message
     );
-    if let Some(until) = token.expires_at.filter(|&until| until > now) {
+    let still_valid = token
+        .expires_at
+        .filter(|&until| until > now && !final_answer);
+    if let Some(until) = still_valid {
         usage.error = Some(format!(
             "{}; its access token, valid until {}, was used",
             refused.message,
@@ -394,6 +401,31 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains("t0ken"), "{error}");
+    }
+
+    /// The regression: the access token of a revoked grant was used (and
+    /// refused) because its expiry had not come yet.
+    #[test]
+    fn a_refused_refresh_is_final_even_before_the_access_token_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = stored(dir.path(), 30);
+        let usage = token_use(&s.token, &s.location, false);
+        let refusal = OAuthError::Refused(oauth::ServerError {
+            error: "invalid_grant".into(),
+            description: Some("grant request is invalid".into()),
+            uri: None,
+        });
+        let (found, usage) = not_refreshed(s.token, usage, refusal, oauth::now());
+        let Err(refused) = found else {
+            panic!("the revoked grant's access token was used")
+        };
+        assert!(
+            refused.message.contains("invalid_grant"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.explanation.is_some());
+        assert_eq!(usage.error.as_deref(), Some(refused.message.as_str()));
     }
 
     #[tokio::test]
