@@ -362,7 +362,9 @@ async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_m
     let human = text(&run(&probe_args(&s, &["-v"]), dir.path()));
     let words = human.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        words.contains("The login test used the OAuth2 token stored for alice@mailcheck.test"),
+        words.contains(
+            "The OAuth2 token for the login test: the one stored for alice@mailcheck.test"
+        ),
         "{human}"
     );
     assert_no_secret(&human, &secrets);
@@ -723,6 +725,37 @@ async fn a_denied_sign_in_is_explained_and_nothing_is_stored() {
         "{out}"
     );
     assert!(!token_file(dir.path()).exists());
+}
+
+/// The sign-in works, but the token directory cannot be made (a file stands
+/// where it would go, which stops root too): mailcheck says the sign-in worked,
+/// that nothing was kept, where, and what to do, and exits 2.
+#[tokio::test]
+async fn a_sign_in_whose_token_cannot_be_stored_says_so_and_what_to_do() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("tokens");
+    std::fs::write(&blocked, "").unwrap();
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
+    let (code, out) = device_login(
+        &s,
+        dir.path(),
+        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
+        &["--scope", &scope],
+        Consent::Allow,
+    )
+    .await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("Signed in as alice@mailcheck.test"), "{out}");
+    assert!(
+        out.contains("the sign-in worked, but the token could not be stored: cannot create")
+            && out.contains(&blocked.display().to_string())
+            && out.contains("--token-dir")
+            && out.contains("then run `mailcheck login alice@mailcheck.test` again"),
+        "{out}"
+    );
+    assert!(!out.contains("now logs in with it"), "{out}");
+    assert!(blocked.is_file(), "nothing was written over it");
 }
 
 /// Nobody types the code: mailcheck says how long it waits, gives up after

@@ -45,10 +45,19 @@ impl From<OAuthError> for Refused {
 /// What `mailcheck login` did.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    /// The stored record (its secrets are never shown).
+    /// The record (its secrets are never shown).
     pub token: StoredToken,
-    /// Where it was stored.
-    pub location: Location,
+    /// Where it was stored, or why it could not be: the sign-in itself worked.
+    pub stored: Result<Location, NotKept>,
+}
+
+/// A token obtained but not stored: why, and what to do.
+#[derive(Debug, Clone)]
+pub struct NotKept {
+    /// Why, naming the place (the keyring, the file's directory).
+    pub reason: String,
+    /// What to do, for the store the user chose.
+    pub fix: String,
 }
 
 /// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
@@ -99,11 +108,11 @@ async fn sign_in(
         endpoints,
     };
     let token = oauth::sign_in(http, &request, prompt).await?;
-    let location = config.store.save_async(&token).await.map_err(|e| Refused {
-        message: e.0,
-        explanation: None,
-    })?;
-    Ok(SignedIn { token, location })
+    let stored = config.store.save_async(&token).await.map_err(|e| NotKept {
+        reason: e.0,
+        fix: config.store.remedy(),
+    });
+    Ok(SignedIn { token, stored })
 }
 
 /// The provider table's OAuth2 settings for the address: by its domain, else
@@ -290,9 +299,12 @@ pub async fn stored_token(
             token = fresh;
             let saved = stored.store.save_async(&token).await;
             usage = token_use(&token, &stored.location, true);
-            usage.error = saved
-                .err()
-                .map(|e| format!("the refreshed token could not be saved: {e}"));
+            usage.error = saved.err().map(|e| {
+                format!(
+                    "the refreshed token could not be saved: {e}; {}",
+                    stored.store.remedy()
+                )
+            });
             (Ok(Found::Token(token.access_token)), usage)
         }
         Err(e) => not_refreshed(token, usage, e, now),

@@ -165,20 +165,42 @@ impl Store {
         parse(&json, &path.display().to_string()).map(|t| Some((t, Location::File(path))))
     }
 
-    /// Saves a record (replacing any for the same address).
+    /// Saves a record (replacing any for the same address). When neither the
+    /// keyring nor the file would take it, the error says why for both.
     pub fn save(&self, token: &StoredToken) -> Result<Location, StoreError> {
         let json = serde_json::to_string_pretty(token)
             .map_err(|e| StoreError(format!("cannot encode the token record: {e}")))?;
+        let mut keyring_failed = None;
         if self.kind != Kind::File {
             match keyring_set(&token.account, &json) {
                 Ok(()) => return Ok(Location::Keyring),
                 Err(e) if self.kind == Kind::Keyring => return Err(e),
-                Err(_) => {}
+                Err(e) => keyring_failed = Some(e),
             }
         }
         let path = self.file_for(&token.account);
-        write_private(&self.dir, &path, json.as_bytes())?;
+        write_private(&self.dir, &path, json.as_bytes()).map_err(|e| match keyring_failed {
+            Some(k) => StoreError(format!("{k}; and the file store: {e}")),
+            None => e,
+        })?;
         Ok(Location::File(path))
+    }
+
+    /// What to do when [`Store::save`] failed, for the store the user chose.
+    #[must_use]
+    pub fn remedy(&self) -> String {
+        let file = format!(
+            "make sure you can create and write files in {} (or name another directory with --token-dir DIR or MAILCHECK_TOKEN_DIR)",
+            self.dir.display()
+        );
+        match self.kind {
+            Kind::Keyring => format!(
+                "--token-store keyring needs the operating system's keyring, available and unlocked (on Linux a Secret Service such as GNOME Keyring or KWallet); \
+                 or use --token-store file, which keeps the token in a file only you can read, in {}",
+                self.dir.display()
+            ),
+            Kind::File | Kind::Auto => file,
+        }
     }
 
     /// [`Store::load`] off the async threads: a keyring call may block for up
@@ -472,6 +494,30 @@ mod tests {
             obtained_at: 1,
             expires_at: Some(2),
         }
+    }
+
+    /// The file store cannot be written (its directory would be under a
+    /// file, which fails for root too): the error names the directory, and the
+    /// remedy says how to choose another.
+    #[test]
+    fn a_failed_save_names_the_place_and_the_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("not-a-directory");
+        std::fs::write(&blocked, "").unwrap();
+        let store = Store::new(Kind::File, Some(blocked.join("oauth2"))).unwrap();
+        let e = store.save(&record("alice@example.com")).unwrap_err().0;
+        assert!(
+            e.contains("cannot create") && e.contains("not-a-directory"),
+            "{e}"
+        );
+        assert!(!e.contains("t0ken") && !e.contains("s3cret"), "{e}");
+        let fix = store.remedy();
+        assert!(
+            fix.contains("not-a-directory") && fix.contains("--token-dir"),
+            "{fix}"
+        );
+        let keyring = Store::new(Kind::Keyring, Some(blocked)).unwrap().remedy();
+        assert!(keyring.contains("--token-store file"), "{keyring}");
     }
 
     #[test]

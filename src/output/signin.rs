@@ -79,7 +79,8 @@ pub fn browser(url: &Url, opened: bool, out: &mut dyn Write) -> io::Result<()> {
     out.flush()
 }
 
-/// The outcome of a sign-in.
+/// The outcome of a sign-in whose token was stored; only the sign-in when it
+/// could not be ([`not_kept`] says the rest).
 pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
     let t = &s.token;
     writeln!(
@@ -88,7 +89,10 @@ pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
         t.account,
         capped(&t.issuer, LONG)
     )?;
-    writeln!(out, "Token stored in the {}.", s.location)?;
+    let Ok(location) = &s.stored else {
+        return Ok(());
+    };
+    writeln!(out, "Token stored in the {location}.")?;
     let scopes = t.scopes_granted.as_ref().unwrap_or(&t.scopes_requested);
     writeln!(
         out,
@@ -113,6 +117,29 @@ pub fn signed_in(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
         )?,
     }
     writeln!(out, "`mailcheck probe {}` now logs in with it.", t.account)
+}
+
+/// A sign-in that worked whose token could not be stored: where and why, and
+/// what to do. Nothing when it was stored.
+pub fn not_kept(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
+    let Err(e) = &s.stored else {
+        return Ok(());
+    };
+    let account = &s.token.account;
+    writeln!(
+        out,
+        "mailcheck: the sign-in worked, but the token could not be stored: {}",
+        capped(&e.reason, LONG)
+    )?;
+    writeln!(
+        out,
+        "  Nothing was kept, so `mailcheck probe {account}` cannot log in with it."
+    )?;
+    writeln!(
+        out,
+        "  Fix: {}; then run `mailcheck login {account}` again.",
+        capped(&e.fix, LONG)
+    )
 }
 
 fn refresh_note(s: &SignedIn) -> &'static str {
@@ -155,6 +182,7 @@ pub fn logged_out(account: &str, l: &LoggedOut, out: &mut dyn Write) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::signin::NotKept;
     use crate::oauth::store::{Location, StoredToken, VERSION};
     use crate::proto::sasl::Secret;
 
@@ -218,9 +246,8 @@ mod tests {
         assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
     }
 
-    #[test]
-    fn the_outcome_names_the_store_and_never_a_secret() {
-        let s = SignedIn {
+    fn outcome() -> SignedIn {
+        SignedIn {
             token: StoredToken {
                 version: VERSION,
                 account: "alice@example.com".into(),
@@ -236,17 +263,56 @@ mod tests {
                 obtained_at: 0,
                 expires_at: Some(3600),
             },
-            location: Location::Keyring,
-        };
+            stored: Ok(Location::Keyring),
+        }
+    }
+
+    #[test]
+    fn the_outcome_names_the_store_and_never_a_secret() {
+        let s = outcome();
         let mut out = Vec::new();
         signed_in(&s, &mut out).unwrap();
+        not_kept(&s, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains("keyring") && text.contains("1970-01-01T01:00:00Z"),
             "{text}"
         );
+        assert!(!text.contains("could not be stored"), "{text}");
         for secret in ["cs3cret", "at0ken", "rt0ken"] {
             assert!(!text.contains(secret));
         }
+    }
+
+    /// The sign-in worked but the store refused the token: the person is told
+    /// both, where, and what to do; nothing claims the token is usable.
+    #[test]
+    fn a_token_that_could_not_be_stored_is_said_plainly() {
+        let mut s = outcome();
+        s.stored = Err(NotKept {
+            reason: "cannot create /home/a/.local/share/mailcheck/oauth2: Permission denied".into(),
+            fix:
+                "make sure you can create and write files in /home/a/.local/share/mailcheck/oauth2"
+                    .into(),
+        });
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        signed_in(&s, &mut out).unwrap();
+        not_kept(&s, &mut err).unwrap();
+        let (out, err) = (
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        );
+        assert_eq!(
+            out,
+            "Signed in as alice@example.com at https://auth.example.com.\n"
+        );
+        assert!(
+            err.contains(
+                "the sign-in worked, but the token could not be stored: cannot create /home/a/"
+            ) && err.contains("Nothing was kept")
+                && err.contains("Fix: make sure you can create")
+                && err.contains("then run `mailcheck login alice@example.com` again"),
+            "{err}"
+        );
     }
 }
