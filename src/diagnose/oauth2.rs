@@ -216,8 +216,8 @@ pub fn token_unreadable(account: &str, why: &str) -> String {
     )
 }
 
-/// Which stored token the logins used, in words (never the token): the
-/// evidence of the login findings.
+/// Which stored token the logins were given, in words (never the token): the
+/// evidence of the login findings, whether or not a login sent it.
 #[must_use]
 pub fn token_note(t: &TokenUse) -> String {
     let state = match (&t.error, t.refreshed, &t.expires_at) {
@@ -228,7 +228,7 @@ pub fn token_note(t: &TokenUse) -> String {
         (None, false, None) => String::new(),
     };
     format!(
-        "The login test used the OAuth2 token stored for {} in the {} (signed in at {} with {} as client {}){state}.",
+        "The OAuth2 token for the login test: the one stored for {} in the {} (signed in at {} with {} as client {}){state}.",
         t.account, t.store, t.obtained_at, t.issuer, t.client_id
     )
 }
