@@ -425,7 +425,6 @@ mod tests {
         let refusal = OAuthError::Refused(oauth::ServerError {
             error: "invalid_grant".into(),
             description: Some("grant request is invalid".into()),
-            uri: None,
         });
         let (found, usage) = not_refreshed(s.token, usage, refusal, oauth::now());
         let Err(refused) = found else {

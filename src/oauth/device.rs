@@ -41,8 +41,6 @@ pub struct DeviceCode {
     pub expires_in: Duration,
     /// How often to poll.
     pub interval: Duration,
-    /// The server's own instructions (Microsoft sends a `message`).
-    pub message: Option<String>,
 }
 
 /// Asks for a device code for `scopes`.
@@ -101,7 +99,6 @@ fn read(json: &Value) -> Result<DeviceCode, String> {
         interval: secs("interval")
             .map_or(DEFAULT_INTERVAL, Duration::from_secs)
             .clamp(Duration::from_secs(1), MAX_INTERVAL),
-        message: text("message"),
     })
 }
 
@@ -187,7 +184,6 @@ mod tests {
         Err(OAuthError::Refused(ServerError {
             error: error.into(),
             description: None,
-            uri: None,
         }))
     }
 

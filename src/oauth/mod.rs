@@ -41,9 +41,8 @@ pub struct ServerError {
     /// The error code: `invalid_grant`, `authorization_pending`, ….
     pub error: String,
     /// The server's own words (Microsoft puts its `AADSTS` code here).
+    /// (`error_uri` is not kept: the explanation's fix says what to do.)
     pub description: Option<String>,
-    /// A page about the error.
-    pub uri: Option<String>,
 }
 
 impl std::fmt::Display for ServerError {
@@ -259,7 +258,6 @@ mod tests {
         let e = ServerError {
             error: "invalid_grant".into(),
             description: Some("AADSTS70000: The grant is expired.\r\nTrace ID: 1".into()),
-            uri: None,
         };
         assert_eq!(
             e.to_string(),

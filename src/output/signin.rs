@@ -195,7 +195,6 @@ mod tests {
             verification_uri_complete: None,
             expires_in: Duration::from_mins(30),
             interval: Duration::from_secs(5),
-            message: None,
         };
         let mut out = Vec::new();
         device_code(&code, Duration::from_mins(30), &mut out).unwrap();
@@ -227,7 +226,6 @@ mod tests {
             verification_uri_complete: Some(evil.into()),
             expires_in: Duration::from_mins(30),
             interval: Duration::from_secs(5),
-            message: None,
         };
         let refusal = Refused {
             message: format!("the server said {evil}"),
