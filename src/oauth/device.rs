@@ -219,9 +219,9 @@ mod tests {
 
     #[test]
     fn giving_up_says_what_to_do() {
-        let e = gave_up(Duration::from_secs(60), Duration::from_mins(15)).to_string();
+        let e = gave_up(Duration::from_secs(90), Duration::from_mins(15)).to_string();
         assert!(
-            e.contains("within 60 s") && e.contains("mailcheck login") && e.contains("--wait"),
+            e.contains("within 90 s") && e.contains("mailcheck login") && e.contains("--wait"),
             "{e}"
         );
         for limit in [Duration::from_mins(30), Duration::from_mins(15)] {

@@ -616,9 +616,9 @@ fn an_exposed_token_is_called_a_token_and_revoked() {
     let mut r = report(vec![ok("imap:993:tls")]);
     let mut l = login("imap:993:tls", LoginResult::Ok, &["alice@example.com"]);
     l.secret_exposed = true;
-    let mut p = ok("imap:993:tls");
-    let s = p.session.get_or_insert_with(Default::default);
-    s.auth = Some(crate::report::AuthOutcome {
+    let mut probe = ok("imap:993:tls");
+    let session = probe.session.get_or_insert_with(Default::default);
+    session.auth = Some(crate::report::AuthOutcome {
         attempts: vec![crate::report::AuthAttempt {
             username: "alice@example.com".into(),
             mechanism: "XOAUTH2".into(),
@@ -629,7 +629,7 @@ fn an_exposed_token_is_called_a_token_and_revoked() {
         ok: true,
         ..Default::default()
     });
-    l.probe = Some(p);
+    l.probe = Some(probe);
     r.logins.push(l);
     let fs = run_findings(&r);
     let f = find(&fs, "secret_exposed");
