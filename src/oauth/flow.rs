@@ -22,9 +22,48 @@ pub trait Prompt: Send + Sync {
     /// The device flow: the code and where to type it, and how long mailcheck
     /// waits for the person (the shorter of `--wait` and the code's life).
     fn device_code(&self, code: &DeviceCode, wait: Duration);
-    /// The browser flow: the page to sign in on, and whether a browser was
-    /// opened on it.
-    fn browser(&self, url: &Url, opened: bool);
+    /// The browser flow: the page to sign in on, shown before any browser is
+    /// started (a browser that never comes must not hide it); whether one is
+    /// about to be; and how long mailcheck waits.
+    fn browser(&self, url: &Url, opening: bool, wait: Duration);
+}
+
+/// Starts the person's browser on a page.
+pub trait Opener: Send + Sync {
+    /// Whether there plausibly is a browser to start.
+    fn available(&self) -> bool;
+    /// Starts it on `url`, without waiting for it.
+    fn open(&self, url: &Url);
+}
+
+/// The system's browser, through the `webbrowser` crate.
+pub struct SystemBrowser;
+
+impl Opener for SystemBrowser {
+    /// A graphical session (or `BROWSER` set) on Linux; always elsewhere.
+    fn available(&self) -> bool {
+        !cfg!(target_os = "linux")
+            || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    }
+
+    /// On a detached thread: the opener may block (`xdg-open` waiting for a
+    /// browser, a `BROWSER` command that never returns), and mailcheck neither
+    /// waits for it nor lets it delay the exit (a `spawn_blocking` task would
+    /// hold up the runtime's shutdown).
+    fn open(&self, url: &Url) {
+        let url = url.to_string();
+        let _ = std::thread::Builder::new()
+            .name("browser".into())
+            .spawn(move || {
+                let _ = webbrowser::open_browser_with_options(
+                    webbrowser::Browser::Default,
+                    &url,
+                    webbrowser::BrowserOptions::new().with_suppress_output(true),
+                );
+            });
+    }
 }
 
 /// One sign-in, as asked for.
@@ -56,7 +95,7 @@ pub async fn sign_in(
 ) -> Result<StoredToken, OAuthError> {
     let tokens = match s.flow {
         OAuth2Flow::Device => with_device(http, s, prompt).await?,
-        OAuth2Flow::Browser => with_browser(http, s, prompt).await?,
+        OAuth2Flow::Browser => with_browser(http, s, prompt, &SystemBrowser).await?,
     };
     Ok(record(s, tokens, now()))
 }
@@ -72,7 +111,12 @@ async fn with_device(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<Tok
     device::poll(http, &s.endpoints.token, &s.client, &code, s.wait).await
 }
 
-async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<Tokens, OAuthError> {
+async fn with_browser(
+    http: &Http,
+    s: &SignIn,
+    prompt: &dyn Prompt,
+    opener: &dyn Opener,
+) -> Result<Tokens, OAuthError> {
     let endpoint = s.endpoints.authorization.as_ref().ok_or_else(|| {
         OAuthError::Setup(
             "this authorization server has no authorization endpoint: use --flow device (or give --authorization-url)".into(),
@@ -93,8 +137,11 @@ async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<To
             login_hint: &s.account,
         },
     );
-    let opened = s.open_browser && open(&url).await;
-    prompt.browser(&url, opened);
+    let opening = s.open_browser && opener.available();
+    prompt.browser(&url, opening, s.wait);
+    if opening {
+        opener.open(&url);
+    }
     let issuer = s
         .endpoints
         .issuer
@@ -110,29 +157,6 @@ async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<To
         &redirect_uri,
     )
     .await
-}
-
-/// Opens `url` in the person's browser, where there plausibly is one (a
-/// graphical session; `BROWSER` set); whether that worked.
-async fn open(url: &Url) -> bool {
-    let graphical = !cfg!(target_os = "linux")
-        || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if !graphical {
-        return false;
-    }
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || {
-        webbrowser::open_browser_with_options(
-            webbrowser::Browser::Default,
-            &url,
-            webbrowser::BrowserOptions::new().with_suppress_output(true),
-        )
-        .is_ok()
-    })
-    .await
-    .unwrap_or(false)
 }
 
 /// The record for a fresh sign-in.
@@ -238,21 +262,73 @@ mod tests {
         struct Silent;
         impl Prompt for Silent {
             fn device_code(&self, _: &DeviceCode, _: Duration) {}
-            fn browser(&self, _: &Url, _: bool) {}
+            fn browser(&self, _: &Url, _: bool, _: Duration) {}
         }
+        let e = super::sign_in(&http(), &sign_in(), &Silent)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--flow browser"), "{e}");
+    }
+
+    fn http() -> Http {
         let resolver = std::sync::Arc::new(
             crate::net::resolve::Resolver::new(None, Duration::from_secs(1)).unwrap(),
         );
-        let http = Http::new(
+        Http::new(
             resolver,
             crate::net::resolve::Families::Any,
             rustls::RootCertStore::empty(),
             Duration::from_secs(1),
         )
-        .unwrap();
-        let e = super::sign_in(&http, &sign_in(), &Silent)
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("--flow browser"), "{e}");
+        .unwrap()
+    }
+
+    /// What the person was shown and what was started, in order.
+    #[derive(Default)]
+    struct Events(std::sync::Mutex<Vec<String>>);
+
+    impl Events {
+        fn push(&self, e: String) {
+            self.0.lock().unwrap().push(e);
+        }
+    }
+
+    impl Prompt for Events {
+        fn device_code(&self, _: &DeviceCode, _: Duration) {}
+        fn browser(&self, url: &Url, opening: bool, _: Duration) {
+            self.push(format!("shown {} opening={opening}", url.path()));
+        }
+    }
+
+    impl Opener for Events {
+        fn available(&self) -> bool {
+            true
+        }
+        fn open(&self, url: &Url) {
+            self.push(format!("opened {}", url.path()));
+        }
+    }
+
+    /// The regression: the page was printed only after the browser opener
+    /// returned, so an opener that hung hid it. Now it is shown first, the
+    /// opener is only started, and without --no-browser's consent none is.
+    #[tokio::test]
+    async fn the_browser_flow_shows_the_page_before_starting_a_browser() {
+        for (open_browser, expected) in [
+            (true, &["shown /auth opening=true", "opened /auth"][..]),
+            (false, &["shown /auth opening=false"][..]),
+        ] {
+            let mut s = sign_in();
+            s.flow = OAuth2Flow::Browser;
+            s.endpoints.authorization = Some(Url::parse("https://auth.example.com/auth").unwrap());
+            s.open_browser = open_browser;
+            s.wait = Duration::from_millis(100);
+            let events = Events::default();
+            let e = with_browser(&http(), &s, &events, &events)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, OAuthError::TimedOut(_)), "{e}");
+            assert_eq!(*events.0.lock().unwrap(), expected);
+        }
     }
 }

@@ -26,9 +26,9 @@ impl Prompt for StderrPrompt {
         let _ = device_code(code, wait, &mut err);
     }
 
-    fn browser(&self, url: &Url, opened: bool) {
+    fn browser(&self, url: &Url, opening: bool, wait: Duration) {
         let mut err = io::stderr().lock();
-        let _ = browser(url, opened, &mut err);
+        let _ = browser(url, opening, wait, &mut err);
     }
 }
 
@@ -61,12 +61,13 @@ fn span(d: Duration) -> String {
     }
 }
 
-/// The browser flow's page.
-pub fn browser(url: &Url, opened: bool, out: &mut dyn Write) -> io::Result<()> {
-    if opened {
+/// The browser flow's page, printed before any browser is started, and how
+/// long mailcheck waits.
+pub fn browser(url: &Url, opening: bool, wait: Duration, out: &mut dyn Write) -> io::Result<()> {
+    if opening {
         writeln!(
             out,
-            "A browser was opened to sign in. If it did not show the page, open:"
+            "Starting a browser to sign in. If it does not show the page, open this page in a browser on this computer:"
         )?;
     } else {
         writeln!(
@@ -75,7 +76,7 @@ pub fn browser(url: &Url, opened: bool, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out, "{url}")?;
-    writeln!(out, "Waiting for the sign-in…")?;
+    writeln!(out, "Waiting up to {} for the sign-in…", span(wait))?;
     out.flush()
 }
 
@@ -186,6 +187,31 @@ mod tests {
     use crate::oauth::store::{Location, StoredToken, VERSION};
     use crate::proto::sasl::Secret;
 
+    /// The page comes on a line of its own (to copy), after what to do with
+    /// it, then how long mailcheck waits.
+    #[test]
+    fn the_browser_page_is_shown_with_what_to_do_and_the_wait() {
+        let url = Url::parse("https://auth.example.com/auth?state=x").unwrap();
+        for (opening, first) in [
+            (
+                true,
+                "Starting a browser to sign in. If it does not show the page, open this page",
+            ),
+            (
+                false,
+                "To sign in, open this page in a browser on this computer:",
+            ),
+        ] {
+            let mut out = Vec::new();
+            browser(&url, opening, Duration::from_mins(5), &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert!(lines[0].starts_with(first), "{text}");
+            assert_eq!(lines[1], url.as_str());
+            assert_eq!(lines[2], "Waiting up to 5 minutes for the sign-in…");
+        }
+    }
+
     #[test]
     fn the_device_code_and_page_are_shown_but_not_the_device_code_secret() {
         let code = DeviceCode {
@@ -205,11 +231,11 @@ mod tests {
                 && text.contains("Waiting up to 30 minutes")
         );
         assert!(!text.contains("poll-s3cret"));
-        // --wait 60 with a code valid 30 minutes: mailcheck gives up after 60 s.
+        // --wait 90 with a code valid 30 minutes: mailcheck gives up after 90 s.
         let mut out = Vec::new();
-        device_code(&code, Duration::from_secs(60), &mut out).unwrap();
+        device_code(&code, Duration::from_secs(90), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("Waiting up to 60 seconds"), "{text}");
+        assert!(text.contains("Waiting up to 90 seconds"), "{text}");
         let mut out = Vec::new();
         device_code(&code, Duration::from_secs(1000), &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
