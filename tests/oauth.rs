@@ -170,6 +170,18 @@ async fn device_login(
         .unwrap()
 }
 
+/// Signs in the test user as the test client with the test scopes (device
+/// flow), answering the consent page with `consent`.
+async fn device_login_as_test_client(
+    s: &Servers,
+    dir: &Path,
+    consent: Consent,
+) -> (Option<i32>, String) {
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
+    let client = s.var("MAILCHECK_TEST_OAUTH_CLIENT");
+    device_login(s, dir, client, &["--scope", &scope], consent).await
+}
+
 /// Runs `mailcheck login ARGS` (the browser flow, `--no-browser`), opens the
 /// page it prints and signs in there like a person, allowing access; the page,
 /// and how mailcheck ended.
@@ -301,15 +313,7 @@ fn mechanisms(login: &Value) -> Vec<String> {
 async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_mechanisms() {
     let s = Servers::get();
     let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, login_out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
-        &["--scope", &scope],
-        Consent::Allow,
-    )
-    .await;
+    let (code, login_out) = device_login_as_test_client(&s, dir.path(), Consent::Allow).await;
     assert_eq!(code, Some(0), "{login_out}");
     assert!(
         login_out.contains("Signed in as alice@mailcheck.test"),
@@ -710,15 +714,7 @@ async fn an_expired_token_without_a_refresh_token_is_explained() {
 async fn a_denied_sign_in_is_explained_and_nothing_is_stored() {
     let s = Servers::get();
     let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
-        &["--scope", &scope],
-        Consent::Deny,
-    )
-    .await;
+    let (code, out) = device_login_as_test_client(&s, dir.path(), Consent::Deny).await;
     assert_eq!(code, Some(2), "{out}");
     assert!(
         out.contains("access_denied") && out.contains("(oauth2_access_denied)"),
@@ -736,15 +732,7 @@ async fn a_sign_in_whose_token_cannot_be_stored_says_so_and_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
     let blocked = dir.path().join("tokens");
     std::fs::write(&blocked, "").unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
-        &["--scope", &scope],
-        Consent::Allow,
-    )
-    .await;
+    let (code, out) = device_login_as_test_client(&s, dir.path(), Consent::Allow).await;
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("Signed in as alice@mailcheck.test"), "{out}");
     assert!(
