@@ -520,19 +520,26 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_save
     assert_no_secret(&text(&out), &secrets);
 }
 
+/// `mailcheck logout` for the test user, which must revoke the tokens at the
+/// server (RFC 7009) and delete the record; what it printed.
+fn logout_revokes(s: &Servers, dir: &Path) -> Output {
+    let out = run(
+        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
+        dir,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
+    assert!(!token_file(dir).exists(), "deleted");
+    out
+}
+
 #[tokio::test]
 async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
     let s = Servers::get();
     let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_SHORT_CLIENT").await;
     let saved = std::fs::read_to_string(token_file(dir.path())).unwrap();
     // logout revokes the refresh token at the server (RFC 7009) and deletes it.
-    let out = run(
-        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
-    assert!(!token_file(dir.path()).exists(), "deleted");
+    logout_revokes(&s, dir.path());
     // Put the revoked record back: the refresh must fail, and be explained.
     write_raw(dir.path(), &saved);
     let out = run(&probe_args(&s, &["--json"]), dir.path());
@@ -586,13 +593,7 @@ async fn logout_revokes_the_tokens_of_a_file_others_can_read() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let out = run(
-        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
-    assert!(!token_file(dir.path()).exists(), "deleted");
+    let out = logout_revokes(&s, dir.path());
     assert_no_secret(&text(&out), &secrets_of(&saved));
     // The refresh token is dead at the server: refreshing with it is refused.
     let mut client = saved.clone();
@@ -785,20 +786,33 @@ fn without_a_stored_token_oauth2_says_to_sign_in_first() {
     );
 }
 
+/// `mailcheck login` for the test user with endpoint URLs only (no issuer),
+/// the scope `mail`, and `extra` flags: for the tests that end before any
+/// request.
+fn endpoint_login<'a>(token: &'a str, device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "login",
+        USER,
+        "--token-url",
+        token,
+        "--device-url",
+        device,
+        "--scope",
+        "mail",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 #[test]
 fn without_a_client_id_or_an_issuer_the_message_names_the_token_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = command(
-        &[
-            "login",
-            USER,
-            "--token-url",
+        &endpoint_login(
             "https://auth.example.com:8443/token",
-            "--device-url",
             "https://auth.example.com:8443/device",
-            "--scope",
-            "mail",
-        ],
+            &[],
+        ),
         dir.path(),
     )
     .env("XDG_CONFIG_HOME", dir.path())
@@ -818,20 +832,11 @@ fn without_a_client_id_or_an_issuer_the_message_names_the_token_endpoint() {
 fn plain_http_endpoints_off_loopback_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(
-        &[
-            "login",
-            USER,
-            "--client-id",
-            "x",
-            "--token-url",
+        &endpoint_login(
             "http://auth.example.com/token",
-            "--device-url",
             "https://auth.example.com/device",
-            "--scope",
-            "mail",
-            "--flow",
-            "device",
-        ],
+            &["--client-id", "x", "--flow", "device"],
+        ),
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
