@@ -88,7 +88,8 @@ fn serve(config: ServeConfig) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `mailcheck login`: 0 when signed in, 2 when the sign-in failed.
+/// `mailcheck login`: 0 when signed in, 2 when the sign-in failed or its token
+/// could not be stored.
 fn login(config: &LoginConfig) -> anyhow::Result<i32> {
     let prompt = output::signin::StderrPrompt;
     let outcome = runtime()?.block_on(engine::signin::login(config, &prompt))?;
@@ -97,6 +98,10 @@ fn login(config: &LoginConfig) -> anyhow::Result<i32> {
             let mut out = std::io::stdout().lock();
             output::signin::signed_in(&signed_in, &mut out)?;
             out.flush()?;
+            if signed_in.stored.is_err() {
+                output::signin::not_kept(&signed_in, &mut std::io::stderr().lock())?;
+                return Ok(EXIT_CRITICAL);
+            }
             Ok(0)
         }
         Err(refused) => {

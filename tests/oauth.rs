@@ -170,6 +170,39 @@ async fn device_login(
         .unwrap()
 }
 
+/// Signs in the test user as the test client with the test scopes (device
+/// flow), answering the consent page with `consent`.
+async fn device_login_as_test_client(
+    s: &Servers,
+    dir: &Path,
+    consent: Consent,
+) -> (Option<i32>, String) {
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
+    let client = s.var("MAILCHECK_TEST_OAUTH_CLIENT");
+    device_login(s, dir, client, &["--scope", &scope], consent).await
+}
+
+/// Runs `mailcheck login ARGS` (the browser flow, `--no-browser`), opens the
+/// page it prints and signs in there like a person, allowing access; the page,
+/// and how mailcheck ended.
+async fn browser_login(s: &Servers, args: &[&str], dir: &Path) -> (Url, Option<i32>, String) {
+    let mut login = Login::start(args, dir);
+    login.wait_for("open this page in a browser");
+    let url = login.wait_for("https://");
+    let url = Url::parse(url.trim()).unwrap();
+    let done = Browser::new(s).sign_in(&url, None, Consent::Allow).await;
+    assert!(
+        done.url.as_str().starts_with("http://127.0.0.1:"),
+        "ends at mailcheck's loopback: {}",
+        done.url
+    );
+    assert!(done.body.contains("mailcheck received"), "{}", done.body);
+    let (code, out) = tokio::task::spawn_blocking(move || login.finish())
+        .await
+        .unwrap();
+    (url, code, out)
+}
+
 /// A fresh token store where the test user signed in with the device flow as
 /// the client named by `client_var`, with the test scopes.
 async fn signed_in(s: &Servers, client_var: &str) -> tempfile::TempDir {
@@ -188,6 +221,23 @@ fn record(dir: &Path) -> Value {
 
 fn token_file(dir: &Path) -> PathBuf {
     dir.join("tokens").join(format!("{USER}.json"))
+}
+
+/// Writes the test user's token file as mailcheck would (mode 0600), in place
+/// of any there.
+fn write_raw(dir: &Path, text: &str) {
+    use std::io::Write as _;
+    let path = token_file(dir);
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new();
+    f.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
+    f.open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+fn write_record(dir: &Path, record: &Value) {
+    write_raw(dir, &serde_json::to_string(record).unwrap());
 }
 
 /// The secrets of a record, and every form they could leak in: raw, base64,
@@ -262,15 +312,7 @@ fn mechanisms(login: &Value) -> Vec<String> {
 async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_mechanisms() {
     let s = Servers::get();
     let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, login_out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
-        &["--scope", &scope],
-        Consent::Allow,
-    )
-    .await;
+    let (code, login_out) = device_login_as_test_client(&s, dir.path(), Consent::Allow).await;
     assert_eq!(code, Some(0), "{login_out}");
     assert!(
         login_out.contains("Signed in as alice@mailcheck.test"),
@@ -323,7 +365,9 @@ async fn the_device_flow_signs_in_and_every_protocol_takes_the_token_with_both_m
     let human = text(&run(&probe_args(&s, &["-v"]), dir.path()));
     let words = human.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        words.contains("The login test used the OAuth2 token stored for alice@mailcheck.test"),
+        words.contains(
+            "The OAuth2 token for the login test: the one stored for alice@mailcheck.test"
+        ),
         "{human}"
     );
     assert_no_secret(&human, &secrets);
@@ -354,26 +398,13 @@ async fn the_browser_flow_with_pkce_and_a_client_secret_signs_in() {
             &secret_file,
         ],
     );
-    let mut login = Login::start(&args, dir.path());
-    login.wait_for("open this page in a browser");
-    let url = login.wait_for("https://");
-    let url = Url::parse(url.trim()).unwrap();
+    let (url, code, out) = browser_login(&s, &args, dir.path()).await;
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     assert!(
         query.contains(&("code_challenge_method".into(), "S256".into())),
         "{url}"
     );
     assert!(query.iter().any(|(k, _)| k == "state"), "{url}");
-    let done = Browser::new(&s).sign_in(&url, None, Consent::Allow).await;
-    assert!(
-        done.url.as_str().starts_with("http://127.0.0.1:"),
-        "ends at mailcheck's loopback: {}",
-        done.url
-    );
-    assert!(done.body.contains("mailcheck received"), "{}", done.body);
-    let (code, out) = tokio::task::spawn_blocking(move || login.finish())
-        .await
-        .unwrap();
     assert_eq!(code, Some(0), "{out}");
     let stored = record(dir.path());
     assert_eq!(
@@ -389,6 +420,48 @@ async fn the_browser_flow_with_pkce_and_a_client_secret_signs_in() {
         assert_eq!(login["result"], "ok", "{login}");
     }
     assert_no_secret(&text(&out), &secrets);
+}
+
+/// The regression: with endpoint URLs but no `--issuer`, mailcheck held the
+/// redirect's `iss` (which oidc-provider sends, RFC 9207) to an empty issuer
+/// and refused every answer.
+#[tokio::test]
+async fn the_browser_flow_works_with_endpoint_urls_and_no_issuer() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let issuer = s.var("MAILCHECK_TEST_OAUTH_ISSUER");
+    let (auth, token) = (format!("{issuer}/auth"), format!("{issuer}/token"));
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE");
+    let args = [
+        "login",
+        USER,
+        "--authorization-url",
+        &auth,
+        "--token-url",
+        &token,
+        "--client-id",
+        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
+        "--scope",
+        scope,
+        "--flow",
+        "browser",
+        "--no-browser",
+        "--dns-server",
+        s.dns(),
+        "--ca-file",
+        s.ca(),
+        "--wait",
+        "60",
+    ];
+    let (_, code, out) = browser_login(&s, &args, dir.path()).await;
+    assert_eq!(code, Some(0), "{out}");
+    let stored = record(dir.path());
+    assert_eq!(
+        stored["issuer"].as_str(),
+        Some(issuer),
+        "the token endpoint's origin names the server"
+    );
+    assert_no_secret(&out, &secrets_of(&stored));
 }
 
 #[tokio::test]
@@ -446,31 +519,28 @@ async fn an_expired_access_token_is_refreshed_and_the_rotated_refresh_token_save
     assert_no_secret(&text(&out), &secrets);
 }
 
+/// `mailcheck logout` for the test user, which must revoke the tokens at the
+/// server (RFC 7009) and delete the record; what it printed.
+fn logout_revokes(s: &Servers, dir: &Path) -> Output {
+    let out = run(
+        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
+        dir,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
+    assert!(!token_file(dir).exists(), "deleted");
+    out
+}
+
 #[tokio::test]
 async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
     let s = Servers::get();
     let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_SHORT_CLIENT").await;
     let saved = std::fs::read_to_string(token_file(dir.path())).unwrap();
     // logout revokes the refresh token at the server (RFC 7009) and deletes it.
-    let out = run(
-        &["logout", USER, "--dns-server", s.dns(), "--ca-file", s.ca()],
-        dir.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("revoked the tokens"), "{}", text(&out));
-    assert!(!token_file(dir.path()).exists(), "deleted");
+    logout_revokes(&s, dir.path());
     // Put the revoked record back: the refresh must fail, and be explained.
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new();
-        f.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut f, 0o600);
-        f.open(token_file(dir.path()))
-            .unwrap()
-            .write_all(saved.as_bytes())
-            .unwrap();
-    }
+    write_raw(dir.path(), &saved);
     let out = run(&probe_args(&s, &["--json"]), dir.path());
     let doc = json(&out);
     assert_valid("probe-report.schema.json", &doc);
@@ -506,6 +576,87 @@ async fn a_revoked_refresh_token_is_explained_and_no_login_is_attempted() {
         &text(&out),
         &secrets_of(&serde_json::from_str(&saved).unwrap()),
     );
+}
+
+/// A token file others could read is refused for logins (its tokens may have
+/// leaked), which is exactly why logout must still revoke them.
+#[cfg(unix)]
+#[tokio::test]
+async fn logout_revokes_the_tokens_of_a_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Servers::get();
+    let dir = signed_in(&s, "MAILCHECK_TEST_OAUTH_CLIENT").await;
+    let saved = record(dir.path());
+    std::fs::set_permissions(
+        token_file(dir.path()),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = logout_revokes(&s, dir.path());
+    assert_no_secret(&text(&out), &secrets_of(&saved));
+    // The refresh token is dead at the server: refreshing with it is refused.
+    let mut client = saved.clone();
+    client["expires_at"] = serde_json::json!(1);
+    write_record(dir.path(), &client);
+    let doc = json(&run(&probe_on(&s, "imap:993:tls", &["--json"]), dir.path()));
+    assert!(
+        doc["oauth2_token"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{}",
+        doc["oauth2_token"]
+    );
+}
+
+#[test]
+fn logout_says_when_it_cannot_revoke_and_deletes_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    write_raw(dir.path(), "{\"version\": 1, \"access_token\": ");
+    let out = run(&["logout", USER], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let words = text(&out);
+    assert!(
+        words.contains("Revocation: not attempted (the token record in")
+            && words.contains("is damaged"),
+        "{words}"
+    );
+    assert!(words.contains("Deleted the OAuth2 token"), "{words}");
+    assert!(!token_file(dir.path()).exists(), "deleted");
+}
+
+/// Without `--oauth2` a stored token is only used if it is there: one that
+/// cannot be read must not stop the probe (it did, as a usage error); the
+/// report says why, once.
+#[test]
+fn an_unreadable_stored_token_does_not_stop_a_probe_that_does_not_need_it() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    write_raw(dir.path(), "{\"version\": 1, \"access_token\": ");
+    let out = run(&probe_on(&s, "imap:993:tls", &["--json"]), dir.path());
+    let doc = json(&out);
+    assert_valid("probe-report.schema.json", &doc);
+    assert_eq!(doc["summary"]["exit_code"], 1, "a warning: {}", text(&out));
+    assert!(logins(&doc).is_empty(), "no login without a token");
+    let about: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["cause"].as_str().unwrap().contains("could not be read"))
+        .collect();
+    assert_eq!(about.len(), 1, "said once: {}", doc["findings"]);
+    assert_eq!(about[0]["code"], "oauth2_token_unreadable");
+    assert!(
+        about[0]["cause"].as_str().unwrap().contains("is damaged"),
+        "{}",
+        about[0]
+    );
+    // With --oauth2 the token is required: that is the usage error.
+    let out = run(&probe_on(&s, "imap:993:tls", &["--oauth2"]), dir.path());
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("is damaged"), "{}", text(&out));
 }
 
 #[tokio::test]
@@ -563,19 +714,58 @@ async fn an_expired_token_without_a_refresh_token_is_explained() {
 async fn a_denied_sign_in_is_explained_and_nothing_is_stored() {
     let s = Servers::get();
     let dir = tempfile::tempdir().unwrap();
-    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE").to_owned();
-    let (code, out) = device_login(
-        &s,
-        dir.path(),
-        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
-        &["--scope", &scope],
-        Consent::Deny,
-    )
-    .await;
+    let (code, out) = device_login_as_test_client(&s, dir.path(), Consent::Deny).await;
     assert_eq!(code, Some(2), "{out}");
     assert!(
         out.contains("access_denied") && out.contains("(oauth2_access_denied)"),
         "{out}"
+    );
+    assert!(!token_file(dir.path()).exists());
+}
+
+/// The sign-in works, but the token directory cannot be made (a file stands
+/// where it would go, which stops root too): mailcheck says the sign-in worked,
+/// that nothing was kept, where, and what to do, and exits 2.
+#[tokio::test]
+async fn a_sign_in_whose_token_cannot_be_stored_says_so_and_what_to_do() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("tokens");
+    std::fs::write(&blocked, "").unwrap();
+    let (code, out) = device_login_as_test_client(&s, dir.path(), Consent::Allow).await;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("Signed in as alice@mailcheck.test"), "{out}");
+    assert!(
+        out.contains("the sign-in worked, but the token could not be stored: cannot create")
+            && out.contains(&blocked.display().to_string())
+            && out.contains("--token-dir")
+            && out.contains("then run `mailcheck login alice@mailcheck.test` again"),
+        "{out}"
+    );
+    assert!(!out.contains("now logs in with it"), "{out}");
+    assert!(blocked.is_file(), "nothing was written over it");
+}
+
+/// Nobody types the code: mailcheck says how long it waits, gives up after
+/// `--wait` (the code lives longer), and says what to do.
+#[test]
+fn an_unfinished_device_sign_in_gives_up_after_wait_and_says_what_to_do() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let scope = s.var("MAILCHECK_TEST_OAUTH_SCOPE");
+    let args = login_args(
+        &s,
+        s.var("MAILCHECK_TEST_OAUTH_CLIENT"),
+        &["--flow", "device", "--scope", scope, "--wait", "3"],
+    );
+    let out = run(&args, dir.path());
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("Waiting up to 3 seconds"), "{text}");
+    assert!(
+        text.contains("nobody completed the sign-in within 3 s")
+            && text.contains("run mailcheck login again, with a longer --wait"),
+        "{text}"
     );
     assert!(!token_file(dir.path()).exists());
 }
@@ -595,24 +785,57 @@ fn without_a_stored_token_oauth2_says_to_sign_in_first() {
     );
 }
 
+/// `mailcheck login` for the test user with endpoint URLs only (no issuer),
+/// the scope `mail`, and `extra` flags: for the tests that end before any
+/// request.
+fn endpoint_login<'a>(token: &'a str, device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "login",
+        USER,
+        "--token-url",
+        token,
+        "--device-url",
+        device,
+        "--scope",
+        "mail",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn without_a_client_id_or_an_issuer_the_message_names_the_token_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(
+        &endpoint_login(
+            "https://auth.example.com:8443/token",
+            "https://auth.example.com:8443/device",
+            &[],
+        ),
+        dir.path(),
+    )
+    .env("XDG_CONFIG_HOME", dir.path())
+    .env("HOME", dir.path())
+    .output()
+    .unwrap();
+    let text = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("no OAuth2 client ID for https://auth.example.com:8443: "),
+        "{text}"
+    );
+    assert!(text.contains("give --issuer too"), "{text}");
+}
+
 #[test]
 fn plain_http_endpoints_off_loopback_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(
-        &[
-            "login",
-            USER,
-            "--client-id",
-            "x",
-            "--token-url",
+        &endpoint_login(
             "http://auth.example.com/token",
-            "--device-url",
             "https://auth.example.com/device",
-            "--scope",
-            "mail",
-            "--flow",
-            "device",
-        ],
+            &["--client-id", "x", "--flow", "device"],
+        ),
         dir.path(),
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

@@ -124,6 +124,9 @@ pub struct Config {
     /// The TLS setups this run shares with the other runs of a batch or an
     /// exporter; `None` for a single run (it builds its own).
     pub tls: Option<Arc<TlsSetups>>,
+    /// What validation has to tell the report (a stored OAuth2 token that
+    /// could not be read, so no login is tested).
+    pub notes: Vec<String>,
 }
 
 /// The login test, as asked for.
@@ -205,8 +208,12 @@ pub enum StoredTokens {
     OnlyAsked,
 }
 
-/// The login test's settings, reading the secret from the one source given.
-fn auth_config(args: &ProbeArgs, tokens: StoredTokens) -> Result<Option<AuthConfig>, UsageError> {
+/// The login test's settings, reading the secret from the one source given;
+/// and the report's note when a stored token could not be read.
+fn auth_config(
+    args: &ProbeArgs,
+    tokens: StoredTokens,
+) -> Result<(Option<AuthConfig>, Option<String>), UsageError> {
     let sources = SecretSources {
         password_file: args.password_file.clone(),
         password_cmd: args.password_cmd.clone(),
@@ -215,17 +222,19 @@ fn auth_config(args: &ProbeArgs, tokens: StoredTokens) -> Result<Option<AuthConf
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let Some(secret) = secret(args, &sources, tokens)? else {
+    let (secret, note) = secret(args, &sources, tokens)?;
+    let Some(secret) = secret else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
                 "the login test needs a password or token: set {} or {}, or use --password-file, \
                  --password-cmd, --ask-password, --oauth2-token-file or --oauth2-token-cmd, \
-                 or sign in first with `mailcheck login ADDRESS`",
+                 or sign in first with `mailcheck login ADDRESS`{}",
                 secrets::PASSWORD_ENV,
-                secrets::TOKEN_ENV
+                secrets::TOKEN_ENV,
+                note.map(|n| format!(" ({n})")).unwrap_or_default()
             )));
         }
-        return Ok(None);
+        return Ok((None, note));
     };
     if args.user.is_none() && args.address.is_none() {
         return Err(UsageError(
@@ -249,23 +258,25 @@ fn auth_config(args: &ProbeArgs, tokens: StoredTokens) -> Result<Option<AuthConf
             })
         })
         .transpose()?;
-    Ok(Some(AuthConfig {
+    let auth = AuthConfig {
         user: args.user.clone(),
         secret,
         forced,
         allow_insecure: args.allow_insecure_auth,
         send_test: args.send_test,
         deliver: args.deliver,
-    }))
+    };
+    Ok((Some(auth), note))
 }
 
 /// The secret the user gave; else, for an address, the OAuth2 token stored for
-/// it (required with `--oauth2`, which no other source may accompany).
+/// it (required with `--oauth2`, which no other source may accompany), or why
+/// a stored one could not be read when none was required.
 fn secret(
     args: &ProbeArgs,
     sources: &SecretSources,
     tokens: StoredTokens,
-) -> Result<Option<AuthSecret>, UsageError> {
+) -> Result<(Option<AuthSecret>, Option<String>), UsageError> {
     let found = secrets::obtain(sources)?;
     if args.oauth2 && found.is_some() {
         return Err(UsageError(
@@ -273,7 +284,7 @@ fn secret(
         ));
     }
     if let Some(found) = found {
-        return Ok(Some(AuthSecret::Given(Arc::new(found))));
+        return Ok((Some(AuthSecret::Given(Arc::new(found))), None));
     }
     let Some(input) = args.address.as_deref() else {
         return if args.oauth2 {
@@ -281,14 +292,20 @@ fn secret(
                 "--oauth2 needs the address whose stored token to use".into(),
             ))
         } else {
-            Ok(None)
+            Ok((None, None))
         };
     };
     if tokens == StoredTokens::OnlyAsked && !args.oauth2 {
-        return Ok(None);
+        return Ok((None, None));
     }
     let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
-    Ok(oauth::stored_login(&address, &args.token_store, args.oauth2)?.map(AuthSecret::Stored))
+    Ok(
+        match oauth::stored_login(&address, &args.token_store, args.oauth2)? {
+            oauth::Lookup::Found(stored) => (Some(AuthSecret::Stored(stored)), None),
+            oauth::Lookup::Nothing => (None, None),
+            oauth::Lookup::Unreadable(note) => (None, Some(note)),
+        },
+    )
 }
 
 impl TryFrom<ProbeArgs> for Config {
@@ -317,7 +334,6 @@ impl Config {
         {
             return Err(UsageError(NOTHING_TO_PROBE.into()));
         }
-        let auth = auth_config(args, tokens)?;
         let config = Config {
             pop3_host,
             imap_host,
@@ -351,16 +367,28 @@ impl Config {
             progress: !args.json && args.format.is_none_or(|f| f == FormatChoice::Human),
             per_server: None,
             tls: None,
-            relay_test: args.send_test && auth.is_none(),
-            auth,
+            relay_test: false,
+            auth: None,
+            notes: Vec::new(),
             address,
         };
-        config.check()?;
-        Ok(config)
+        config.with_auth(args, tokens)
     }
 }
 
 impl Config {
+    /// The login test's settings, read last: reading a secret may prompt for a
+    /// password or a keyring's unlocking, which a typo in another flag should
+    /// not cost. Then the checks across flags.
+    fn with_auth(mut self, args: &ProbeArgs, tokens: StoredTokens) -> Result<Config, UsageError> {
+        let (auth, note) = auth_config(args, tokens)?;
+        self.relay_test = args.send_test && auth.is_none();
+        self.auth = auth;
+        self.notes.extend(note);
+        self.check()?;
+        Ok(self)
+    }
+
     /// What no single flag can say is wrong: flags that need each other.
     fn check(&self) -> Result<(), UsageError> {
         if self.relay_test && self.address.is_none() {
@@ -652,6 +680,26 @@ mod tests {
                 .0
                 .contains("expected IP or IP:PORT")
         );
+    }
+
+    /// Reading a secret may prompt (a password, a keyring to unlock) or run a
+    /// command: a typo in another flag is said first.
+    #[test]
+    fn secrets_are_read_after_every_other_flag_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let cmd = format!("touch {} && echo pw", marker.display());
+        let args = ProbeArgs::parse_from(&[
+            "alice@example.com",
+            "--password-cmd",
+            &cmd,
+            "--dns-server",
+            "dns.example",
+        ])
+        .unwrap();
+        let e = Config::try_from(args).unwrap_err().0;
+        assert!(e.contains("--dns-server"), "{e}");
+        assert!(!marker.exists(), "the password command ran first");
     }
 
     #[test]

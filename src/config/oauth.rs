@@ -65,28 +65,50 @@ pub struct StoredLogin {
     pub location: Location,
 }
 
+/// What the token store holds for an address.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A token to log in with.
+    Found(Arc<StoredLogin>),
+    /// None.
+    Nothing,
+    /// One that cannot be read, and why, in a sentence for the report (only
+    /// when the token was not required: with `--oauth2` that is an error).
+    Unreadable(String),
+}
+
 /// The stored token for `address`, if there is one. With `required`
-/// (`--oauth2`), its absence is an error that says what to do.
+/// (`--oauth2`), its absence or a store that cannot be read is an error that
+/// says what to do; without, a store that cannot be read only means no login
+/// test, and the report says why.
 pub fn stored_login(
     address: &Address,
     args: &TokenStoreArgs,
     required: bool,
-) -> Result<Option<Arc<StoredLogin>>, UsageError> {
-    let store = store(args)?;
+) -> Result<Lookup, UsageError> {
     let account = account(address);
-    match store.load(&account) {
-        Ok(Some((token, location))) => Ok(Some(Arc::new(StoredLogin {
+    let found = store(args).and_then(|store| {
+        store
+            .load(&account)
+            .map(|found| (store, found))
+            .map_err(|e| UsageError(e.0))
+    });
+    match found {
+        Ok((store, Some((token, location)))) => Ok(Lookup::Found(Arc::new(StoredLogin {
             store,
             token,
             location,
         }))),
-        Ok(None) if required => Err(UsageError(format!(
+        Ok((_, None)) if required => Err(UsageError(format!(
             "--oauth2: no OAuth2 token is stored for {account}; run `mailcheck login {account}` first"
         ))),
-        Ok(None) => Ok(None),
-        Err(e) => Err(UsageError(format!(
+        Ok((_, None)) => Ok(Lookup::Nothing),
+        Err(e) if required => Err(UsageError(format!(
             "the stored OAuth2 token for {account}: {e}"
         ))),
+        Err(e) => Ok(Lookup::Unreadable(
+            crate::diagnose::oauth2::token_unreadable(&account, &e.0),
+        )),
     }
 }
 
@@ -98,8 +120,9 @@ pub struct ClientEntry {
     pub issuer: Option<String>,
     /// The client ID.
     pub client_id: String,
-    /// The client secret, where the registration has one.
-    pub client_secret: Option<String>,
+    /// The client secret, where the registration has one (never shown).
+    #[serde(with = "crate::oauth::store::secret_opt", default)]
+    pub client_secret: Option<Secret>,
 }
 
 /// The client configuration file, parsed.
@@ -148,11 +171,35 @@ fn client_file(path: Option<&PathBuf>) -> Result<ClientFile, UsageError> {
     };
     let entries = toml::from_str(&text).map_err(|e| {
         UsageError(format!(
-            "{}: {e}; expected tables like [microsoft] client_id = \"...\" (docs/login.md)",
-            path.display()
+            "{}: {}; expected tables like [microsoft] client_id = \"...\" (docs/login.md)",
+            path.display(),
+            toml_error(&e, &text)
         ))
     })?;
     Ok(ClientFile { entries })
+}
+
+/// toml's complaint and where, without the line it quotes: the file holds a
+/// client secret, and the line at fault may be it (an unquoted value) or next
+/// to it.
+fn toml_error(e: &toml::de::Error, text: &str) -> String {
+    let message = e
+        .message()
+        .lines()
+        .map(|l| l.trim().trim_end_matches('.'))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(0, |before| before.matches('\n').count())
+                + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
 }
 
 /// Everything `mailcheck login` needs, validated.
@@ -294,5 +341,57 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(e.contains("--oauth2-config"), "{e}");
+    }
+
+    #[test]
+    fn a_typo_in_the_client_file_never_shows_the_client_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("oauth2.toml");
+        for (text, line) in [
+            // Unquoted.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = GOCSPX-s3cr3t\n",
+                3,
+            ),
+            // Not a string.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = 4711s3cr3t\n",
+                3,
+            ),
+            ("[google]\nclient_id = \"x\"\nclient_secret = 47110815\n", 3),
+            // Unterminated.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\n",
+                3,
+            ),
+            // A misspelt key next to it, and on its line.
+            (
+                "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\"\nclientid = 1\n",
+                4,
+            ),
+            (
+                "[google]\nclient_id = \"x\"\nclient_secrett = \"GOCSPX-s3cr3t\"\n",
+                3,
+            ),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            let e = client_file(Some(&p)).unwrap_err().0;
+            for secret in ["s3cr3t", "47110815", "GOCSPX"] {
+                assert!(!e.contains(secret), "{text:?}: {e}");
+            }
+            assert!(e.contains(&format!("line {line}: ")), "{text:?}: {e}");
+        }
+        std::fs::write(
+            &p,
+            "[google]\nclient_id = \"x\"\nclient_secret = \"GOCSPX-s3cr3t\"\n",
+        )
+        .unwrap();
+        let file = client_file(Some(&p)).unwrap();
+        assert!(!format!("{file:?}").contains("s3cr3t"), "Debug redacts");
+        let entry = file.find(Some("google"), None).unwrap();
+        assert_eq!(
+            entry.client_secret.as_ref().map(Secret::expose),
+            Some("GOCSPX-s3cr3t")
+        );
     }
 }

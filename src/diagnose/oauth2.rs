@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use super::refusals::quote;
 use crate::report::{Explanation, TokenUse, mail_scopes};
 
 const CATALOGUE_TOML: &str = include_str!("../../data/oauth2-errors.toml");
@@ -155,13 +156,15 @@ pub fn explain_error(error: &str, description: Option<&str>) -> Explanation {
 #[must_use]
 pub fn scope_missing(challenge_scope: Option<&str>, token: &TokenUse) -> Option<Explanation> {
     let granted = token.scopes_granted.as_ref()?;
-    let mut wanted: Vec<&str> = mail_scopes(&token.scopes_requested);
-    wanted.extend(challenge_scope.into_iter().flat_map(str::split_whitespace));
-    wanted.dedup();
-    let missing: Vec<&str> = wanted
+    let wanted = mail_scopes(&token.scopes_requested)
         .into_iter()
-        .filter(|s| !granted.iter().any(|g| g == s))
-        .collect();
+        .chain(challenge_scope.into_iter().flat_map(str::split_whitespace));
+    let mut missing: Vec<&str> = Vec::new();
+    for scope in wanted {
+        if !granted.iter().any(|g| g == scope) && !missing.contains(&scope) {
+            missing.push(scope);
+        }
+    }
     if missing.is_empty() {
         return None;
     }
@@ -200,8 +203,21 @@ fn fact(code: &str, fill: &[(&str, &str)]) -> Explanation {
     }
 }
 
-/// Which stored token the logins used, in words (never the token): the
-/// evidence of the login findings.
+/// How the report's note about a stored token that could not be read begins.
+pub const TOKEN_UNREADABLE: &str = "The OAuth2 token stored for ";
+
+/// The run's note when the token stored for `account` could not be read and
+/// none was required: the probe goes on without a login test.
+#[must_use]
+pub fn token_unreadable(account: &str, why: &str) -> String {
+    format!(
+        "{TOKEN_UNREADABLE}{account} could not be read, so no login was tested: {}",
+        why.trim_end_matches('.')
+    )
+}
+
+/// Which stored token the logins were given, in words (never the token): the
+/// evidence of the login findings, whether or not a login sent it.
 #[must_use]
 pub fn token_note(t: &TokenUse) -> String {
     let state = match (&t.error, t.refreshed, &t.expires_at) {
@@ -212,25 +228,9 @@ pub fn token_note(t: &TokenUse) -> String {
         (None, false, None) => String::new(),
     };
     format!(
-        "The login test used the OAuth2 token stored for {} in the {} (signed in at {} with {} as client {}){state}.",
+        "The OAuth2 token for the login test: the one stored for {} in the {} (signed in at {} with {} as client {}){state}.",
         t.account, t.store, t.obtained_at, t.issuer, t.client_id
     )
-}
-
-/// Server text made safe to show: no control characters, at most 300 characters.
-fn quote(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if clean.chars().count() > 300 {
-        clean.chars().take(300).collect::<String>() + "…"
-    } else {
-        clean
-    }
 }
 
 #[cfg(test)]
@@ -390,6 +390,15 @@ mod tests {
             scope_missing(Some("mail"), &token(&["mail"], None)).is_none(),
             "unknown grants say nothing"
         );
+    }
+
+    /// The regression: only adjacent duplicates were removed, so a scope both
+    /// asked for and named by the server's challenge was listed twice.
+    #[test]
+    fn a_missing_scope_is_named_once() {
+        let t = token(&["mail", "openid", "offline_access"], Some(&["openid"]));
+        let e = scope_missing(Some("calendar mail"), &t).unwrap();
+        assert!(e.cause.contains("(mail calendar)"), "{}", e.cause);
     }
 
     #[test]

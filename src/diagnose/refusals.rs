@@ -380,7 +380,8 @@ fn normalise(s: &str) -> String {
 
 /// A server's text made safe to show: control characters (terminal escapes
 /// included) dropped, white space collapsed, at most [`QUOTE_LIMIT`] characters.
-fn quote(s: &str) -> String {
+/// Also for the authorization server's words ([`super::oauth2`]).
+pub(crate) fn quote(s: &str) -> String {
     let clean: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

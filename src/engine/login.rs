@@ -145,9 +145,10 @@ async fn login_one(
     host: &str,
 ) -> Login {
     let mut login = blank(protocol, host);
+    let what = secret_word(secret.found);
     let Some(endpoint) = best(probes, protocol, host, auth.allow_insecure) else {
         login.reason = Some(format!(
-            "no {protocol} combination on {host} worked over TLS with a verified certificate, so the password was not sent{}",
+            "no {protocol} combination on {host} worked over TLS with a verified certificate, so the {what} was not sent{}",
             if auth.allow_insecure {
                 ""
             } else {
@@ -174,12 +175,20 @@ async fn login_one(
     }
     if !login.changed.is_empty() && login.result == LoginResult::NotAttempted {
         login.reason = Some(format!(
-            "the second connection was not the same as the first ({}), so the password was not sent",
+            "the second connection was not the same as the first ({}), so the {what} was not sent",
             login.changed.join("; ")
         ));
     }
     login.probe = Some(report);
     login
+}
+
+/// The secret in words, for the reasons it was not sent.
+fn secret_word(found: &Found) -> &'static str {
+    match found {
+        Found::Password(_) => "password",
+        Found::Token(_) => "OAuth2 token",
+    }
 }
 
 /// What to log in with on `endpoint`, and what to do after.

@@ -125,7 +125,7 @@ pub async fn run(config: &Config, observer: &dyn Observer) -> anyhow::Result<Rep
         started_at,
         duration_ms: started.elapsed().as_millis() as u64,
         inputs: inputs(config, &env.tls.roots_source),
-        notes: plan::retired_notes(&hosts),
+        notes: [config.notes.clone(), plan::retired_notes(&hosts)].concat(),
         discovery,
         logins: follow.logins,
         oauth2_token: follow.token,

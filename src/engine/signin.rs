@@ -17,9 +17,9 @@ use crate::net::tls::TlsSetup;
 use crate::oauth::discovery::{self, Overrides};
 use crate::oauth::flow::needs_refresh;
 use crate::oauth::http::Http;
-use crate::oauth::store::{Location, Store, StoredToken};
-use crate::oauth::{self, Client, OAuthError, Prompt, check_endpoint, token};
-use crate::report::{Explanation, OAuth2Flow, OAuth2Settings, TokenUse};
+use crate::oauth::store::{Location, StoredToken};
+use crate::oauth::{self, Client, Endpoints, OAuthError, Prompt, check_endpoint, token};
+use crate::report::{Explanation, LOOPBACK_REDIRECT_HOST, OAuth2Flow, OAuth2Settings, TokenUse};
 
 /// A sign-in or refresh that did not give a token: what happened, and what it
 /// means when the server said why.
@@ -45,10 +45,19 @@ impl From<OAuthError> for Refused {
 /// What `mailcheck login` did.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
-    /// The stored record (its secrets are never shown).
+    /// The record (its secrets are never shown).
     pub token: StoredToken,
-    /// Where it was stored.
-    pub location: Location,
+    /// Where it was stored, or why it could not be: the sign-in itself worked.
+    pub stored: Result<Location, NotKept>,
+}
+
+/// A token obtained but not stored: why, and what to do.
+#[derive(Debug, Clone)]
+pub struct NotKept {
+    /// Why, naming the place (the keyring, the file's directory).
+    pub reason: String,
+    /// What to do, for the store the user chose.
+    pub fix: String,
 }
 
 /// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
@@ -80,9 +89,7 @@ async fn sign_in(
     let endpoints = discovery::endpoints(http, settings, &config.overrides).await?;
     let request = oauth::SignIn {
         account: account(&config.address),
-        issuer_confirmed: config.overrides.issuer.is_some()
-            || settings.is_none_or(|s| s.token_url.is_none()),
-        client: client(config, settings, &endpoints.issuer)?,
+        client: client(config, settings, &endpoints)?,
         scopes: scopes(config, settings)?,
         flow: config
             .flow
@@ -93,18 +100,19 @@ async fn sign_in(
                 OAuth2Flow::Browser
             }),
         open_browser: config.open_browser,
-        redirect_host: settings.map_or_else(|| "127.0.0.1".to_owned(), |s| s.redirect_host.clone()),
+        redirect_host: settings.map_or_else(
+            || LOOPBACK_REDIRECT_HOST.to_owned(),
+            |s| s.redirect_host.clone(),
+        ),
         wait: config.wait,
         endpoints,
     };
     let token = oauth::sign_in(http, &request, prompt).await?;
-    let location = save(&config.store, &token)
-        .await
-        .map_err(|message| Refused {
-            message,
-            explanation: None,
-        })?;
-    Ok(SignedIn { token, location })
+    let stored = config.store.save_async(&token).await.map_err(|e| NotKept {
+        reason: e.0,
+        fix: config.store.remedy(),
+    });
+    Ok(SignedIn { token, stored })
 }
 
 /// The provider table's OAuth2 settings for the address: by its domain, else
@@ -125,37 +133,49 @@ async fn provider_settings(
     providers::by_mx(&hosts).and_then(|p| p.oauth2.as_ref())
 }
 
-/// The client ID (and secret) from the flags, else the client configuration file.
+/// The client ID (and secret) from the flags, else the client configuration file
+/// (its entry for the provider family, else for the issuer).
 fn client(
     config: &LoginConfig,
     settings: Option<&OAuth2Settings>,
-    issuer: &str,
+    endpoints: &Endpoints,
 ) -> Result<Client, Refused> {
     let family = settings.map(|s| s.id.as_str());
-    let entry = config.clients.find(family, Some(issuer));
+    let entry = config.clients.find(family, endpoints.issuer.as_deref());
+    let server = family.map_or_else(|| endpoints.server(), str::to_owned);
     let id = config
         .client_id
         .clone()
         .or_else(|| entry.map(|e| e.client_id.clone()))
         .ok_or_else(|| setup(format!(
-            "no OAuth2 client ID for {}: register mailcheck with the provider (docs/login.md, \"Registering a client\") and give --client-id, \
-             or put it in the client configuration file as [{}] client_id = \"...\"",
-            family.unwrap_or(issuer),
-            family.unwrap_or("name")
+            "no OAuth2 client ID for {server}: register mailcheck with the provider (docs/login.md, \"Registering a client\") and give --client-id, \
+             or put it in the client configuration file as {}",
+            file_entry(family, endpoints.issuer.as_deref())
         )))?;
-    let secret = config.client_secret.clone().or_else(|| {
-        entry
-            .and_then(|e| e.client_secret.clone())
-            .map(crate::proto::sasl::Secret::new)
-    });
+    let secret = config
+        .client_secret
+        .clone()
+        .or_else(|| entry.and_then(|e| e.client_secret.clone()));
     if secret.is_none() && settings.is_some_and(|s| s.client_secret) {
         return Err(setup(format!(
-            "{} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \
-             give --client-secret-file FILE, set MAILCHECK_OAUTH2_CLIENT_SECRET, or add client_secret to the client configuration file",
-            family.unwrap_or(issuer)
+            "{server} wants the client secret of your registration (a desktop-app client has one, shown beside its ID): \
+             give --client-secret-file FILE, set MAILCHECK_OAUTH2_CLIENT_SECRET, or add client_secret to the client configuration file"
         )));
     }
     Ok(Client { id, secret })
+}
+
+/// The client configuration file's entry that would be found: by family, else
+/// by issuer (without an issuer, none can be: `--issuer` names one).
+fn file_entry(family: Option<&str>, issuer: Option<&str>) -> String {
+    match (family, issuer) {
+        (Some(f), _) => format!("[{f}] client_id = \"...\""),
+        (None, Some(i)) => format!("[name] issuer = \"{i}\" client_id = \"...\""),
+        (None, None) => {
+            "[name] issuer = \"...\" client_id = \"...\" (found by issuer: give --issuer too)"
+                .to_owned()
+        }
+    }
 }
 
 fn scopes(config: &LoginConfig, settings: Option<&OAuth2Settings>) -> Result<Vec<String>, Refused> {
@@ -179,14 +199,6 @@ fn setup(message: String) -> Refused {
     }
 }
 
-/// Saves a record off the async threads (a keyring call may block).
-async fn save(store: &Store, token: &StoredToken) -> Result<Location, String> {
-    let (store, token) = (store.clone(), token.clone());
-    tokio::task::spawn_blocking(move || store.save(&token).map_err(|e| e.0))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
-}
-
 /// What `mailcheck logout` did.
 #[derive(Debug, Clone, Default)]
 pub struct LoggedOut {
@@ -198,17 +210,27 @@ pub struct LoggedOut {
 
 /// `mailcheck logout`: revokes the refresh token (RFC 7009; revoking it ends its
 /// access tokens too), then deletes the record wherever it is.
+/// A record that cannot be read is still deleted, and the person told that
+/// nothing was revoked.
 pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     let account = account(&config.address);
-    let found = config.store.load(&account);
     let mut out = LoggedOut::default();
-    if let (true, Ok(Some((t, _)))) = (config.revoke, &found) {
-        let (http, _) = http(&config.net)?;
-        out.revoked = Some(revoke(&http, t).await);
+    if config.revoke {
+        out.revoked = match config.store.load_to_revoke_async(&account).await {
+            Ok(Some((t, _))) => {
+                let (http, _) = http(&config.net)?;
+                Some(revoke(&http, &t).await)
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!(
+                "not attempted ({e}); to end the tokens now, remove mailcheck's access in the account's security settings"
+            )),
+        };
     }
     out.deleted = config
         .store
-        .delete(&account)
+        .delete_async(&account)
+        .await
         .map_err(|e| anyhow::anyhow!(e.0))?;
     Ok(out)
 }
@@ -275,23 +297,50 @@ pub async fn stored_token(
     match refreshed {
         Ok(fresh) => {
             token = fresh;
-            let saved = save(&stored.store, &token).await;
+            let saved = stored.store.save_async(&token).await;
             usage = token_use(&token, &stored.location, true);
-            usage.error = saved
-                .err()
-                .map(|e| format!("the refreshed token could not be saved: {e}"));
+            usage.error = saved.err().map(|e| {
+                format!(
+                    "the refreshed token could not be saved: {e}; {}",
+                    stored.store.remedy()
+                )
+            });
             (Ok(Found::Token(token.access_token)), usage)
         }
-        Err(e) => {
-            let mut refused = Refused::from(e);
-            refused.message = format!(
-                "the stored OAuth2 token for {} could not be refreshed: {}",
-                token.account, refused.message
-            );
-            usage.error = Some(refused.message.clone());
-            (Err(refused), usage)
-        }
+        Err(e) => not_refreshed(token, usage, e, now),
     }
+}
+
+/// A refresh that failed: the stored access token while it is still valid,
+/// else why there is none. The report says both. Only when the authorization
+/// server could not be asked (the network, an unusable answer): when it refused
+/// (`invalid_grant`: revoked, expired), the grant is over, and with it its
+/// access tokens (RFC 7009 §2.1 asks servers to revoke them together).
+fn not_refreshed(
+    token: StoredToken,
+    mut usage: TokenUse,
+    e: OAuthError,
+    now: i64,
+) -> (Result<Found, Refused>, TokenUse) {
+    let final_answer = e.server_error().is_some();
+    let mut refused = Refused::from(e);
+    refused.message = format!(
+        "the stored OAuth2 token for {} could not be refreshed: {}",
+        token.account, refused.message
+    );
+    let still_valid = token
+        .expires_at
+        .filter(|&until| until > now && !final_answer);
+    if let Some(until) = still_valid {
+        usage.error = Some(format!(
+            "{}; its access token, valid until {}, was used",
+            refused.message,
+            oauth::rfc3339(until)
+        ));
+        return (Ok(Found::Token(token.access_token)), usage);
+    }
+    usage.error = Some(refused.message.clone());
+    (Err(refused), usage)
 }
 
 /// The report's record of a token (never the token).
@@ -307,5 +356,97 @@ fn token_use(t: &StoredToken, location: &Location, refreshed: bool) -> TokenUse 
         expires_at: t.expires_at.map(oauth::rfc3339),
         refreshed,
         error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::store::{Kind, Store, VERSION};
+    use crate::proto::sasl::Secret;
+
+    /// A stored token that expires in `secs`, whose token endpoint refuses
+    /// connections (nothing listens on port 1).
+    fn stored(dir: &std::path::Path, secs: i64) -> StoredLogin {
+        let now = oauth::now();
+        StoredLogin {
+            store: Store::new(Kind::File, Some(dir.to_owned())).unwrap(),
+            token: StoredToken {
+                version: VERSION,
+                account: "alice@example.com".into(),
+                issuer: "http://127.0.0.1:1".into(),
+                client_id: "cid".into(),
+                client_secret: None,
+                token_url: "http://127.0.0.1:1/token".into(),
+                revocation_url: None,
+                scopes_requested: vec!["mail".into()],
+                scopes_granted: None,
+                access_token: Secret::new("access-t0ken"),
+                refresh_token: Some(Secret::new("refresh-t0ken")),
+                obtained_at: now - 3600,
+                expires_at: Some(now + secs),
+            },
+            location: Location::Keyring,
+        }
+    }
+
+    async fn use_stored(s: &StoredLogin) -> (Result<Found, Refused>, TokenUse) {
+        let resolver = Arc::new(Resolver::new(None, Duration::from_secs(2)).unwrap());
+        let roots = rustls::RootCertStore::empty();
+        stored_token(s, resolver, Families::Any, roots, Duration::from_secs(5)).await
+    }
+
+    /// The regression: a refresh tried 60 s early that failed threw away an
+    /// access token still good for the logins.
+    #[tokio::test]
+    async fn a_failed_refresh_falls_back_to_the_still_valid_access_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let (found, usage) = use_stored(&stored(dir.path(), 30)).await;
+        let Ok(Found::Token(t)) = found else {
+            panic!("no token: {:?}", found.err().map(|r| r.message))
+        };
+        assert_eq!(t.expose(), "access-t0ken");
+        assert!(!usage.refreshed);
+        let error = usage.error.unwrap();
+        assert!(
+            error.contains("could not be refreshed") && error.contains("was used"),
+            "{error}"
+        );
+        assert!(!error.contains("t0ken"), "{error}");
+    }
+
+    /// The regression: the access token of a revoked grant was used (and
+    /// refused) because its expiry had not come yet.
+    #[test]
+    fn a_refused_refresh_is_final_even_before_the_access_token_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = stored(dir.path(), 30);
+        let usage = token_use(&s.token, &s.location, false);
+        let refusal = OAuthError::Refused(oauth::ServerError {
+            error: "invalid_grant".into(),
+            description: Some("grant request is invalid".into()),
+        });
+        let (found, usage) = not_refreshed(s.token, usage, refusal, oauth::now());
+        let Err(refused) = found else {
+            panic!("the revoked grant's access token was used")
+        };
+        assert!(
+            refused.message.contains("invalid_grant"),
+            "{}",
+            refused.message
+        );
+        assert!(refused.explanation.is_some());
+        assert_eq!(usage.error.as_deref(), Some(refused.message.as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_of_an_expired_token_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (found, usage) = use_stored(&stored(dir.path(), -10)).await;
+        let Err(refused) = found else {
+            panic!("a token to use")
+        };
+        assert!(refused.message.contains("could not be refreshed"));
+        assert_eq!(usage.error.as_deref(), Some(refused.message.as_str()));
     }
 }

@@ -131,7 +131,6 @@ pub fn read_callback(query: &str, state: &str, issuer: Option<&str>) -> Result<S
         return Err(OAuthError::Refused(ServerError {
             error,
             description: get("error_description"),
-            uri: get("error_uri"),
         }));
     }
     get("code")
@@ -177,23 +176,21 @@ impl Loopback {
     ) -> Result<Secret, OAuthError> {
         let (tx, mut rx) = mpsc::channel::<String>(1);
         let serve = async {
-            let mut served = 0;
-            while served < MAX_CONNECTIONS {
-                let accepted = accept_any(&self.listeners).await;
-                served += 1;
-                if let Ok(stream) = accepted {
+            for _ in 0..MAX_CONNECTIONS {
+                if let Ok(stream) = accept_any(&self.listeners).await {
                     tokio::spawn(serve_one(stream, tx.clone()));
                 }
             }
-            std::future::pending::<()>().await;
+            // Enough connections: accept no more, and let those served answer.
+            std::future::pending::<Infallible>().await
         };
+        // `tx` lives as long as this function, so `recv` never ends with None;
+        // only the answer or the time limit ends the wait.
         let query = tokio::select! {
-            q = rx.recv() => q,
-            () = serve => None,
+            Some(q) = rx.recv() => q,
+            never = serve => match never {},
             () = tokio::time::sleep(limit) => return Err(OAuthError::TimedOut(limit.as_secs())),
         };
-        let query =
-            query.ok_or_else(|| OAuthError::Setup("the loopback listener stopped".into()))?;
         read_callback(&query, state, issuer)
     }
 }

@@ -41,8 +41,6 @@ pub struct DeviceCode {
     pub expires_in: Duration,
     /// How often to poll.
     pub interval: Duration,
-    /// The server's own instructions (Microsoft sends a `message`).
-    pub message: Option<String>,
 }
 
 /// Asks for a device code for `scopes`.
@@ -101,7 +99,6 @@ fn read(json: &Value) -> Result<DeviceCode, String> {
         interval: secs("interval")
             .map_or(DEFAULT_INTERVAL, Duration::from_secs)
             .clamp(Duration::from_secs(1), MAX_INTERVAL),
-        message: text("message"),
     })
 }
 
@@ -152,7 +149,7 @@ pub async fn poll(
     loop {
         let wait = tokio::time::Instant::now() + interval;
         if wait > give_up {
-            return Err(OAuthError::TimedOut(limit.min(code.expires_in).as_secs()));
+            return Err(gave_up(limit, code.expires_in));
         }
         tokio::time::sleep_until(wait).await;
         let answer = match http.post_form(token_url, &params).await {
@@ -167,6 +164,16 @@ pub async fn poll(
     }
 }
 
+/// Why polling stopped: the caller's limit, or the code's life when that
+/// was not longer (then a longer `--wait` would not have helped).
+fn gave_up(limit: Duration, expires_in: Duration) -> OAuthError {
+    if expires_in <= limit {
+        OAuthError::CodeExpired(expires_in.as_secs())
+    } else {
+        OAuthError::TimedOut(limit.as_secs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,7 +184,6 @@ mod tests {
         Err(OAuthError::Refused(ServerError {
             error: error.into(),
             description: None,
-            uri: None,
         }))
     }
 
@@ -209,6 +215,24 @@ mod tests {
             let _ = next(refused("slow_down"), &mut interval);
         }
         assert_eq!(interval, MAX_INTERVAL, "bounded");
+    }
+
+    #[test]
+    fn giving_up_says_what_to_do() {
+        let e = gave_up(Duration::from_secs(90), Duration::from_mins(15)).to_string();
+        assert!(
+            e.contains("within 90 s") && e.contains("mailcheck login") && e.contains("--wait"),
+            "{e}"
+        );
+        for limit in [Duration::from_mins(30), Duration::from_mins(15)] {
+            let e = gave_up(limit, Duration::from_mins(15)).to_string();
+            assert!(
+                e.contains("expired after 900 s")
+                    && e.contains("mailcheck login")
+                    && !e.contains("--wait"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

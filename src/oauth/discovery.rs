@@ -27,8 +27,9 @@ pub struct Overrides {
 /// What the issuer publishes (the fields mailcheck uses).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    /// `issuer`, which must equal the URL it was fetched for.
-    pub issuer: String,
+    /// `issuer`, which must equal the URL it was fetched for (none when only
+    /// endpoint URLs are known).
+    pub issuer: Option<String>,
     /// `authorization_endpoint`.
     pub authorization: Option<String>,
     /// `token_endpoint`.
@@ -41,7 +42,8 @@ pub struct Metadata {
 
 /// The endpoints: the provider table's, then the issuer's discovery document
 /// (when the user named an issuer, or the table gives no token URL), then the
-/// user's own URLs.
+/// user's own URLs. The issuer is confirmed only when its document was fetched;
+/// with only `--token-url` and friends there is none.
 pub async fn endpoints(
     http: &Http,
     settings: Option<&OAuth2Settings>,
@@ -50,7 +52,7 @@ pub async fn endpoints(
     let mut found = Metadata::default();
     if let Some(s) = settings {
         found = Metadata {
-            issuer: s.issuer.clone(),
+            issuer: Some(s.issuer.clone()),
             authorization: s.authorization_url.clone(),
             token: s.token_url.clone(),
             device: s.device_url.clone(),
@@ -62,8 +64,10 @@ pub async fn endpoints(
         .clone()
         .or_else(|| settings.map(|s| s.issuer.clone()));
     let must_discover = overrides.issuer.is_some() || found.token.is_none();
+    let mut confirmed = false;
     if let (true, Some(issuer)) = (must_discover, issuer.as_deref()) {
         found = discover(http, issuer).await?;
+        confirmed = true;
     }
     let pick = |user: &Option<String>, known: Option<String>| user.clone().or(known);
     let merged = Metadata {
@@ -73,11 +77,11 @@ pub async fn endpoints(
         device: pick(&overrides.device, found.device),
         revocation: pick(&overrides.revocation, found.revocation),
     };
-    checked(merged)
+    checked(merged, confirmed)
 }
 
 /// Every URL checked; a token endpoint is required.
-fn checked(m: Metadata) -> Result<Endpoints, OAuthError> {
+fn checked(m: Metadata, issuer_confirmed: bool) -> Result<Endpoints, OAuthError> {
     let check = |what: &str, url: Option<String>| -> Result<Option<Url>, OAuthError> {
         url.map(|u| check_endpoint(what, &u)).transpose()
     };
@@ -90,6 +94,7 @@ fn checked(m: Metadata) -> Result<Endpoints, OAuthError> {
         )
     })?;
     Ok(Endpoints {
+        issuer_confirmed: issuer_confirmed && m.issuer.is_some(),
         issuer: m.issuer,
         authorization: check("authorization endpoint", m.authorization)?,
         token,
@@ -144,7 +149,7 @@ fn parse(json: &Value, issuer: &str) -> Result<Metadata, String> {
         ));
     }
     Ok(Metadata {
-        issuer: said,
+        issuer: Some(said),
         authorization: text("authorization_endpoint"),
         token: text("token_endpoint"),
         device: text("device_authorization_endpoint"),
@@ -178,13 +183,67 @@ mod tests {
     #[test]
     fn user_urls_override_and_are_checked() {
         let m = Metadata {
-            issuer: "https://auth.example.com".into(),
+            issuer: Some("https://auth.example.com".into()),
             token: Some("http://auth.example.com/token".into()),
             ..Metadata::default()
         };
-        let e = checked(m).unwrap_err().to_string();
+        let e = checked(m, true).unwrap_err().to_string();
         assert!(e.contains("plain HTTP"), "{e}");
-        let e = checked(Metadata::default()).unwrap_err().to_string();
+        let e = checked(Metadata::default(), false).unwrap_err().to_string();
         assert!(e.contains("--issuer"), "{e}");
+    }
+
+    fn http() -> Http {
+        let resolver = std::sync::Arc::new(
+            crate::net::resolve::Resolver::new(None, std::time::Duration::from_secs(1)).unwrap(),
+        );
+        Http::new(
+            resolver,
+            crate::net::resolve::Families::Any,
+            rustls::RootCertStore::empty(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap()
+    }
+
+    /// The regression: `--token-url` without `--issuer` left an empty issuer
+    /// that the browser flow held the redirect's `iss` to, and that messages named.
+    #[tokio::test]
+    async fn without_an_issuer_none_is_invented_or_confirmed() {
+        let overrides = Overrides {
+            token: Some("https://auth.example.com:8443/token".into()),
+            authorization: Some("https://auth.example.com:8443/auth".into()),
+            ..Overrides::default()
+        };
+        let e = endpoints(&http(), None, &overrides).await.unwrap();
+        assert_eq!(e.issuer, None);
+        assert!(!e.issuer_confirmed);
+        assert_eq!(e.server(), "https://auth.example.com:8443");
+    }
+
+    /// The provider table's issuer (an authority, for Microsoft's tenants) is
+    /// kept for the record, but only a fetched document confirms one.
+    #[tokio::test]
+    async fn the_table_s_issuer_is_kept_but_not_confirmed() {
+        let settings: OAuth2Settings = serde_json::from_value(serde_json::json!({
+            "id": "microsoft",
+            "issuer": "https://login.example.com/common/v2.0",
+            "scopes": ["mail"],
+            "authorization_url": "https://login.example.com/common/oauth2/v2.0/authorize",
+            "token_url": "https://login.example.com/common/oauth2/v2.0/token",
+            "device_url": null,
+            "revocation_url": null,
+            "flow": "browser",
+            "sources": ["https://learn.microsoft.com/"],
+        }))
+        .unwrap();
+        let e = endpoints(&http(), Some(&settings), &Overrides::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            e.issuer.as_deref(),
+            Some("https://login.example.com/common/v2.0")
+        );
+        assert!(!e.issuer_confirmed);
     }
 }

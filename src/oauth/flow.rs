@@ -19,11 +19,51 @@ pub const REFRESH_MARGIN_SECS: i64 = 60;
 
 /// What the person must see or do while signing in.
 pub trait Prompt: Send + Sync {
-    /// The device flow: the code and where to type it.
-    fn device_code(&self, code: &DeviceCode);
-    /// The browser flow: the page to sign in on, and whether a browser was
-    /// opened on it.
-    fn browser(&self, url: &Url, opened: bool);
+    /// The device flow: the code and where to type it, and how long mailcheck
+    /// waits for the person (the shorter of `--wait` and the code's life).
+    fn device_code(&self, code: &DeviceCode, wait: Duration);
+    /// The browser flow: the page to sign in on, shown before any browser is
+    /// started (a browser that never comes must not hide it); whether one is
+    /// about to be; and how long mailcheck waits.
+    fn browser(&self, url: &Url, opening: bool, wait: Duration);
+}
+
+/// Starts the person's browser on a page.
+pub trait Opener: Send + Sync {
+    /// Whether there plausibly is a browser to start.
+    fn available(&self) -> bool;
+    /// Starts it on `url`, without waiting for it.
+    fn open(&self, url: &Url);
+}
+
+/// The system's browser, through the `webbrowser` crate.
+pub struct SystemBrowser;
+
+impl Opener for SystemBrowser {
+    /// A graphical session (or `BROWSER` set) on Linux; always elsewhere.
+    fn available(&self) -> bool {
+        !cfg!(target_os = "linux")
+            || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    }
+
+    /// On a detached thread: the opener may block (`xdg-open` waiting for a
+    /// browser, a `BROWSER` command that never returns), and mailcheck neither
+    /// waits for it nor lets it delay the exit (a `spawn_blocking` task would
+    /// hold up the runtime's shutdown).
+    fn open(&self, url: &Url) {
+        let url = url.to_string();
+        let _ = std::thread::Builder::new()
+            .name("browser".into())
+            .spawn(move || {
+                let _ = webbrowser::open_browser_with_options(
+                    webbrowser::Browser::Default,
+                    &url,
+                    webbrowser::BrowserOptions::new().with_suppress_output(true),
+                );
+            });
+    }
 }
 
 /// One sign-in, as asked for.
@@ -33,9 +73,6 @@ pub struct SignIn {
     pub account: String,
     /// Where.
     pub endpoints: Endpoints,
-    /// Whether the issuer was confirmed by its discovery document (then the
-    /// browser flow checks RFC 9207's `iss`).
-    pub issuer_confirmed: bool,
     /// As whom.
     pub client: Client,
     /// For what.
@@ -58,7 +95,7 @@ pub async fn sign_in(
 ) -> Result<StoredToken, OAuthError> {
     let tokens = match s.flow {
         OAuth2Flow::Device => with_device(http, s, prompt).await?,
-        OAuth2Flow::Browser => with_browser(http, s, prompt).await?,
+        OAuth2Flow::Browser => with_browser(http, s, prompt, &SystemBrowser).await?,
     };
     Ok(record(s, tokens, now()))
 }
@@ -70,11 +107,16 @@ async fn with_device(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<Tok
         )
     })?;
     let code = device::start(http, url, &s.client, &s.scopes).await?;
-    prompt.device_code(&code);
+    prompt.device_code(&code, s.wait.min(code.expires_in));
     device::poll(http, &s.endpoints.token, &s.client, &code, s.wait).await
 }
 
-async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<Tokens, OAuthError> {
+async fn with_browser(
+    http: &Http,
+    s: &SignIn,
+    prompt: &dyn Prompt,
+    opener: &dyn Opener,
+) -> Result<Tokens, OAuthError> {
     let endpoint = s.endpoints.authorization.as_ref().ok_or_else(|| {
         OAuthError::Setup(
             "this authorization server has no authorization endpoint: use --flow device (or give --authorization-url)".into(),
@@ -95,9 +137,16 @@ async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<To
             login_hint: &s.account,
         },
     );
-    let opened = s.open_browser && open(&url).await;
-    prompt.browser(&url, opened);
-    let issuer = s.issuer_confirmed.then_some(s.endpoints.issuer.as_str());
+    let opening = s.open_browser && opener.available();
+    prompt.browser(&url, opening, s.wait);
+    if opening {
+        opener.open(&url);
+    }
+    let issuer = s
+        .endpoints
+        .issuer
+        .as_deref()
+        .filter(|_| s.endpoints.issuer_confirmed);
     let code = listener.wait(&state, issuer, s.wait).await?;
     token::exchange_code(
         http,
@@ -110,35 +159,12 @@ async fn with_browser(http: &Http, s: &SignIn, prompt: &dyn Prompt) -> Result<To
     .await
 }
 
-/// Opens `url` in the person's browser, where there plausibly is one (a
-/// graphical session; `BROWSER` set); whether that worked.
-async fn open(url: &Url) -> bool {
-    let graphical = !cfg!(target_os = "linux")
-        || ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-    if !graphical {
-        return false;
-    }
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || {
-        webbrowser::open_browser_with_options(
-            webbrowser::Browser::Default,
-            &url,
-            webbrowser::BrowserOptions::new().with_suppress_output(true),
-        )
-        .is_ok()
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// The record for a fresh sign-in.
 fn record(s: &SignIn, tokens: Tokens, at: i64) -> StoredToken {
     StoredToken {
         version: VERSION,
         account: s.account.clone(),
-        issuer: s.endpoints.issuer.clone(),
+        issuer: s.endpoints.server(),
         client_id: s.client.id.clone(),
         client_secret: s.client.secret.clone(),
         token_url: s.endpoints.token.to_string(),
@@ -196,13 +222,13 @@ mod tests {
         SignIn {
             account: "alice@example.com".into(),
             endpoints: Endpoints {
-                issuer: "https://auth.example.com".into(),
+                issuer: Some("https://auth.example.com".into()),
+                issuer_confirmed: true,
                 authorization: None,
                 token: Url::parse("https://auth.example.com/token").unwrap(),
                 device: None,
                 revocation: None,
             },
-            issuer_confirmed: true,
             client: Client {
                 id: "cid".into(),
                 secret: None,
@@ -235,22 +261,74 @@ mod tests {
     async fn without_a_device_endpoint_the_device_flow_says_what_to_do() {
         struct Silent;
         impl Prompt for Silent {
-            fn device_code(&self, _: &DeviceCode) {}
-            fn browser(&self, _: &Url, _: bool) {}
+            fn device_code(&self, _: &DeviceCode, _: Duration) {}
+            fn browser(&self, _: &Url, _: bool, _: Duration) {}
         }
+        let e = super::sign_in(&http(), &sign_in(), &Silent)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("--flow browser"), "{e}");
+    }
+
+    fn http() -> Http {
         let resolver = std::sync::Arc::new(
             crate::net::resolve::Resolver::new(None, Duration::from_secs(1)).unwrap(),
         );
-        let http = Http::new(
+        Http::new(
             resolver,
             crate::net::resolve::Families::Any,
             rustls::RootCertStore::empty(),
             Duration::from_secs(1),
         )
-        .unwrap();
-        let e = super::sign_in(&http, &sign_in(), &Silent)
-            .await
-            .unwrap_err();
-        assert!(e.to_string().contains("--flow browser"), "{e}");
+        .unwrap()
+    }
+
+    /// What the person was shown and what was started, in order.
+    #[derive(Default)]
+    struct Events(std::sync::Mutex<Vec<String>>);
+
+    impl Events {
+        fn push(&self, e: String) {
+            self.0.lock().unwrap().push(e);
+        }
+    }
+
+    impl Prompt for Events {
+        fn device_code(&self, _: &DeviceCode, _: Duration) {}
+        fn browser(&self, url: &Url, opening: bool, _: Duration) {
+            self.push(format!("shown {} opening={opening}", url.path()));
+        }
+    }
+
+    impl Opener for Events {
+        fn available(&self) -> bool {
+            true
+        }
+        fn open(&self, url: &Url) {
+            self.push(format!("opened {}", url.path()));
+        }
+    }
+
+    /// The regression: the page was printed only after the browser opener
+    /// returned, so an opener that hung hid it. Now it is shown first, the
+    /// opener is only started, and without --no-browser's consent none is.
+    #[tokio::test]
+    async fn the_browser_flow_shows_the_page_before_starting_a_browser() {
+        for (open_browser, expected) in [
+            (true, &["shown /auth opening=true", "opened /auth"][..]),
+            (false, &["shown /auth opening=false"][..]),
+        ] {
+            let mut s = sign_in();
+            s.flow = OAuth2Flow::Browser;
+            s.endpoints.authorization = Some(Url::parse("https://auth.example.com/auth").unwrap());
+            s.open_browser = open_browser;
+            s.wait = Duration::from_millis(100);
+            let events = Events::default();
+            let e = with_browser(&http(), &s, &events, &events)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, OAuthError::TimedOut(_)), "{e}");
+            assert_eq!(*events.0.lock().unwrap(), expected);
+        }
     }
 }

@@ -41,9 +41,8 @@ pub struct ServerError {
     /// The error code: `invalid_grant`, `authorization_pending`, ….
     pub error: String,
     /// The server's own words (Microsoft puts its `AADSTS` code here).
+    /// (`error_uri` is not kept: the explanation's fix says what to do.)
     pub description: Option<String>,
-    /// A page about the error.
-    pub uri: Option<String>,
 }
 
 impl std::fmt::Display for ServerError {
@@ -89,9 +88,17 @@ pub enum OAuthError {
         /// What was wrong.
         reason: String,
     },
-    /// The person did not finish signing in within the time allowed.
-    #[error("nobody completed the sign-in within {0} s")]
+    /// The person did not finish signing in within the time allowed (`--wait`).
+    #[error(
+        "nobody completed the sign-in within {0} s; run mailcheck login again, with a longer --wait if more time is needed"
+    )]
     TimedOut(u64),
+    /// The device code expired (the server's limit, shorter than `--wait`)
+    /// before the person finished signing in (RFC 8628 §3.2 `expires_in`).
+    #[error(
+        "the code expired after {0} s (the authorization server's limit) before the sign-in was completed; run mailcheck login again for a new code"
+    )]
+    CodeExpired(u64),
     /// What mailcheck needs to sign in is missing (a client ID, an endpoint).
     #[error("{0}")]
     Setup(String),
@@ -111,8 +118,13 @@ impl OAuthError {
 /// The authorization server's endpoints, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoints {
-    /// The issuer (or authority), for the record and RFC 9207's `iss` check.
-    pub issuer: String,
+    /// The issuer (or the provider table's authority), when one is known: the
+    /// user gave only endpoint URLs otherwise.
+    pub issuer: Option<String>,
+    /// Whether [`Endpoints::issuer`] is confirmed by the issuer's own metadata
+    /// document; only then does the browser flow hold the redirect's `iss` to
+    /// it (RFC 9207 §2.4).
+    pub issuer_confirmed: bool,
     /// Authorization endpoint (browser flow).
     pub authorization: Option<Url>,
     /// Token endpoint.
@@ -121,6 +133,17 @@ pub struct Endpoints {
     pub device: Option<Url>,
     /// Revocation endpoint.
     pub revocation: Option<Url>,
+}
+
+impl Endpoints {
+    /// The authorization server in words: the issuer, else the token
+    /// endpoint's origin (`https://auth.example.com`).
+    #[must_use]
+    pub fn server(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| self.token.origin().ascii_serialization())
+    }
 }
 
 /// The registered client: its ID, and the secret where the provider wants one.
@@ -235,7 +258,6 @@ mod tests {
         let e = ServerError {
             error: "invalid_grant".into(),
             description: Some("AADSTS70000: The grant is expired.\r\nTrace ID: 1".into()),
-            uri: None,
         };
         assert_eq!(
             e.to_string(),

@@ -33,7 +33,8 @@ pub struct StoredToken {
     pub version: u32,
     /// The address (lower-case ASCII form).
     pub account: String,
-    /// The issuer (or authority) that issued the tokens.
+    /// The issuer (or authority) that issued the tokens; the token endpoint's
+    /// origin when only endpoint URLs were given.
     pub issuer: String,
     /// The client ID they were issued to.
     pub client_id: String,
@@ -125,8 +126,26 @@ impl Store {
         self.dir.join(format!("{}.json", file_name(account)))
     }
 
-    /// The record for `account`, and where it was, if there is one.
+    /// The record for `account`, and where it was, if there is one. A file
+    /// others can read is refused: its tokens may have leaked.
     pub fn load(&self, account: &str) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        self.find(account, Access::Use)
+    }
+
+    /// The record for `account` to revoke it: also from a file others can
+    /// read, whose tokens are the ones most in need of revoking.
+    pub fn load_to_revoke(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        self.find(account, Access::Revoke)
+    }
+
+    fn find(
+        &self,
+        account: &str,
+        access: Access,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
         if self.kind != Kind::File {
             match keyring_get(account) {
                 Ok(Some(json)) => {
@@ -140,26 +159,89 @@ impl Store {
             return Ok(None);
         }
         let path = self.file_for(account);
-        let Some(json) = read_private(&path)? else {
+        let Some(json) = read_private(&path, access)? else {
             return Ok(None);
         };
         parse(&json, &path.display().to_string()).map(|t| Some((t, Location::File(path))))
     }
 
-    /// Saves a record (replacing any for the same address).
+    /// Saves a record (replacing any for the same address). When neither the
+    /// keyring nor the file would take it, the error says why for both.
     pub fn save(&self, token: &StoredToken) -> Result<Location, StoreError> {
         let json = serde_json::to_string_pretty(token)
             .map_err(|e| StoreError(format!("cannot encode the token record: {e}")))?;
+        let mut keyring_failed = None;
         if self.kind != Kind::File {
             match keyring_set(&token.account, &json) {
                 Ok(()) => return Ok(Location::Keyring),
                 Err(e) if self.kind == Kind::Keyring => return Err(e),
-                Err(_) => {}
+                Err(e) => keyring_failed = Some(e),
             }
         }
         let path = self.file_for(&token.account);
-        write_private(&self.dir, &path, json.as_bytes())?;
+        write_private(&self.dir, &path, json.as_bytes()).map_err(|e| match keyring_failed {
+            Some(k) => StoreError(format!("{k}; and the file store: {e}")),
+            None => e,
+        })?;
         Ok(Location::File(path))
+    }
+
+    /// What to do when [`Store::save`] failed, for the store the user chose.
+    #[must_use]
+    pub fn remedy(&self) -> String {
+        let file = format!(
+            "make sure you can create and write files in {} (or name another directory with --token-dir DIR or MAILCHECK_TOKEN_DIR)",
+            self.dir.display()
+        );
+        match self.kind {
+            Kind::Keyring => format!(
+                "--token-store keyring needs the operating system's keyring, available and unlocked (on Linux a Secret Service such as GNOME Keyring or KWallet); \
+                 or use --token-store file, which keeps the token in a file only you can read, in {}",
+                self.dir.display()
+            ),
+            Kind::File | Kind::Auto => file,
+        }
+    }
+
+    /// [`Store::load`] off the async threads: a keyring call may block for up
+    /// to its time limit (a desktop keyring asking to be unlocked).
+    pub async fn load_async(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.load(&account)).await
+    }
+
+    /// [`Store::load_to_revoke`] off the async threads.
+    pub async fn load_to_revoke_async(
+        &self,
+        account: &str,
+    ) -> Result<Option<(StoredToken, Location)>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.load_to_revoke(&account)).await
+    }
+
+    /// [`Store::save`] off the async threads.
+    pub async fn save_async(&self, token: &StoredToken) -> Result<Location, StoreError> {
+        let token = token.clone();
+        self.off_thread(move |s| s.save(&token)).await
+    }
+
+    /// [`Store::delete`] off the async threads.
+    pub async fn delete_async(&self, account: &str) -> Result<Vec<Location>, StoreError> {
+        let account = account.to_owned();
+        self.off_thread(move |s| s.delete(&account)).await
+    }
+
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .unwrap_or_else(|e| Err(StoreError(format!("the token store's task failed: {e}"))))
     }
 
     /// Deletes the records for `account` wherever they are; where they were.
@@ -181,8 +263,12 @@ impl Store {
 }
 
 fn parse(json: &str, from: &str) -> Result<StoredToken, StoreError> {
-    let t: StoredToken = serde_json::from_str(json)
-        .map_err(|e| StoreError(format!("the token record in {from} is damaged ({e}); run mailcheck logout, then mailcheck login")))?;
+    let t: StoredToken = serde_json::from_str(json).map_err(|e| {
+        StoreError(format!(
+            "the token record in {from} is damaged ({}); run mailcheck logout, then mailcheck login",
+            json_error(&e)
+        ))
+    })?;
     if t.version != VERSION {
         return Err(StoreError(format!(
             "the token record in {from} has format {}, this mailcheck reads {VERSION}; run mailcheck login again",
@@ -190,6 +276,20 @@ fn parse(json: &str, from: &str) -> Result<StoredToken, StoreError> {
         )));
     }
     Ok(t)
+}
+
+/// What is wrong with a record, and where, in words that never quote it:
+/// serde_json's own message shows wrong-typed values (`invalid type: string
+/// "ya29..."`), which may be a token.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "cannot be read",
+        Category::Syntax => "not valid JSON",
+        Category::Data => "a field is missing or of the wrong type",
+        Category::Eof => "cut short",
+    };
+    format!("{what} at line {}, column {}", e.line(), e.column())
 }
 
 /// The address as a file name: letters, digits and `@._+-` kept, the rest
@@ -207,16 +307,25 @@ fn file_name(account: &str) -> String {
         .to_owned()
 }
 
-/// Reads a token file, refusing one that others can read (as ssh refuses such a
-/// key): its tokens may already have leaked.
-fn read_private(path: &Path) -> Result<Option<String>, StoreError> {
+/// What a record is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// To log in with it.
+    Use,
+    /// To revoke it.
+    Revoke,
+}
+
+/// Reads a token file. To use it, a file that others can read is refused (as
+/// ssh refuses such a key): its tokens may already have leaked.
+fn read_private(path: &Path, access: Access) -> Result<Option<String>, StoreError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(StoreError(format!("cannot read {}: {e}", path.display()))),
     };
     #[cfg(unix)]
-    {
+    if access == Access::Use {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)
             .map_err(|e| StoreError(format!("cannot read {}: {e}", path.display())))?
@@ -316,22 +425,44 @@ fn keyring_delete(account: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Serde for secrets: only this record ever writes them out.
+// Serde for secrets: only this record ever writes them out. A value of the
+// wrong type is refused without quoting it: serde's own message would show it
+// (`invalid type: integer `123...``).
+
+/// A secret as read: text, or anything else (refused, unseen). Syntax errors
+/// of the document still come from its parser.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Raw {
+    fn secret<E: serde::de::Error>(self) -> Result<Secret, E> {
+        match self {
+            Raw::Text(s) => Ok(Secret::new(s)),
+            Raw::Other(_) => Err(E::custom("a secret must be a quoted string")),
+        }
+    }
+}
 
 mod secret {
-    use super::{Deserialize, Deserializer, Secret, Serializer};
+    use super::{Deserialize, Deserializer, Raw, Secret, Serializer};
 
     pub fn serialize<S: Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
         ser.serialize_str(s.expose())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Secret, D::Error> {
-        String::deserialize(de).map(Secret::new)
+        Raw::deserialize(de)?.secret()
     }
 }
 
-mod secret_opt {
-    use super::{Deserialize, Deserializer, Secret, Serialize, Serializer};
+/// `#[serde(with)]` for an optional [`Secret`] (also the client configuration
+/// file's `client_secret`).
+pub(crate) mod secret_opt {
+    use super::{Deserialize, Deserializer, Raw, Secret, Serialize, Serializer};
 
     #[allow(clippy::ref_option)]
     pub fn serialize<S: Serializer>(s: &Option<Secret>, ser: S) -> Result<S::Ok, S::Error> {
@@ -339,7 +470,7 @@ mod secret_opt {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Secret>, D::Error> {
-        Option::<String>::deserialize(de).map(|o| o.map(Secret::new))
+        Option::<Raw>::deserialize(de)?.map(Raw::secret).transpose()
     }
 }
 
@@ -363,6 +494,30 @@ mod tests {
             obtained_at: 1,
             expires_at: Some(2),
         }
+    }
+
+    /// The file store cannot be written (its directory would be under a
+    /// file, which fails for root too): the error names the directory, and the
+    /// remedy says how to choose another.
+    #[test]
+    fn a_failed_save_names_the_place_and_the_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("not-a-directory");
+        std::fs::write(&blocked, "").unwrap();
+        let store = Store::new(Kind::File, Some(blocked.join("oauth2"))).unwrap();
+        let e = store.save(&record("alice@example.com")).unwrap_err().0;
+        assert!(
+            e.contains("cannot create") && e.contains("not-a-directory"),
+            "{e}"
+        );
+        assert!(!e.contains("t0ken") && !e.contains("s3cret"), "{e}");
+        let fix = store.remedy();
+        assert!(
+            fix.contains("not-a-directory") && fix.contains("--token-dir"),
+            "{fix}"
+        );
+        let keyring = Store::new(Kind::Keyring, Some(blocked)).unwrap().remedy();
+        assert!(keyring.contains("--token-store file"), "{keyring}");
     }
 
     #[test]
@@ -407,17 +562,97 @@ mod tests {
                 .0
                 .contains("other users")
         );
+        let (leaked, _) = store.load_to_revoke("alice@example.com").unwrap().unwrap();
+        assert_eq!(leaked.access_token.expose(), "second", "to revoke it");
         assert_eq!(store.delete("alice@example.com").unwrap(), vec![at]);
         assert!(store.load("alice@example.com").unwrap().is_none());
+    }
+
+    /// The async calls leave the runtime free while the store blocks: here a
+    /// token "file" that is a FIFO nobody writes to yet, standing in for a
+    /// keyring asking to be unlocked. On a one-thread runtime, a blocking load
+    /// would stop the ticker until the write.
+    #[cfg(unix)]
+    #[test]
+    fn async_loads_do_not_block_the_runtime() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(Kind::File, Some(dir.path().to_owned())).unwrap();
+        let path = store.file_for("alice@example.com");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (ticked, ticks) = std::sync::mpsc::channel();
+        let json = serde_json::to_string(&record("alice@example.com")).unwrap();
+        let writer = std::thread::spawn(move || {
+            // Waits for the ticker (at most 10 s, so a blocked runtime fails
+            // the test instead of hanging it), then lets the load finish.
+            let ran = ticks.recv_timeout(Duration::from_secs(10)).is_ok();
+            std::fs::write(&path, json).unwrap();
+            ran
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let loaded = runtime.block_on(async {
+            let load = store.load_async("alice@example.com");
+            let ticker = async {
+                tokio::task::yield_now().await;
+                let _ = ticked.send(());
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                r = load => r,
+                () = ticker => unreachable!(),
+            }
+        });
+        assert!(
+            writer.join().unwrap(),
+            "the runtime was blocked by the load"
+        );
+        let (t, _) = loaded.unwrap().unwrap();
+        assert_eq!(t.account, "alice@example.com");
     }
 
     #[test]
     fn damaged_records_say_what_to_do() {
         let e = parse("{", "f").unwrap_err();
         assert!(e.0.contains("mailcheck login"), "{e}");
+        assert!(e.0.contains("cut short at line 1"), "{e}");
         let mut t = record("a@b.example");
         t.version = 99;
         let e = parse(&serde_json::to_string(&t).unwrap(), "f").unwrap_err();
         assert!(e.0.contains("format 99"), "{e}");
+    }
+
+    #[test]
+    fn damaged_records_never_quote_a_token() {
+        let good = serde_json::to_string_pretty(&record("a@b.example")).unwrap();
+        for damaged in [
+            // A string where a number belongs: serde_json would quote it.
+            good.replace("\"obtained_at\": 1", "\"obtained_at\": \"access-t0ken\""),
+            good.replace("\"version\": 1", "\"version\": \"refresh-t0ken\""),
+            // A token where a list belongs.
+            good.replace(
+                "\"scopes_granted\": null",
+                "\"scopes_granted\": \"access-t0ken\"",
+            ),
+            // Tokens of the wrong type.
+            good.replace("\"access-t0ken\"", "12345678"),
+            good.replace("\"refresh-t0ken\"", "[\"refresh-t0ken\"]"),
+            // Cut short in a token.
+            good[..good.find("access-t0ken").unwrap() + 6].to_owned(),
+        ] {
+            assert_ne!(damaged, good);
+            let e = parse(&damaged, "f").unwrap_err().0;
+            for secret in ["t0ken", "12345678", "client-s3cret"] {
+                assert!(!e.contains(secret), "{e}");
+            }
+            assert!(e.contains(" at line "), "{e}");
+        }
     }
 }

@@ -78,7 +78,6 @@ pub fn server_error(json: &Value) -> Option<ServerError> {
     Some(ServerError {
         error: text("error").filter(|e| !e.is_empty())?,
         description: text("error_description"),
-        uri: text("error_uri"),
     })
 }
 

@@ -36,6 +36,25 @@ pub struct Login {
     pub changed: Vec<String>,
 }
 
+impl Login {
+    /// The secret it carried, in words: "OAuth2 token" when its attempts used
+    /// a token mechanism (XOAUTH2, OAUTHBEARER), else "password".
+    #[must_use]
+    pub fn secret_word(&self) -> &'static str {
+        let token = self
+            .probe
+            .as_ref()
+            .and_then(|p| p.session.as_ref())
+            .and_then(|s| s.auth.as_ref())
+            .is_some_and(|a| {
+                a.attempts
+                    .iter()
+                    .any(|t| matches!(t.mechanism.as_str(), "XOAUTH2" | "OAUTHBEARER"))
+            });
+        if token { "OAuth2 token" } else { "password" }
+    }
+}
+
 /// How a login test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

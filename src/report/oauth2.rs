@@ -106,6 +106,8 @@ pub struct TokenUse {
     /// Whether the access token was refreshed for this run (it had expired or was
     /// about to).
     pub refreshed: bool,
-    /// Why no usable access token could be had, in words (the refresh failed).
+    /// What went wrong with it, in words: why no usable access token could be
+    /// had (the refresh failed), or a failed refresh when the still valid
+    /// access token was used all the same, or a refreshed token not saved.
     pub error: Option<String>,
 }

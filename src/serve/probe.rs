@@ -79,7 +79,7 @@ async fn run(
     headers: &HeaderMap,
     started: Instant,
 ) -> Result<Vec<u8>, Refused> {
-    let (module, target, config) = prepare(app, q)?;
+    let (module, target, config) = prepare(app, q).await?;
     let deadline = deadline(headers, config.deadline);
     let Some(account) = unattended::account(&config) else {
         let (body, _) = probe_now(app, &module, &target, config, started, deadline).await?;
@@ -214,7 +214,7 @@ async fn wait_turn(app: &App, deadline: Duration) -> Result<SemaphorePermit<'_>,
 }
 
 /// The module, the target and the configuration, or why not.
-fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
+async fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
     let bad = |why: String| Refused::new(StatusCode::BAD_REQUEST, why, Refusal::BadRequest);
     let Some(target) = q.target.as_deref().filter(|t| !t.is_empty()) else {
         return Err(bad(
@@ -254,8 +254,14 @@ fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refuse
     if let Some(why) = module.refuses(&target) {
         return Err(bad(format!("module {name} {why}")));
     }
-    let config = module
-        .config_for(&target)
+    // Off the async threads: the module's password or token file is read
+    // afresh at every scrape, and a file on a slow or network file system
+    // may block.
+    let (for_module, for_target) = (module.clone(), target.clone());
+    let config = tokio::task::spawn_blocking(move || for_module.config_for(&for_target))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.0))
         .map_err(|e| internal(format!("module {name}: {e}")))?;
     Ok((name.to_owned(), target, config))
 }

@@ -25,6 +25,7 @@ pub(super) fn check(facts: &Facts<'_>, out: &mut Vec<Finding>) {
     out.extend(send_refused(facts));
     relay(facts, out);
     password_in_clear(facts, out);
+    out.extend(facts.run.notes.iter().filter_map(|n| token_unreadable(n)));
     if let Some(t) = &facts.run.oauth2_token {
         let note = crate::diagnose::oauth2::token_note(t);
         let about_logins =
@@ -257,7 +258,10 @@ fn not_attempted(facts: &Facts<'_>, out: &mut Vec<Finding>) {
             .reason
             .clone()
             .unwrap_or_else(|| format!("The {} login on {} was not attempted", l.protocol, l.host));
-        let consequence = format!("so the {} password was not sent", l.protocol);
+        let consequence = format!(
+            "so the {} login was not tried: no password or token was sent",
+            l.protocol
+        );
         let cause_found = out.iter_mut().find(|f| {
             matches!(
                 f.category,
@@ -290,8 +294,12 @@ fn not_attempted(facts: &Facts<'_>, out: &mut Vec<Finding>) {
 fn not_sent(l: &Login, reason: String) -> Finding {
     let fix = l.explanation.as_ref().map_or_else(
         || {
-            "Fix the findings above so a combination works over verified TLS, then test again."
-                .to_owned()
+            if reason.contains("takes OAuth2 token credentials") {
+                NO_TOKEN_MECHANISM.to_owned()
+            } else {
+                "Fix the findings above so a combination works over verified TLS, then test again."
+                    .to_owned()
+            }
         },
         |e| e.fix.clone(),
     );
@@ -311,16 +319,44 @@ fn not_sent(l: &Login, reason: String) -> Finding {
     f
 }
 
+/// What to do when the server takes no OAuth2 token (no XOAUTH2 or
+/// OAUTHBEARER, RFC 7628) on this connection.
+const NO_TOKEN_MECHANISM: &str = "This server does not take an OAuth2 token here (it offers neither XOAUTH2 nor OAUTHBEARER): \
+     test the login with the account's password instead (--password-file, --password-cmd or --ask-password), \
+     or check that these are the provider's servers for OAuth2.";
+
+/// A stored OAuth2 token that could not be read, when none was required: the
+/// run went on without a login test, and says why once.
+fn token_unreadable(note: &str) -> Option<Finding> {
+    note.starts_with(crate::diagnose::oauth2::TOKEN_UNREADABLE)
+        .then(|| {
+            Finding::new(
+                "oauth2_token_unreadable",
+                Severity::Warning,
+                Category::Login,
+                note.to_owned(),
+                "Run mailcheck logout, then mailcheck login, for this address (docs/login.md); or give a password or token for the login test.",
+            )
+        })
+}
+
 fn exposed(l: &Login) -> Finding {
+    let what = l.secret_word();
+    let fix = if what == "password" {
+        "Change the password, and from now on only use SSL/TLS or STARTTLS with a verified certificate."
+    } else {
+        "Revoke the token (mailcheck logout ADDRESS revokes one mailcheck login stored; otherwise remove the app's access in the account's security settings), \
+         and from now on only use SSL/TLS or STARTTLS with a verified certificate."
+    };
     let mut f = Finding::new(
         "secret_exposed",
         Severity::Critical,
         Category::Login,
         format!(
-            "The password for {} on {} went over plaintext or unverified TLS (--allow-insecure-auth)",
+            "The {what} for {} on {} went over plaintext or unverified TLS (--allow-insecure-auth)",
             l.protocol, l.host
         ),
-        "Change the password, and from now on only use SSL/TLS or STARTTLS with a verified certificate.",
+        fix,
     );
     if let Some(e) = endpoint(l) {
         f = f.at(e);

@@ -82,6 +82,7 @@ pub const CODES: &[(&str, Category)] = &[
     ("relay_refused", Category::Login),
     ("password_in_clear", Category::Login),
     ("challenge_login_before_tls", Category::Login),
+    ("oauth2_token_unreadable", Category::Login),
     ("wrong_mode_plaintext_port", Category::Advice),
     ("wrong_mode_implicit_port", Category::Advice),
     ("plaintext_no_login", Category::Advice),

@@ -434,7 +434,7 @@ fn a_login_not_sent_for_want_of_a_verified_certificate_folds_into_the_certificat
     assert!(
         f.evidence
             .iter()
-            .any(|e| e.contains("password was not sent")),
+            .any(|e| e.contains("so the IMAP login was not tried: no password or token was sent")),
         "{:?}",
         f.evidence
     );
@@ -607,4 +607,62 @@ fn a_direction_left_out_by_only_is_not_missing() {
     assert!(run_findings(&r).iter().any(|f| f.code == "no_server_found"));
     r.inputs.only = vec!["imap:993:tls".into()];
     assert!(!run_findings(&r).iter().any(|f| f.code == "no_server_found"));
+}
+
+/// A token sent over unverified TLS is called a token, and the fix is to
+/// revoke it (changing a password would not end it).
+#[test]
+fn an_exposed_token_is_called_a_token_and_revoked() {
+    let mut r = report(vec![ok("imap:993:tls")]);
+    let mut l = login("imap:993:tls", LoginResult::Ok, &["alice@example.com"]);
+    l.secret_exposed = true;
+    let mut probe = ok("imap:993:tls");
+    let session = probe.session.get_or_insert_with(Default::default);
+    session.auth = Some(crate::report::AuthOutcome {
+        attempts: vec![crate::report::AuthAttempt {
+            username: "alice@example.com".into(),
+            mechanism: "XOAUTH2".into(),
+            ok: true,
+            reply: "A1 OK".into(),
+            oauth_error: None,
+        }],
+        ok: true,
+        ..Default::default()
+    });
+    l.probe = Some(probe);
+    r.logins.push(l);
+    let fs = run_findings(&r);
+    let f = find(&fs, "secret_exposed");
+    assert!(
+        f.cause.starts_with("The OAuth2 token for IMAP"),
+        "{}",
+        f.cause
+    );
+    assert!(f.fix.contains("Revoke the token"), "{}", f.fix);
+    // A password login keeps its words.
+    let mut r = report(vec![ok("imap:993:tls")]);
+    let mut l = login("imap:993:tls", LoginResult::Ok, &["alice@example.com"]);
+    l.secret_exposed = true;
+    r.logins.push(l);
+    let fs = run_findings(&r);
+    let f = find(&fs, "secret_exposed");
+    assert!(f.cause.starts_with("The password for IMAP"), "{}", f.cause);
+    assert!(f.fix.contains("Change the password"), "{}", f.fix);
+}
+
+/// A server that takes no token: the fix is not about TLS.
+#[test]
+fn a_token_no_mechanism_takes_says_to_test_with_the_password() {
+    let mut r = report(vec![ok("imap:993:tls")]);
+    let mut l = login("imap:993:tls", LoginResult::NotAttempted, &[]);
+    l.reason =
+        Some("the server offers PLAIN, LOGIN, none of which takes OAuth2 token credentials".into());
+    r.logins.push(l);
+    let fs = run_findings(&r);
+    let f = find(&fs, "login_not_attempted");
+    assert!(
+        f.fix.contains("neither XOAUTH2 nor OAUTHBEARER") && !f.fix.contains("verified TLS"),
+        "{}",
+        f.fix
+    );
 }

@@ -125,13 +125,11 @@ fn login_details(l: &Login, out: &mut dyn Write) -> io::Result<()> {
         indented(out, &format!("Fix: {}", e.fix))?;
     }
     if l.secret_exposed {
-        writeln!(
-            out,
-            "    {}",
-            "the password travelled without verified encryption (--allow-insecure-auth)"
-                .red()
-                .bold()
-        )?;
+        let warning = format!(
+            "the {} travelled without verified encryption (--allow-insecure-auth)",
+            l.secret_word()
+        );
+        writeln!(out, "    {}", warning.red().bold())?;
     }
     if let Some(send) = &l.send {
         indented(out, &send_test(send))?;
