@@ -672,7 +672,7 @@ async fn a_token_without_the_mail_scope_is_explained() {
     )
     .await;
     assert_eq!(code, Some(0), "{out}");
-    // One protocol: every refusal adds to Dovecot's delay for the whole suite.
+    // One protocol is enough: the scope is the token's, not the protocol's.
     let args = probe_on(&s, "imap:993:tls", &["--json", "--auth-mech", "XOAUTH2"]);
     let doc = json(&run(&args, dir.path()));
     assert_eq!(logins(&doc).len(), 1);
