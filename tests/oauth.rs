@@ -743,6 +743,13 @@ async fn a_sign_in_whose_token_cannot_be_stored_says_so_and_what_to_do() {
         "{out}"
     );
     assert!(!out.contains("now logs in with it"), "{out}");
+    // Nobody holds the new tokens: they are revoked rather than left valid.
+    assert!(
+        out.contains(
+            "Revoking the unkept tokens: https://auth.mailcheck.test:9443 revoked the tokens."
+        ),
+        "{out}"
+    );
     assert!(blocked.is_file(), "nothing was written over it");
 }
 

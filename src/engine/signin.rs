@@ -58,6 +58,9 @@ pub struct NotKept {
     pub reason: String,
     /// What to do, for the store the user chose.
     pub fix: String,
+    /// What asking the issuer to revoke the unkept tokens came to, in words:
+    /// nobody holds them, so none should stay valid (RFC 7009).
+    pub revoked: String,
 }
 
 /// HTTP for the OAuth2 endpoints, with the run's DNS and trust anchors.
@@ -108,10 +111,14 @@ async fn sign_in(
         endpoints,
     };
     let token = oauth::sign_in(http, &request, prompt).await?;
-    let stored = config.store.save_async(&token).await.map_err(|e| NotKept {
-        reason: e.0,
-        fix: config.store.remedy(),
-    });
+    let stored = match config.store.save_async(&token).await {
+        Ok(location) => Ok(location),
+        Err(e) => Err(NotKept {
+            reason: e.0,
+            fix: config.store.remedy(),
+            revoked: revoke(http, &token, "they stay valid until they expire").await,
+        }),
+    };
     Ok(SignedIn { token, stored })
 }
 
@@ -219,7 +226,7 @@ pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
         out.revoked = match config.store.load_to_revoke_async(&account).await {
             Ok(Some((t, _))) => {
                 let (http, _) = http(&config.net)?;
-                Some(revoke(&http, &t).await)
+                Some(revoke(&http, &t, "the local copy is deleted anyway").await)
             }
             Ok(None) => None,
             Err(e) => Some(format!(
@@ -235,7 +242,9 @@ pub async fn logout(config: &LogoutConfig) -> anyhow::Result<LoggedOut> {
     Ok(out)
 }
 
-async fn revoke(http: &Http, t: &StoredToken) -> String {
+/// Asks the issuer to revoke `t`'s tokens; what it came to, in words, with
+/// `if_failed` said after a failure.
+async fn revoke(http: &Http, t: &StoredToken, if_failed: &str) -> String {
     let Some(url) = &t.revocation_url else {
         return format!(
             "{} has no revocation endpoint; the token stays valid until it expires (remove the app's access in the account's security settings to end it now)",
@@ -255,7 +264,7 @@ async fn revoke(http: &Http, t: &StoredToken) -> String {
     };
     match result.await {
         Ok(()) => format!("{} revoked the tokens", t.issuer),
-        Err(e) => format!("revoking at {url} failed ({e}); the local copy is deleted anyway"),
+        Err(e) => format!("revoking at {url} failed ({e}); {if_failed}"),
     }
 }
 

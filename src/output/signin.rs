@@ -138,6 +138,11 @@ pub fn not_kept(s: &SignedIn, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
+        "  Revoking the unkept tokens: {}.",
+        capped(&e.revoked, LONG)
+    )?;
+    writeln!(
+        out,
         "  Fix: {}; then run `mailcheck login {account}` again.",
         capped(&e.fix, LONG)
     )
@@ -318,6 +323,7 @@ mod tests {
             fix:
                 "make sure you can create and write files in /home/a/.local/share/mailcheck/oauth2"
                     .into(),
+            revoked: "https://auth.example.com revoked the tokens".into(),
         });
         let (mut out, mut err) = (Vec::new(), Vec::new());
         signed_in(&s, &mut out).unwrap();
@@ -334,6 +340,9 @@ mod tests {
             err.contains(
                 "the sign-in worked, but the token could not be stored: cannot create /home/a/"
             ) && err.contains("Nothing was kept")
+                && err.contains(
+                    "Revoking the unkept tokens: https://auth.example.com revoked the tokens."
+                )
                 && err.contains("Fix: make sure you can create")
                 && err.contains("then run `mailcheck login alice@example.com` again"),
             "{err}"
