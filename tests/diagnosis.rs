@@ -265,6 +265,47 @@ async fn the_dns_check_keeps_to_the_deadline() {
     );
 }
 
+/// Once the deadline has cut a run short, the person wants the answer now: the
+/// control lookup is skipped, though this DNS server would answer it at once
+/// (and does, for the same run given the time).
+#[tokio::test]
+async fn a_run_cut_short_skips_the_dns_check() {
+    let control = mailcheck::discover::providers::control_host();
+    let port = dns::start(Behaviour::OnlyName(control, [127, 0, 0, 1])).await;
+    let server = format!("127.0.0.1:{port}");
+    // IMAP on a server that never says a word; SMTP on a name that fails.
+    let silent = Scripted::start(vec![Act::Hang]).await;
+    let only = format!("imap:{}:tls,smtp:465:tls", silent.port);
+    let run_with = |extra: &'static [&'static str]| {
+        let (server, only) = (server.clone(), only.clone());
+        async move {
+            let mut args = vec![
+                "--imap-host",
+                "127.0.0.1",
+                "--smtp-host",
+                "mail.broken.test",
+                "--only",
+                &only,
+                "--dns-server",
+                &server,
+            ];
+            args.extend_from_slice(extra);
+            run(&args).await
+        }
+    };
+    let cut = run_with(&["--timeout", "5", "--deadline", "1"]).await;
+    assert!(cut.run.cut_short.is_some(), "the deadline cut it short");
+    assert!(
+        cut.run.dns_check.is_none(),
+        "checked after the deadline: {:?}",
+        cut.run.dns_check
+    );
+    let whole = run_with(&["--timeout", "1"]).await;
+    assert!(whole.run.cut_short.is_none());
+    let check = whole.run.dns_check.expect("the check, given the time");
+    assert!(check.ok, "{check:?}");
+}
+
 #[tokio::test]
 async fn every_name_failing_is_this_computers_dns_one_name_failing_is_that_domains() {
     // One host name looked up through a DNS server that fails as told.
