@@ -54,23 +54,78 @@ pub fn mark_cancelled(report: &mut ProbeReport, why: &str, now_ms: u64) {
     }
     report.duration_ms = now_ms;
     let phase = report.phases.last().map_or(Phase::Resolve, |p| p.phase);
-    if let Some(open) = report
+    // Between phases (a finished resolve, then waiting for a connection slot
+    // under --per-server) the combination was not "during" its last phase.
+    let message = if let Some(open) = report
         .phases
         .last_mut()
         .filter(|p| p.detail.as_deref() == Some("in progress"))
     {
         open.detail = Some(format!("cut short ({why})"));
         open.duration_ms = now_ms.saturating_sub(open.start_ms);
-    }
+        format!("the run ended ({why}) during {phase}, before this combination finished")
+    } else if report.phases.is_empty() {
+        format!("the run ended ({why}) before this combination started")
+    } else {
+        format!("the run ended ({why}) after {phase}, while this combination waited for its turn")
+    };
     let note = Failure {
         code: Code::Cancelled,
         phase,
-        message: format!("the run ended ({why}) during {phase}, before this combination finished"),
+        message,
     };
     if report.failure.is_some() {
         report.status = Status::Failed;
         report.warnings.push(note);
     } else {
         report.failure = Some(note);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Combination, Endpoint, Protocol, Security};
+    use crate::report::PhaseRecord;
+
+    fn cut(phases: &[(Phase, &str)]) -> String {
+        let endpoint = Endpoint::new(
+            "mail.example.com",
+            Combination::new(Protocol::Imap, 993, Security::Tls),
+        );
+        let mut r = ProbeReport::blank(&endpoint);
+        r.phases = phases
+            .iter()
+            .map(|(phase, detail)| PhaseRecord {
+                phase: *phase,
+                start_ms: 0,
+                duration_ms: 0,
+                ok: true,
+                detail: Some((*detail).to_owned()),
+            })
+            .collect();
+        mark_cancelled(&mut r, "deadline", 500);
+        r.failure.expect("cancelled").message
+    }
+
+    /// The message says where the combination was: inside a phase, between
+    /// two (a finished resolve, waiting for a connection slot), or not begun.
+    #[test]
+    fn a_cut_says_where_the_combination_was() {
+        assert_eq!(
+            cut(&[
+                (Phase::Resolve, "127.0.0.1"),
+                (Phase::Connect, "in progress")
+            ]),
+            "the run ended (deadline) during connect, before this combination finished"
+        );
+        assert_eq!(
+            cut(&[(Phase::Resolve, "127.0.0.1")]),
+            "the run ended (deadline) after resolve, while this combination waited for its turn"
+        );
+        assert_eq!(
+            cut(&[]),
+            "the run ended (deadline) before this combination started"
+        );
     }
 }
