@@ -152,15 +152,15 @@ pub fn sources(d: &Discovery, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(out, "\n{}", title.bold())?;
     for r in &d.sources {
-        let label = format!("  {:<10} ", short_source(r.kind));
+        let label = format!("  {:<12} ", short_source(r.kind));
         // URLs have no spaces: the wrap cuts them, but never drops a part.
         para(
             out,
             &label,
-            "             ",
+            "               ",
             &format!("{} ({} ms)", r.query, r.duration_ms),
         )?;
-        para(out, "             ", "             ", &r.outcome)?;
+        para(out, "               ", "               ", &r.outcome)?;
     }
     Ok(())
 }
@@ -173,7 +173,7 @@ pub(crate) fn short_source(kind: SourceKind) -> &'static str {
         SourceKind::Srv => "SRV",
         SourceKind::Mx => "MX",
         SourceKind::Autoconfig => "autoconfig",
-        SourceKind::AutodiscoverJson | SourceKind::AutodiscoverPox => "autodisc.",
+        SourceKind::AutodiscoverJson | SourceKind::AutodiscoverPox => "Autodiscover",
         SourceKind::Guess => "guess",
     }
 }

@@ -297,9 +297,9 @@ fn a_healthy_report_fits_one_screen() {
             3,
             "{from}"
         );
-        assert!(from.contains("MX         mx.example.com"), "{from}");
+        assert!(from.contains("MX           mx.example.com"), "{from}");
         assert!(
-            from.contains("no servers from overrides, snapshot, ISPDB, autoconfig, autodisc."),
+            from.contains("no servers from overrides, snapshot, ISPDB, autoconfig, Autodiscover"),
             "{from}"
         );
         for l in &lines {

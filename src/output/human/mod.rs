@@ -255,9 +255,9 @@ fn sources(d: &crate::report::Discovery, out: &mut dyn Write) -> io::Result<()> 
         {
             para(
                 out,
-                &format!("  {label:<11}"),
-                13,
-                13,
+                &format!("  {label:<13}"),
+                15,
+                15,
                 &truncate(&mx.outcome, 130),
             )?;
             continue;
@@ -267,8 +267,8 @@ fn sources(d: &crate::report::Discovery, out: &mut dyn Write) -> io::Result<()> 
             silent.push(label);
             continue;
         }
-        let label = format!("  {label:<11}");
-        para(out, &label, 13, 13, &truncate(&hosts.join(", "), 130))?;
+        let label = format!("  {label:<13}");
+        para(out, &label, 15, 15, &truncate(&hosts.join(", "), 130))?;
     }
     if !silent.is_empty() {
         let said = format!("no servers from {}", silent.join(", "));
