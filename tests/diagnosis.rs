@@ -7,7 +7,7 @@ mod common;
 
 use common::dns::{self, Behaviour};
 use common::{Act, Leaf, Pki, Scripted, run, send};
-use mailcheck::report::{Category, Finding, Report, Severity};
+use mailcheck::report::{Category, Finding, Report, Severity, SourceKind};
 
 fn finding<'a>(r: &'a Report, code: &str) -> &'a Finding {
     r.findings
@@ -263,6 +263,45 @@ async fn the_dns_check_keeps_to_the_deadline() {
         "the check outlived the deadline: {:?}",
         r.run.dns_check
     );
+}
+
+/// A run's --deadline shorter than discovery's own (3 × --timeout) cuts the
+/// sources still running, and keeps what the others found in time: here the
+/// built-in provider data, while every DNS query goes unanswered.
+#[tokio::test]
+async fn a_short_deadline_keeps_what_discovery_found_in_time() {
+    let port = dns::start(Behaviour::Silent).await;
+    let server = format!("127.0.0.1:{port}");
+    let r = run(&[
+        "alice@outlook.com",
+        "--dns-server",
+        &server,
+        "--ispdb-url",
+        "https://ispdb.mailcheck.test/v1.1/",
+        "--timeout",
+        "10",
+        "--deadline",
+        "2",
+    ])
+    .await;
+    let d = r.run.discovery.as_ref().expect("discovery is kept");
+    assert!(
+        d.sources
+            .iter()
+            .any(|s| s.kind == SourceKind::Provider && !s.settings.is_empty()),
+        "{:#?}",
+        d.sources
+    );
+    let cut: Vec<&str> = d
+        .sources
+        .iter()
+        .map(|s| s.outcome.as_str())
+        .filter(|o| o.starts_with("cut short"))
+        .collect();
+    assert!(!cut.is_empty(), "{:#?}", d.sources);
+    for o in cut {
+        assert!(o.contains("the run's --deadline"), "{o}");
+    }
 }
 
 /// Once the deadline has cut a run short, the person wants the answer now: the

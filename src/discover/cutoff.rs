@@ -23,6 +23,8 @@ pub fn deadline_for(timeout: Duration) -> Duration {
 pub struct Cut {
     at: tokio::time::Instant,
     limit: Duration,
+    /// The run's `--deadline` set it (it left less than discovery's own).
+    by_run: bool,
 }
 
 impl Cut {
@@ -32,6 +34,21 @@ impl Cut {
         Cut {
             at: tokio::time::Instant::now() + limit,
             limit,
+            by_run: false,
+        }
+    }
+
+    /// Discovery's own deadline `limit` from now, or sooner when the run's
+    /// `--deadline` leaves less (`run_left`): then the sources still running
+    /// are cut short by it, and what the others found is kept.
+    #[must_use]
+    pub fn within(limit: Duration, run_left: Option<Duration>) -> Cut {
+        match run_left {
+            Some(left) if left < limit => Cut {
+                by_run: true,
+                ..Cut::after(left)
+            },
+            _ => Cut::after(limit),
         }
     }
 
@@ -45,10 +62,16 @@ impl Cut {
     /// What a report cut short says.
     #[must_use]
     pub fn words(self) -> String {
-        format!(
-            "cut short: discovery's deadline ({:.1} s, {DEADLINE_IN_TIMEOUTS} × --timeout) passed first",
-            self.limit.as_secs_f64()
-        )
+        let secs = self.limit.as_secs_f64();
+        if self.by_run {
+            format!(
+                "cut short: the run's --deadline, which left discovery {secs:.1} s, passed first"
+            )
+        } else {
+            format!(
+                "cut short: discovery's deadline ({secs:.1} s, {DEADLINE_IN_TIMEOUTS} × --timeout) passed first"
+            )
+        }
     }
 
     /// The report of a source the deadline cut short.

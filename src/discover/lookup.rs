@@ -40,6 +40,9 @@ pub struct Sources<'a> {
     pub ispdb_url: &'a str,
     /// How long discovery may take as a whole ([`deadline_for`]).
     pub deadline: Duration,
+    /// What the run's `--deadline` leaves for discovery, if it has one: when
+    /// that is less, it cuts the sources still running instead ([`Cut::within`]).
+    pub run_left: Option<Duration>,
 }
 
 /// Discovery without the network: the provider overrides and the ISPDB
@@ -58,7 +61,7 @@ pub async fn online(address: Address, s: &Sources<'_>) -> Discovery {
     let ascii = address.ascii();
     let (by_domain, built_in_reports) = built_in(&address);
     let plan = autodiscover::Plan::for_domain(&domain, &ascii);
-    let cut = Cut::after(s.deadline);
+    let cut = Cut::within(s.deadline, s.run_left);
     let (srv, mx, ispdb_report, domain_autoconfig, found, guesses) = tokio::join!(
         cut.bound(dns::srv(s.resolver, &domain), || {
             vec![cut.report(SourceKind::Srv, format!("SRV records of {domain}"))]
@@ -421,6 +424,7 @@ mod tests {
             families: Families::Any,
             ispdb_url: "https://ispdb.mailcheck.test/v1.1/",
             deadline: Duration::from_millis(300),
+            run_left: None,
         };
         let address = crate::model::address::parse("alice@outlook.com").unwrap();
         let d = online(address, &sources).await;

@@ -15,6 +15,13 @@ impl Deadline {
         Deadline(limit.map(|d| tokio::time::Instant::now() + d))
     }
 
+    /// The time left, if there is a deadline.
+    #[must_use]
+    pub fn left(self) -> Option<std::time::Duration> {
+        self.0
+            .map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
     /// Runs `work` until it finishes or the deadline passes (`None`).
     pub async fn bound<T>(self, work: impl Future<Output = T>) -> Option<T> {
         match self.0 {

@@ -193,9 +193,14 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
         families: Families::Any,
         ispdb_url: &config.ispdb_url,
         deadline: lookup::deadline_for(config.timeout),
+        run_left: None,
     };
     Ok(lookup::online(config.address.clone(), &sources).await)
 }
+
+/// How long before the run's deadline discovery cuts its sources still
+/// running, to hand over what the others found.
+const CUT_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Discovery from the address, unless every host was named; bounded by the
 /// run's deadline (`Some("deadline")` when it ran out).
@@ -224,6 +229,9 @@ async fn discover(
         families: config.families,
         ispdb_url: &config.ispdb_url,
         deadline: lookup::deadline_for(config.timeout),
+        // Discovery's own cut comes first, so that what the sources found in
+        // time is kept; the run's bound below is only the backstop.
+        run_left: deadline.left().map(|d| d.saturating_sub(CUT_MARGIN)),
     };
     let found = deadline
         .bound(lookup::online(address.clone(), &sources))
