@@ -134,7 +134,8 @@ async fn lookup_reports_every_attempt_up_to_the_first_configuration() {
         ),
         (s.url("/good"), false),
     ];
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS, Policy::DOCUMENT).await;
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     assert!(matches!(
         attempts[0].outcome,
@@ -170,7 +171,8 @@ async fn the_https_candidates_are_asked_at_once() {
     .await;
     let url = |path: &str| format!("https://127.0.0.1:{}{path}", server.port);
     let candidates = [(url("/first"), false), (url("/second"), false)];
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS, Policy::DOCUMENT).await;
     assert!(attempts[0].found(), "{:?}", attempts[0].outcome);
     assert_eq!(
         attempts.len(),
@@ -187,11 +189,13 @@ async fn plain_http_candidates_are_a_fallback_only() {
     let http = HttpServer::start(None, route).await;
     let plain = format!("http://127.0.0.1:{}/good", http.port);
     let candidates = [(s.url("/good"), false), (plain.clone(), true)];
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS, Policy::DOCUMENT).await;
     assert_eq!(attempts.len(), 1);
     assert!(http.targets().is_empty(), "{:?}", http.targets());
     let candidates = [(s.url("/missing"), false), (plain, true)];
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &candidates, ADDRESS, Policy::DOCUMENT).await;
     assert_eq!(attempts.len(), 2);
     assert!(attempts[1].found() && attempts[1].plain_http);
 }
@@ -303,7 +307,8 @@ async fn a_redirect_to_plain_http_is_flagged() {
     })
     .await;
     let url = format!("https://127.0.0.1:{}/start", https.port);
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &[(url, false)], ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &[(url, false)], ADDRESS, Policy::DOCUMENT).await;
     let a: &Attempt = &attempts[0];
     assert!(matches!(a.outcome, Outcome::Found(_)), "{:?}", a.outcome);
     assert!(a.plain_http, "an HTTPS→HTTP redirect must be reported");
@@ -336,12 +341,46 @@ async fn an_https_only_request_refuses_the_downgrade() {
     assert!(http.targets().is_empty(), "nothing sent over plain HTTP");
 }
 
+/// Autoconfig at the MX host's base domain is asked over https or not at all
+/// (`lookup_at_mx`): a redirect to plain HTTP is refused, and the plain-HTTP
+/// server hears nothing (not the address in the query either).
+#[tokio::test]
+async fn an_https_only_lookup_refuses_a_redirect_to_plain_http() {
+    let s = setup(secs(5)).await;
+    let http = HttpServer::start(None, route).await;
+    let plain = format!("http://127.0.0.1:{}/good", http.port);
+    let https = HttpServer::start(Some(s.pki.server(&Leaf::default())), move |t: &str| {
+        Reply::Redirect(
+            301,
+            format!("{plain}?{}", t.split_once('?').map_or("", |(_, q)| q)),
+        )
+    })
+    .await;
+    let url = format!(
+        "https://127.0.0.1:{}/start?emailaddress=alice%40example.com",
+        https.port
+    );
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &[(url, false)], ADDRESS, Policy::HTTPS_ONLY).await;
+    assert!(
+        matches!(
+            attempts[0].outcome,
+            Outcome::FetchFailed(FetchError::Downgrade { .. })
+        ),
+        "{:?}",
+        attempts[0].outcome
+    );
+    assert!(!attempts[0].plain_http);
+    assert!(http.targets().is_empty(), "nothing sent over plain HTTP");
+}
+
 #[tokio::test]
 async fn plain_http_candidates_are_flagged() {
     let s = setup(secs(5)).await;
     let http = HttpServer::start(None, route).await;
     let url = format!("http://127.0.0.1:{}/good", http.port);
-    let attempts = autoconfig::lookup_urls(&s.fetcher, &[(url, true)], ADDRESS).await;
+    let attempts =
+        autoconfig::lookup_urls(&s.fetcher, &[(url, true)], ADDRESS, Policy::DOCUMENT).await;
     assert!(matches!(attempts[0].outcome, Outcome::Found(_)));
     assert!(attempts[0].plain_http);
 }
@@ -423,7 +462,13 @@ async fn a_name_from_the_test_zone_reaches_the_server() {
         "https://loopback1.mailcheck.test:{}/mail/config-v1.1.xml?emailaddress=alice%40mailcheck.test",
         https.port
     );
-    let attempts = autoconfig::lookup_urls(&fetcher, &[(url, false)], "alice@mailcheck.test").await;
+    let attempts = autoconfig::lookup_urls(
+        &fetcher,
+        &[(url, false)],
+        "alice@mailcheck.test",
+        Policy::DOCUMENT,
+    )
+    .await;
     let Outcome::Found(config) = &attempts[0].outcome else {
         panic!("{:?}", attempts[0].outcome)
     };

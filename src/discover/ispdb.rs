@@ -11,7 +11,7 @@
 use thiserror::Error;
 
 use super::autoconfig::{self, Attempt};
-use super::fetch::{Fetcher, is_https};
+use super::fetch::{Fetcher, Policy, is_https};
 
 /// Where Thunderbird looks (its `mailnews.auto_config_url` preference).
 pub const DEFAULT_URL: &str = "https://autoconfig.thunderbird.net/v1.1/";
@@ -74,7 +74,7 @@ pub fn home(base: &str) -> String {
 /// attempt, reported like an autoconfig attempt.
 pub async fn lookup(fetcher: &Fetcher, base: &str, domain: &str, address: &str) -> Attempt {
     let url = url_for(base, domain);
-    autoconfig::lookup_url(fetcher, &url, !is_https(&url), address).await
+    autoconfig::lookup_url(fetcher, &url, !is_https(&url), address, Policy::DOCUMENT).await
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub use parse::{ClientConfig, ParseError, parse};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use super::fetch::{FetchError, Fetched, Fetcher, Redirect};
+use super::fetch::{FetchError, Fetched, Fetcher, Method, Policy, Redirect};
 
 /// The URLs to try for `domain`, in Thunderbird's order, each with whether it is
 /// plain HTTP (see the module docs: a plain-HTTP configuration can be forged).
@@ -100,13 +100,26 @@ pub struct Attempt {
 
 /// Tries [`candidate_urls`] for `domain` ([`lookup_urls`]).
 pub async fn lookup(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
-    lookup_urls(fetcher, &candidate_urls(domain, address), address).await
+    lookup_urls(
+        fetcher,
+        &candidate_urls(domain, address),
+        address,
+        Policy::DOCUMENT,
+    )
+    .await
 }
 
 /// As [`lookup`], at the base domain of the address's MX host
 /// ([`mx_candidate_urls`]).
 pub async fn lookup_at_mx(fetcher: &Fetcher, domain: &str, address: &str) -> Vec<Attempt> {
-    lookup_urls(fetcher, &mx_candidate_urls(domain, address), address).await
+    // Over https or not at all: a redirect to plain HTTP is refused too.
+    lookup_urls(
+        fetcher,
+        &mx_candidate_urls(domain, address),
+        address,
+        Policy::HTTPS_ONLY,
+    )
+    .await
 }
 
 /// Tries the `(url, plain_http)` candidates the way Thunderbird does (its
@@ -122,11 +135,12 @@ pub async fn lookup_urls(
     fetcher: &Fetcher,
     candidates: &[(String, bool)],
     address: &str,
+    policy: Policy,
 ) -> Vec<Attempt> {
     let (https, http): (Vec<_>, Vec<_>) = candidates.iter().partition(|(_, plain)| !plain);
-    let mut attempts = first_found(fetcher, &https, address).await;
+    let mut attempts = first_found(fetcher, &https, address, policy).await;
     if !attempts.iter().any(Attempt::found) {
-        attempts.extend(first_found(fetcher, &http, address).await);
+        attempts.extend(first_found(fetcher, &http, address, policy).await);
     }
     attempts
 }
@@ -136,13 +150,14 @@ async fn first_found(
     fetcher: &Fetcher,
     candidates: &[&(String, bool)],
     address: &str,
+    policy: Policy,
 ) -> Vec<Attempt> {
     let mut pending: FuturesUnordered<_> = candidates
         .iter()
         .enumerate()
-        .map(
-            |(i, (url, plain))| async move { (i, lookup_url(fetcher, url, *plain, address).await) },
-        )
+        .map(|(i, (url, plain))| async move {
+            (i, lookup_url(fetcher, url, *plain, address, policy).await)
+        })
         .collect();
     let mut done: Vec<Option<Attempt>> = candidates.iter().map(|_| None).collect();
     while let Some((i, attempt)) = pending.next().await {
@@ -176,9 +191,20 @@ impl Attempt {
     }
 }
 
-/// Fetches one document URL (`plain`: it is plain HTTP) and reads it.
-pub async fn lookup_url(fetcher: &Fetcher, url: &str, plain: bool, address: &str) -> Attempt {
-    attempt(fetcher.fetch(url).await, plain, address)
+/// Fetches one document URL (`plain`: it is plain HTTP) under `policy` and
+/// reads it.
+pub async fn lookup_url(
+    fetcher: &Fetcher,
+    url: &str,
+    plain: bool,
+    address: &str,
+    policy: Policy,
+) -> Attempt {
+    attempt(
+        fetcher.request(url, &Method::Get, policy).await,
+        plain,
+        address,
+    )
 }
 
 fn attempt(fetched: Fetched, plain: bool, address: &str) -> Attempt {
