@@ -99,9 +99,23 @@ pub fn authorization_url(endpoint: &Url, r: &AuthRequest<'_>) -> Url {
     url
 }
 
+/// The issuer an authorization response must come from (RFC 9207 §2.4).
+#[derive(Debug, Clone, Copy)]
+pub struct Issuer<'a> {
+    /// The confirmed issuer identifier.
+    pub id: &'a str,
+    /// The server says it always sends `iss`: a response without it is refused.
+    pub sends_iss: bool,
+}
+
 /// Reads the redirect's query: the code when `state` matches (and `iss`, when
-/// present and `issuer` is known, names the issuer); the server's error otherwise.
-pub fn read_callback(query: &str, state: &str, issuer: Option<&str>) -> Result<Secret, OAuthError> {
+/// present and `issuer` is known, names the issuer; it must be present when
+/// the issuer says it sends it); the server's error otherwise.
+pub fn read_callback(
+    query: &str,
+    state: &str,
+    issuer: Option<Issuer<'_>>,
+) -> Result<Secret, OAuthError> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -120,12 +134,23 @@ pub fn read_callback(query: &str, state: &str, issuer: Option<&str>) -> Result<S
             "the state does not match the request's: not the answer to mailcheck's sign-in (RFC 6749 §10.12)",
         ));
     }
-    if let (Some(iss), Some(expected)) = (get("iss"), issuer)
-        && iss.trim_end_matches('/') != expected.trim_end_matches('/')
-    {
-        return Err(forged(&format!(
-            "the answer comes from the issuer {iss:?}, not {expected:?} (RFC 9207)"
-        )));
+    if let Some(expected) = issuer {
+        match get("iss") {
+            Some(iss) if iss.trim_end_matches('/') != expected.id.trim_end_matches('/') => {
+                return Err(forged(&format!(
+                    "the answer comes from the issuer {iss:?}, not {:?} (RFC 9207)",
+                    expected.id
+                )));
+            }
+            None if expected.sends_iss => {
+                return Err(forged(&format!(
+                    "the answer carries no iss, though {:?} says it always sends one: \
+                     possibly another server's answer (RFC 9207 §2.4)",
+                    expected.id
+                )));
+            }
+            _ => {}
+        }
     }
     if let Some(error) = get("error") {
         return Err(OAuthError::Refused(ServerError {
@@ -171,7 +196,7 @@ impl Loopback {
     pub async fn wait(
         self,
         state: &str,
-        issuer: Option<&str>,
+        issuer: Option<Issuer<'_>>,
         limit: Duration,
     ) -> Result<Secret, OAuthError> {
         let (tx, mut rx) = mpsc::channel::<String>(1);
@@ -302,21 +327,33 @@ mod tests {
                 .contains("state")
         );
         assert!(read_callback("code=abc", "s1", None).is_err());
+        let issuer = |sends_iss| {
+            Some(Issuer {
+                id: "https://auth.example.com",
+                sends_iss,
+            })
+        };
         let e = read_callback(
             "code=a&state=s&iss=https%3A%2F%2Fevil.example",
             "s",
-            Some("https://auth.example.com"),
+            issuer(false),
         )
         .unwrap_err();
         assert!(e.to_string().contains("RFC 9207"), "{e}");
-        assert!(
-            read_callback(
-                "code=a&state=s&iss=https%3A%2F%2Fauth.example.com",
-                "s",
-                Some("https://auth.example.com")
-            )
-            .is_ok()
-        );
+        for sends_iss in [false, true] {
+            assert!(
+                read_callback(
+                    "code=a&state=s&iss=https%3A%2F%2Fauth.example.com",
+                    "s",
+                    issuer(sends_iss)
+                )
+                .is_ok()
+            );
+        }
+        // Without iss: accepted only from a server that does not say it sends one.
+        assert!(read_callback("code=a&state=s", "s", issuer(false)).is_ok());
+        let e = read_callback("code=a&state=s", "s", issuer(true)).unwrap_err();
+        assert!(e.to_string().contains("carries no iss"), "{e}");
         let e = read_callback(
             "error=access_denied&error_description=no&state=s",
             "s",

@@ -38,6 +38,9 @@ pub struct Metadata {
     pub device: Option<String>,
     /// `revocation_endpoint` (RFC 8414 §2).
     pub revocation: Option<String>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207 §3): the
+    /// server puts `iss` in every authorization response.
+    pub sends_iss: bool,
 }
 
 /// The endpoints: the provider table's, then the issuer's discovery document
@@ -57,6 +60,7 @@ pub async fn endpoints(
             token: s.token_url.clone(),
             device: s.device_url.clone(),
             revocation: s.revocation_url.clone(),
+            sends_iss: false,
         };
     }
     let issuer = overrides
@@ -76,6 +80,7 @@ pub async fn endpoints(
         token: pick(&overrides.token, found.token),
         device: pick(&overrides.device, found.device),
         revocation: pick(&overrides.revocation, found.revocation),
+        sends_iss: found.sends_iss,
     };
     checked(merged, confirmed)
 }
@@ -95,6 +100,7 @@ fn checked(m: Metadata, issuer_confirmed: bool) -> Result<Endpoints, OAuthError>
     })?;
     Ok(Endpoints {
         issuer_confirmed: issuer_confirmed && m.issuer.is_some(),
+        sends_iss: issuer_confirmed && m.sends_iss,
         issuer: m.issuer,
         authorization: check("authorization endpoint", m.authorization)?,
         token,
@@ -154,6 +160,10 @@ fn parse(json: &Value, issuer: &str) -> Result<Metadata, String> {
         token: text("token_endpoint"),
         device: text("device_authorization_endpoint"),
         revocation: text("revocation_endpoint"),
+        sends_iss: json
+            .get("authorization_response_iss_parameter_supported")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 

@@ -146,7 +146,11 @@ async fn with_browser(
         .endpoints
         .issuer
         .as_deref()
-        .filter(|_| s.endpoints.issuer_confirmed);
+        .filter(|_| s.endpoints.issuer_confirmed)
+        .map(|id| browser::Issuer {
+            id,
+            sends_iss: s.endpoints.sends_iss,
+        });
     let code = listener.wait(&state, issuer, s.wait).await?;
     token::exchange_code(
         http,
@@ -224,6 +228,7 @@ mod tests {
             endpoints: Endpoints {
                 issuer: Some("https://auth.example.com".into()),
                 issuer_confirmed: true,
+                sends_iss: false,
                 authorization: None,
                 token: Url::parse("https://auth.example.com/token").unwrap(),
                 device: None,

@@ -125,6 +125,9 @@ pub struct Endpoints {
     /// document; only then does the browser flow hold the redirect's `iss` to
     /// it (RFC 9207 §2.4).
     pub issuer_confirmed: bool,
+    /// Whether the confirmed issuer's metadata says it puts `iss` in every
+    /// authorization response: then one without it is refused (RFC 9207 §2.4).
+    pub sends_iss: bool,
     /// Authorization endpoint (browser flow).
     pub authorization: Option<Url>,
     /// Token endpoint.
