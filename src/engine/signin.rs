@@ -322,16 +322,18 @@ pub async fn stored_token(
 
 /// A refresh that failed: the stored access token while it is still valid,
 /// else why there is none. The report says both. Only when the authorization
-/// server could not be asked (the network, an unusable answer): when it refused
-/// (`invalid_grant`: revoked, expired), the grant is over, and with it its
-/// access tokens (RFC 7009 §2.1 asks servers to revoke them together).
+/// server could not be asked (the network, an unusable answer) or was in
+/// trouble (`temporarily_unavailable`, `server_error`): when it ended the grant
+/// (`invalid_grant`: revoked, expired; see [`oauth::ServerError::ends_grant`]),
+/// its access tokens end with it (RFC 7009 §2.1 asks servers to revoke them
+/// together).
 fn not_refreshed(
     token: StoredToken,
     mut usage: TokenUse,
     e: OAuthError,
     now: i64,
 ) -> (Result<Found, Refused>, TokenUse) {
-    let final_answer = e.server_error().is_some();
+    let final_answer = e.server_error().is_some_and(oauth::ServerError::ends_grant);
     let mut refused = Refused::from(e);
     refused.message = format!(
         "the stored OAuth2 token for {} could not be refreshed: {}",
@@ -446,6 +448,25 @@ mod tests {
         );
         assert!(refused.explanation.is_some());
         assert_eq!(usage.error.as_deref(), Some(refused.message.as_str()));
+    }
+
+    /// A server in trouble has not ended the grant: the access token, still
+    /// valid, is used, and the report says why it was not refreshed.
+    #[test]
+    fn a_server_in_trouble_leaves_the_valid_access_token_in_use() {
+        for error in ["temporarily_unavailable", "server_error"] {
+            let dir = tempfile::tempdir().unwrap();
+            let s = stored(dir.path(), 30);
+            let usage = token_use(&s.token, &s.location, false);
+            let trouble = OAuthError::Refused(oauth::ServerError {
+                error: error.into(),
+                description: None,
+            });
+            let (found, usage) = not_refreshed(s.token, usage, trouble, oauth::now());
+            assert!(matches!(found, Ok(Found::Token(_))), "{error}");
+            let said = usage.error.unwrap();
+            assert!(said.contains(error) && said.contains("was used"), "{said}");
+        }
     }
 
     #[tokio::test]

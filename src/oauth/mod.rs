@@ -45,6 +45,21 @@ pub struct ServerError {
     pub description: Option<String>,
 }
 
+impl ServerError {
+    /// Whether the answer ends the grant or the client's use of it (RFC 6749
+    /// §5.2: the refresh token is revoked or expired, the client is unknown or
+    /// not allowed, the scope refused): its access tokens are then to be taken
+    /// as ended too (RFC 7009 §2.1). `temporarily_unavailable`, `server_error`
+    /// and other words of a server in trouble are not.
+    #[must_use]
+    pub fn ends_grant(&self) -> bool {
+        matches!(
+            self.error.as_str(),
+            "invalid_grant" | "invalid_client" | "unauthorized_client" | "invalid_scope"
+        )
+    }
+}
+
 impl std::fmt::Display for ServerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.error)?;
