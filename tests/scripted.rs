@@ -522,6 +522,49 @@ async fn dns_timeout() {
     assert_eq!(code(&report.run.probes[0]), "dns_timeout");
 }
 
+/// Ctrl-C while discovery still waits (here on a DNS server that never
+/// answers) ends the run at once, with a report that says it was interrupted.
+#[tokio::test]
+async fn ctrl_c_during_discovery_ends_the_run() {
+    let dns = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let server = dns.local_addr().unwrap().to_string();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mailcheck"))
+        .args([
+            "probe",
+            "alice@example.com",
+            "--dns-server",
+            &server,
+            "--ispdb-url",
+            "https://ispdb.mailcheck.test/v1.1/",
+            "--timeout",
+            "20",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Discovery has begun once its first query arrives.
+    let mut query = [0u8; 512];
+    tokio::time::timeout(Duration::from_secs(10), dns.recv_from(&mut query))
+        .await
+        .expect("a DNS query from discovery")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("mailcheck ends soon after Ctrl-C, not after discovery's timeouts")
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    assert_eq!(doc["cut_short"], "interrupted");
+}
+
 #[tokio::test]
 async fn ctrl_c_ends_the_run_with_what_was_learned() {
     let silent = Scripted::start(vec![send(POP3_OK), Act::Hang]).await;

@@ -203,7 +203,7 @@ pub async fn settings(config: &SettingsConfig) -> anyhow::Result<Discovery> {
 const CUT_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Discovery from the address, unless every host was named; bounded by the
-/// run's deadline (`Some("deadline")` when it ran out).
+/// run's deadline and Ctrl-C (`Some("deadline")`, `Some("interrupted")`).
 async fn discover(
     config: &Config,
     env: &Env,
@@ -230,14 +230,18 @@ async fn discover(
         ispdb_url: &config.ispdb_url,
         deadline: lookup::deadline_for(config.timeout),
         // Discovery's own cut comes first, so that what the sources found in
-        // time is kept; the run's bound below is only the backstop.
+        // time is kept; the run's bound below is the backstop, and Ctrl-C.
         run_left: deadline.left().map(|d| d.saturating_sub(CUT_MARGIN)),
     };
-    let found = deadline
-        .bound(lookup::online(address.clone(), &sources))
-        .await;
-    let cut = found.is_none().then(|| "deadline".to_owned());
-    Ok((found, cut))
+    Ok(
+        match deadline
+            .run(lookup::online(address.clone(), &sources))
+            .await
+        {
+            Ok(found) => (Some(found), None),
+            Err(why) => (None, Some(why)),
+        },
+    )
 }
 
 /// The matrix: every planned combination at once, on one time line.
