@@ -18,13 +18,13 @@
 //! | `mailcheck_tls_cert_expiry_timestamp_seconds` | host, protocol, port, security | earliest notAfter of the chain presented, Unix time |
 //! | `mailcheck_tls_cert_trusted` | host, protocol, port, security | 1 when the chain verified |
 //! | `mailcheck_tls_cert_earliest_expiry_timestamp_seconds` | | earliest notAfter of all chains, Unix time |
+//! | `mailcheck_login_success` | host, protocol | 1 when the login test succeeded |
+//! | `mailcheck_requirement_met` | requirement | 1 when the `require` item holds |
+//! | `mailcheck_findings` | severity, code | how many findings of that code |
 //!
 //! Expiry is a timestamp, as blackbox_exporter's `probe_ssl_earliest_cert_expiry`:
 //! it stays right between scrapes, and `… - time()` gives the seconds left
 //! (negative once expired).
-//! | `mailcheck_login_success` | host, protocol | 1 when the login test succeeded |
-//! | `mailcheck_requirement_met` | requirement | 1 when the `require` item holds |
-//! | `mailcheck_findings` | severity, code | how many findings of that code |
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
