@@ -280,6 +280,21 @@ mod tests {
         assert!(again.contains("same account as line 1"), "{again}");
         let other = format!("bob@example.com --password-file {}", secret.display());
         assert!(p.target(3, Ok(other)).unwrap().config.is_ok());
+        // The same address on its server named by hand: the same account.
+        let by_host = format!(
+            "--host mail.example.com --user Alice@Example.com --password-file {}",
+            secret.display()
+        );
+        let again = p.target(4, Ok(by_host)).unwrap().config.unwrap_err();
+        assert!(again.contains("same account as line 1"), "{again}");
+        // A short name is an account only on its own hosts.
+        for (line, host) in [(5, "mail.example.com"), (6, "mail.example.net")] {
+            let short = format!(
+                "--host {host} --user carol --password-file {}",
+                secret.display()
+            );
+            assert!(p.target(line, Ok(short)).unwrap().config.is_ok(), "{host}");
+        }
     }
 
     #[test]

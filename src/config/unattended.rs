@@ -80,17 +80,24 @@ fn check_unattended(args: &ProbeArgs, list_on_stdin: bool) -> Result<(), UsageEr
 
 /// The account a target logs in to, when it has credentials: two lines with the
 /// same account would log in twice, which the one-attempt rule forbids.
+/// A login name that is an address names the account wherever it logs in (the
+/// address `alice@example.com` and its server `mail.example.com` are one
+/// account); a short name (`--user alice`) is an account only on its hosts.
 #[must_use]
 pub fn account(config: &Config) -> Option<String> {
     let auth = config.auth.as_ref()?;
     let who = auth
         .user
         .clone()
-        .or_else(|| config.address.as_ref().map(crate::model::Address::ascii))?;
+        .or_else(|| config.address.as_ref().map(crate::model::Address::ascii))?
+        .to_lowercase();
+    if who.contains('@') {
+        return Some(who);
+    }
     let hosts = [&config.pop3_host, &config.imap_host, &config.smtp_host]
         .map(|h| h.as_deref().unwrap_or("*"))
         .join(",");
-    Some(format!("{} on {hosts}", who.to_lowercase()))
+    Some(format!("{who} on {hosts}"))
 }
 
 /// Where the target list comes from.
