@@ -327,3 +327,62 @@ fn connections_beyond_the_cap_wait_their_turn() {
     let said = read_until_closed(&mut second);
     assert!(said.starts_with("HTTP/1.0 200 OK\r\n"), "{said}");
 }
+
+/// A probe whose scrape was abandoned (the client hung up mid-login) may have
+/// sent the password: it counts as the account's login for the minute. And an
+/// address is one account wherever it logs in: its server named by hand is
+/// answered 429 too. Bob's password is wrong here, so each login takes
+/// Dovecot's failure delay, and a second one would be a second failure.
+#[test]
+fn an_abandoned_login_counts_and_an_address_is_one_account() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.password");
+    std::fs::write(&wrong, "not-bobs-password\n").unwrap();
+    let bob = s.var("MAILCHECK_TEST_USER2");
+    let config = format!(
+        r#"allow = ["*.mailcheck.test", "*@mailcheck.test"]
+[modules.bob]
+only = ["imap:993:tls"]
+dns_server = "{dns}"
+ca_file = "{ca}"
+family = "ipv4"
+timeout = 10
+user = "{bob}"
+password_file = "{wrong}"
+targets = ["{bob}", "mail.mailcheck.test"]
+"#,
+        dns = s.dns(),
+        ca = s.ca(),
+        wrong = wrong.display(),
+    );
+    let exporter = Exporter::start(&config, "127.0.0.1:0");
+    let in_flight = || {
+        sample(
+            &exporter.get("/metrics").body,
+            "mailcheck_exporter_probes_in_flight",
+        )
+    };
+    let by_host = "/probe?target=mail.mailcheck.test&module=bob";
+    let mut client = TcpStream::connect(exporter.addr).unwrap();
+    write!(client, "GET {by_host} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    common::exporter::wait_for(Duration::from_secs(30), "the probe to start", || {
+        (in_flight() == Some(1.0)).then_some(())
+    });
+    drop(client);
+    common::exporter::wait_for(Duration::from_secs(30), "the probe to be dropped", || {
+        (in_flight() == Some(0.0)).then_some(())
+    });
+    for path in [
+        by_host.to_owned(),
+        format!("/probe?target={bob}&module=bob"),
+    ] {
+        let again = exporter.get(&path);
+        assert_eq!(again.status, 429, "{path}: {}", again.body);
+        assert!(
+            again.body.contains("at most once a minute"),
+            "{}",
+            again.body
+        );
+    }
+}

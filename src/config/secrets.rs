@@ -118,14 +118,24 @@ pub fn credentials(username: String, found: Found) -> Credentials {
 
 /// The first line of a file (a trailing newline is not part of the secret).
 pub(super) fn read_file(path: &PathBuf, flag: &str) -> Result<Secret, SecretError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| {
         SecretError(format!(
             "{flag} {}: {e}; expected a readable file holding the secret on its first line",
             path.display()
         ))
-    })?;
+    };
+    // A secret is a line: read no more than MAX_SECRET_FILE of whatever the
+    // path holds (a log file given by mistake, a device).
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SECRET_FILE).read_to_string(&mut text))
+        .map_err(unreadable)?;
     first_line(&text, flag)
 }
+
+/// The most of a secret file that is read (its first line is the secret).
+const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 fn first_line(text: &str, what: &str) -> Result<Secret, SecretError> {
     let line = text.lines().next().unwrap_or("");

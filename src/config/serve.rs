@@ -193,6 +193,12 @@ impl Module {
         }
     }
 
+    /// The module's `deadline`, if it sets one.
+    #[must_use]
+    pub fn deadline(&self) -> Option<std::time::Duration> {
+        self.base.deadline
+    }
+
     /// The configuration for probing `target` with this module; reads the
     /// module's credential file now (a rotated password is picked up).
     pub fn config_for(&self, target: &Target) -> Result<Config, UsageError> {

@@ -24,8 +24,9 @@ pub struct Last {
     pub module: String,
     /// Its target, in normal form.
     pub target: String,
-    /// Its answer (the metrics text).
-    pub body: Arc<Vec<u8>>,
+    /// Its answer (the metrics text); none when it did not finish (its scrape
+    /// was abandoned), though it may have logged in.
+    pub body: Option<Arc<Vec<u8>>>,
 }
 
 /// A turn at one account: held while its probe runs.
@@ -82,7 +83,7 @@ pub fn recent(last: Option<&Last>, module: &str, target: &str) -> Recent {
     let age = last.at.elapsed();
     if age >= INTERVAL {
         Recent::None
-    } else if last.module == module && last.target == target {
+    } else if last.module == module && last.target == target && last.body.is_some() {
         Recent::Same(age)
     } else {
         Recent::Other(INTERVAL.saturating_sub(age))
@@ -98,7 +99,7 @@ mod tests {
             at: Instant::now().checked_sub(ago).unwrap(),
             module: module.into(),
             target: "alice@example.com".into(),
-            body: Arc::new(Vec::new()),
+            body: Some(Arc::new(Vec::new())),
         }
     }
 

@@ -18,7 +18,7 @@ use super::logins::{self, Last, Recent};
 use super::metrics::{Metrics, Refusal};
 use super::page::Entry;
 use super::{App, text};
-use crate::config::serve::{DEFAULT_DEADLINE, Target};
+use crate::config::serve::{DEFAULT_DEADLINE, Module, Target};
 use crate::config::{Config, Format, unattended};
 use crate::engine::{self, outcome};
 use crate::output::{self, prometheus};
@@ -61,7 +61,7 @@ pub async fn probe(
             app.metrics.refused(refusal);
             let mut answer = text(status, format!("{why}\n"));
             if let Some(after) = retry {
-                let secs = after.as_secs().max(1);
+                let secs = whole_secs(after);
                 answer
                     .headers_mut()
                     .insert(header::RETRY_AFTER, secs.into());
@@ -79,8 +79,7 @@ async fn run(
     headers: &HeaderMap,
     started: Instant,
 ) -> Result<Vec<u8>, Refused> {
-    let (module, target, config) = prepare(app, q).await?;
-    let deadline = deadline(headers, config.deadline);
+    let (module, target, config, deadline) = prepare(app, q, headers).await?;
     let Some(account) = unattended::account(&config) else {
         let (body, _) = probe_now(app, &module, &target, config, started, deadline).await?;
         return with_age(&body, Duration::ZERO);
@@ -100,20 +99,42 @@ async fn run(
     match logins::recent(turn.as_ref(), &module, &target.normal()) {
         Recent::None => {}
         Recent::Same(age) => {
-            let last = turn.as_ref().map(|l| l.body.clone()).unwrap_or_default();
+            let last = turn
+                .as_ref()
+                .and_then(|l| l.body.clone())
+                .unwrap_or_default();
             return with_age(&last, age);
         }
         Recent::Other(wait) => return Err(rate_limited(turn.as_ref(), &account, wait)),
     }
-    let (body, logged_in) = probe_now(app, &module, &target, config, started, deadline).await?;
-    if logged_in {
-        *turn = Some(Last {
+    // Until the probe says otherwise it counts as a login: if its scrape is
+    // abandoned (the client hangs up, which drops this future with the turn)
+    // it may have sent the password all the same.
+    let before = turn.take();
+    *turn = Some(Last {
+        at: Instant::now(),
+        module: module.clone(),
+        target: target.normal(),
+        body: None,
+    });
+    let (body, may_have_logged_in) =
+        match probe_now(app, &module, &target, config, started, deadline).await {
+            Ok(done) => done,
+            Err(refused) => {
+                *turn = before;
+                return Err(refused);
+            }
+        };
+    *turn = if may_have_logged_in {
+        Some(Last {
             at: Instant::now(),
             module,
             target: target.normal(),
-            body: Arc::new(body.clone()),
-        });
-    }
+            body: Some(Arc::new(body.clone())),
+        })
+    } else {
+        before
+    };
     with_age(&body, Duration::ZERO)
 }
 
@@ -123,14 +144,20 @@ fn rate_limited(last: Option<&Last>, account: &str, wait: Duration) -> Refused {
     Refused(
         StatusCode::TOO_MANY_REQUESTS,
         format!(
-            "{account} logged in less than {}s ago (module {module}, target {target}); this \
-             exporter logs in to an account at most once a minute: retry in {}s",
+            "a probe logging in as {account} ran less than {}s ago (module {module}, target \
+             {target}); this exporter logs in to an account at most once a minute: retry in {}s",
             logins::INTERVAL.as_secs(),
-            wait.as_secs().max(1)
+            whole_secs(wait)
         ),
         Refusal::RateLimited,
         Some(wait),
     )
+}
+
+/// A wait in whole seconds, rounded up (at least 1): a client that comes back
+/// after `Retry-After` must not come back early.
+fn whole_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The metrics text with the age of the result it holds.
@@ -176,11 +203,14 @@ async fn probe_now(
     // for the account's turn) is not counted.
     let took = report.run.duration_ms as f64 / 1000.0;
     app.metrics.probed(module, outcome::works(code), took);
-    let logged_in = report
-        .run
-        .logins
-        .iter()
-        .any(|l| l.result != LoginResult::NotAttempted);
+    // A run the deadline cut short may have sent the password before its
+    // login record was made: it counts as a login too.
+    let logged_in = report.run.cut_short.is_some()
+        || report
+            .run
+            .logins
+            .iter()
+            .any(|l| l.result != LoginResult::NotAttempted);
     let entry = Entry {
         id: 0,
         at,
@@ -214,7 +244,11 @@ async fn wait_turn(app: &App, deadline: Duration) -> Result<SemaphorePermit<'_>,
 }
 
 /// The module, the target and the configuration, or why not.
-async fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), Refused> {
+async fn prepare(
+    app: &App,
+    q: &ProbeQuery,
+    headers: &HeaderMap,
+) -> Result<(String, Target, Config, Duration), Refused> {
     let bad = |why: String| Refused::new(StatusCode::BAD_REQUEST, why, Refusal::BadRequest);
     let Some(target) = q.target.as_deref().filter(|t| !t.is_empty()) else {
         return Err(bad(
@@ -254,16 +288,32 @@ async fn prepare(app: &App, q: &ProbeQuery) -> Result<(String, Target, Config), 
     if let Some(why) = module.refuses(&target) {
         return Err(bad(format!("module {name} {why}")));
     }
-    // Off the async threads: the module's password or token file is read
-    // afresh at every scrape, and a file on a slow or network file system
-    // may block.
-    let (for_module, for_target) = (module.clone(), target.clone());
-    let config = tokio::task::spawn_blocking(move || for_module.config_for(&for_target))
+    let deadline = deadline(headers, module.deadline());
+    let config = module_config(module, &target, deadline)
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.0))
         .map_err(|e| internal(format!("module {name}: {e}")))?;
-    Ok((name.to_owned(), target, config))
+    Ok((name.to_owned(), target, config, deadline))
+}
+
+/// The module's configuration for `target`, off the async threads and within
+/// the scrape's `deadline`: the module's password or token file is read afresh
+/// at every scrape, and a file on a slow or network file system (or a FIFO
+/// nobody writes) may block.
+async fn module_config(
+    module: &Module,
+    target: &Target,
+    deadline: Duration,
+) -> Result<Config, String> {
+    let (module, target) = (module.clone(), target.clone());
+    let read = tokio::task::spawn_blocking(move || module.config_for(&target));
+    match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(config)) => config.map_err(|e| e.0),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "reading its credential file took the whole scrape timeout ({:.1} s)",
+            deadline.as_secs_f64()
+        )),
+    }
 }
 
 /// The probe's deadline: the scrape timeout less [`OFFSET`] (at least half of
@@ -346,6 +396,13 @@ mod tests {
             timeout.parse().unwrap(),
         );
         h
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up() {
+        assert_eq!(whole_secs(Duration::from_millis(59_900)), 60);
+        assert_eq!(whole_secs(Duration::from_secs(59)), 59);
+        assert_eq!(whole_secs(Duration::ZERO), 1);
     }
 
     #[test]
