@@ -354,6 +354,18 @@ async fn the_deadline_also_bounds_the_login_phase() {
         started.elapsed()
     );
     assert_eq!(report.run.cut_short.as_deref(), Some("deadline"));
+    // AUTH went out and no answer came: the report says the login was cut
+    // short and the password may have been sent, not that none was tried.
+    let [l] = &report.run.logins[..] else {
+        panic!("one login record: {:?}", report.run.logins)
+    };
+    assert_eq!(l.result, LoginResult::Cancelled, "{l:?}");
+    assert!(
+        l.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("may have been sent")),
+        "{l:?}"
+    );
 }
 
 #[tokio::test]

@@ -113,7 +113,7 @@ fn login_rank(report: &Run, p: &ProbeReport) -> Option<u8> {
         LoginResult::Ok => Some(1),
         LoginResult::NotAttempted => Some(2),
         LoginResult::Failed => demanded_in(report, login).map(|_| 2),
-        LoginResult::ConnectionFailed => None,
+        LoginResult::ConnectionFailed | LoginResult::Cancelled => None,
     }
 }
 

@@ -136,6 +136,24 @@ pub fn none_attempted(
         .collect()
 }
 
+/// The logins a run ended during (`why`: "deadline", "interrupted"): any of
+/// them may have sent the credentials, so each says so rather than nothing.
+#[must_use]
+pub fn cancelled(probes: &[ProbeReport], why: &str) -> Vec<Login> {
+    pairs(probes)
+        .iter()
+        .map(|(protocol, host)| {
+            let mut login = blank(*protocol, host);
+            login.result = LoginResult::Cancelled;
+            login.reason = Some(format!(
+                "the run ended ({why}) during the login test: the credentials may have been \
+                 sent, but no answer was seen"
+            ));
+            login
+        })
+        .collect()
+}
+
 async fn login_one(
     ctx: &Context<'_>,
     auth: &AuthConfig,

@@ -335,8 +335,18 @@ async fn follow_up_within(
         .run(follow_up(config, ctx, probes))
         .await
         .unwrap_or_else(|why| {
+            // The logins under way may have sent the credentials: the report
+            // must not read as if none was tried.
+            let logins = if config.auth.is_some() {
+                login::cancelled(probes, &why)
+            } else {
+                Vec::new()
+            };
             *cut_short = Some(why);
-            FollowUp::default()
+            FollowUp {
+                logins,
+                ..FollowUp::default()
+            }
         })
 }
 

@@ -69,6 +69,9 @@ pub enum LoginResult {
     ConnectionFailed,
     /// Nothing was sent (no safe combination, no usable mechanism, …).
     NotAttempted,
+    /// The run ended (`--deadline`, Ctrl-C) during the login test: the
+    /// credentials may have been sent, but no answer was seen.
+    Cancelled,
 }
 
 /// An unauthenticated relay test on one SMTP host.

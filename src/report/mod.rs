@@ -46,7 +46,7 @@ pub use session::{AuthAttempt, AuthOutcome, OAuthError, SendOutcome, Session, St
 /// discovery sources `ispdb_snapshot`, `ispdb`, `autodiscover_json` and
 /// `autodiscover_pox`, and `provider` now means mailcheck's overrides on the
 /// ISPDB snapshot (a provider may be recognised `via` the snapshot or
-/// Autodiscover).
+/// Autodiscover); a login the run ended during is `cancelled`.
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Version of the `mailcheck settings` JSON document

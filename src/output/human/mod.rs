@@ -201,7 +201,7 @@ fn logins(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 let mark = match l.result {
                     LoginResult::Ok => "✓".green(),
                     LoginResult::Failed | LoginResult::ConnectionFailed => "✗".red(),
-                    LoginResult::NotAttempted => "–".yellow(),
+                    LoginResult::NotAttempted | LoginResult::Cancelled => "–".yellow(),
                 };
                 format!("{mark} {}", l.protocol)
             })

@@ -81,6 +81,10 @@ fn login_head(l: &Login, out: &mut dyn Write) -> io::Result<()> {
             "the connection broke before the server answered".to_owned(),
         ),
         LoginResult::NotAttempted => ("–".yellow(), "not attempted".to_owned()),
+        LoginResult::Cancelled => (
+            "–".yellow(),
+            "cut short by the end of the run; the credentials may have been sent".to_owned(),
+        ),
     };
     let head = if via.is_empty() {
         format!("{} on {}: {what}", l.protocol, l.host)
