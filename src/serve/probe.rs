@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::SemaphorePermit;
 
-use super::logins::{self, Last, Recent};
+use super::logins::{self, Last, Recent, Turn};
 use super::metrics::{Metrics, Refusal};
 use super::page::Entry;
 use super::{App, text};
@@ -107,31 +107,40 @@ async fn run(
         }
         Recent::Other(wait) => return Err(rate_limited(turn.as_ref(), &account, wait)),
     }
-    // Until the probe says otherwise it counts as a login: if its scrape is
-    // abandoned (the client hangs up, which drops this future with the turn)
-    // it may have sent the password all the same.
+    probe_in_turn(app, &mut turn, module, &target, config, started, deadline).await
+}
+
+/// Probes at the account's `turn`, and records it there. Until the probe says
+/// otherwise it counts as a login: if its scrape is abandoned (the client
+/// hangs up, which drops this future with the turn) it may have sent the
+/// password all the same.
+async fn probe_in_turn(
+    app: &App,
+    turn: &mut Turn,
+    module: String,
+    target: &Target,
+    config: Config,
+    started: Instant,
+    deadline: Duration,
+) -> Result<Vec<u8>, Refused> {
     let before = turn.take();
-    *turn = Some(Last {
+    let last = |module: String, body: Option<Arc<Vec<u8>>>| Last {
         at: Instant::now(),
-        module: module.clone(),
+        module,
         target: target.normal(),
-        body: None,
-    });
+        body,
+    };
+    **turn = Some(last(module.clone(), None));
     let (body, may_have_logged_in) =
-        match probe_now(app, &module, &target, config, started, deadline).await {
+        match probe_now(app, &module, target, config, started, deadline).await {
             Ok(done) => done,
             Err(refused) => {
-                *turn = before;
+                **turn = before;
                 return Err(refused);
             }
         };
-    *turn = if may_have_logged_in {
-        Some(Last {
-            at: Instant::now(),
-            module,
-            target: target.normal(),
-            body: Some(Arc::new(body.clone())),
-        })
+    **turn = if may_have_logged_in {
+        Some(last(module, Some(Arc::new(body.clone()))))
     } else {
         before
     };
