@@ -522,6 +522,23 @@ async fn dns_timeout() {
     assert_eq!(code(&report.run.probes[0]), "dns_timeout");
 }
 
+/// Sends Ctrl-C (SIGINT) to a running `mailcheck probe --json`; its exit code
+/// and its report, which must come soon and whole.
+async fn interrupt(child: tokio::process::Child) -> (Option<i32>, serde_json::Value) {
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("mailcheck ends soon after Ctrl-C")
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    (out.status.code(), doc)
+}
+
 /// Ctrl-C while discovery still waits (here on a DNS server that never
 /// answers) ends the run at once, with a report that says it was interrupted.
 #[tokio::test]
@@ -550,18 +567,7 @@ async fn ctrl_c_during_discovery_ends_the_run() {
         .expect("a DNS query from discovery")
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("mailcheck ends soon after Ctrl-C, not after discovery's timeouts")
-        .unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    let (_, doc) = interrupt(child).await;
     assert_eq!(doc["cut_short"], "interrupted");
 }
 
@@ -593,18 +599,7 @@ async fn ctrl_c_ends_the_run_with_what_was_learned() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("mailcheck ends soon after Ctrl-C")
-        .unwrap();
-    let doc: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("a complete JSON report");
+    let (code, doc) = interrupt(child).await;
     assert_eq!(doc["cut_short"], "interrupted");
     let p = &doc["probes"][0];
     assert_eq!(p["status"], "cancelled");
@@ -620,7 +615,7 @@ async fn ctrl_c_ends_the_run_with_what_was_learned() {
             .any(|l| l["text"] == "+OK ready"),
         "what was learned is kept"
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(code, Some(2));
 }
 
 #[tokio::test]
