@@ -386,3 +386,55 @@ targets = ["{bob}", "mail.mailcheck.test"]
         );
     }
 }
+
+/// A login probe the scrape timeout cut short may have sent the password
+/// (Dovecot takes 2 s to refuse bob's wrong one; the scrape allows about 1 s):
+/// it counts as the account's login, and the next scrape within the minute is
+/// answered from it instead of logging in again.
+#[test]
+fn a_login_cut_short_by_the_scrape_timeout_counts() {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.password");
+    std::fs::write(&wrong, "not-bobs-password\n").unwrap();
+    let bob = s.var("MAILCHECK_TEST_USER2");
+    let config = format!(
+        r#"allow = ["*@mailcheck.test"]
+[modules.bob]
+only = ["imap:993:tls"]
+dns_server = "{dns}"
+ca_file = "{ca}"
+family = "ipv4"
+timeout = 10
+user = "{bob}"
+password_file = "{wrong}"
+targets = ["{bob}"]
+"#,
+        dns = s.dns(),
+        ca = s.ca(),
+        wrong = wrong.display(),
+    );
+    let exporter = Exporter::start(&config, "127.0.0.1:0");
+    let path = format!("/probe?target={bob}&module=bob");
+    let mut client = TcpStream::connect(exporter.addr).unwrap();
+    write!(
+        client,
+        "GET {path} HTTP/1.0\r\nX-Prometheus-Scrape-Timeout-Seconds: 1.5\r\n\r\n"
+    )
+    .unwrap();
+    let first = read_until_closed(&mut client);
+    assert!(first.starts_with("HTTP/1.0 200"), "{first}");
+    assert_eq!(
+        sample(&first, "mailcheck_probe_cut_short"),
+        Some(1.0),
+        "{first}"
+    );
+    let again = exporter.get(&path);
+    assert_eq!(again.status, 200, "{}", again.body);
+    let age = sample(&again.body, "mailcheck_probe_result_age_seconds");
+    assert!(
+        age.is_some_and(|a| a > 0.0),
+        "a second login: {}",
+        again.body
+    );
+}
