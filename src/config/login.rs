@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::secrets::{self, Found, SecretSources};
 use super::{UsageError, oauth};
 use crate::cli::ProbeArgs;
-use crate::model::address;
+use crate::model::address::Address;
 use crate::proto::sasl::Mechanism;
 
 /// The login test, as asked for.
@@ -55,6 +55,7 @@ pub enum StoredTokens {
 /// and the report's note when a stored token could not be read.
 pub(super) fn auth_config(
     args: &ProbeArgs,
+    address: Option<&Address>,
     tokens: StoredTokens,
 ) -> Result<(Option<AuthConfig>, Option<String>), UsageError> {
     let sources = SecretSources {
@@ -65,7 +66,7 @@ pub(super) fn auth_config(
         token_cmd: args.oauth2_token_cmd.clone(),
     };
     let uses_login = args.user.is_some() || args.auth_mech.is_some() || args.deliver;
-    let (secret, note) = secret(args, &sources, tokens)?;
+    let (secret, note) = secret(args, address, &sources, tokens)?;
     let Some(secret) = secret else {
         if uses_login || args.allow_insecure_auth {
             return Err(UsageError(format!(
@@ -117,6 +118,7 @@ pub(super) fn auth_config(
 /// a stored one could not be read when none was required.
 fn secret(
     args: &ProbeArgs,
+    address: Option<&Address>,
     sources: &SecretSources,
     tokens: StoredTokens,
 ) -> Result<(Option<AuthSecret>, Option<String>), UsageError> {
@@ -129,7 +131,7 @@ fn secret(
     if let Some(found) = found {
         return Ok((Some(AuthSecret::Given(Arc::new(found))), None));
     }
-    let Some(input) = args.address.as_deref() else {
+    let Some(address) = address else {
         return if args.oauth2 {
             Err(UsageError(
                 "--oauth2 needs the address whose stored token to use".into(),
@@ -141,9 +143,8 @@ fn secret(
     if tokens == StoredTokens::OnlyAsked && !args.oauth2 {
         return Ok((None, None));
     }
-    let address = address::parse(input).map_err(|e| UsageError(e.to_string()))?;
     Ok(
-        match oauth::stored_login(&address, &args.token_store, args.oauth2)? {
+        match oauth::stored_login(address, &args.token_store, args.oauth2)? {
             oauth::Lookup::Found(stored) => (Some(AuthSecret::Stored(stored)), None),
             oauth::Lookup::Nothing => (None, None),
             oauth::Lookup::Unreadable(note) => (None, Some(note)),

@@ -41,6 +41,12 @@ impl From<SecretError> for UsageError {
     }
 }
 
+impl From<address::AddressError> for UsageError {
+    fn from(e: address::AddressError) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
 /// How to print the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -180,12 +186,7 @@ impl Config {
     /// may be used.
     pub fn from_args(args: &ProbeArgs, tokens: StoredTokens) -> Result<Self, UsageError> {
         let [pop3_host, imap_host, smtp_host] = hosts(args)?;
-        let address = args
-            .address
-            .as_deref()
-            .map(address::parse)
-            .transpose()
-            .map_err(|e| UsageError(e.to_string()))?;
+        let address = args.address.as_deref().map(address::parse).transpose()?;
         if address.is_none()
             && [&pop3_host, &imap_host, &smtp_host]
                 .iter()
@@ -240,7 +241,7 @@ impl Config {
     /// password or a keyring's unlocking, which a typo in another flag should
     /// not cost. Then the checks across flags.
     fn with_auth(mut self, args: &ProbeArgs, tokens: StoredTokens) -> Result<Config, UsageError> {
-        let (auth, note) = login::auth_config(args, tokens)?;
+        let (auth, note) = login::auth_config(args, self.address.as_ref(), tokens)?;
         self.relay_test = args.send_test && auth.is_none();
         self.auth = auth;
         self.notes.extend(note);

@@ -233,7 +233,7 @@ impl TryFrom<LoginArgs> for LoginConfig {
     type Error = UsageError;
 
     fn try_from(args: LoginArgs) -> Result<Self, UsageError> {
-        let address = address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?;
+        let address = address::parse(&args.address)?;
         let scopes: Vec<String> = args
             .scope
             .iter()
@@ -300,7 +300,7 @@ impl TryFrom<LogoutArgs> for LogoutConfig {
 
     fn try_from(args: LogoutArgs) -> Result<Self, UsageError> {
         Ok(LogoutConfig {
-            address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
+            address: address::parse(&args.address)?,
             revoke: !args.no_revoke,
             net: NetConfig::try_from(&args.net)?,
             store: store(&args.store)?,

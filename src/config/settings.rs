@@ -68,7 +68,7 @@ impl TryFrom<SettingsArgs> for SettingsConfig {
             ));
         }
         Ok(SettingsConfig {
-            address: address::parse(&args.address).map_err(|e| UsageError(e.to_string()))?,
+            address: address::parse(&args.address)?,
             offline: args.offline,
             dns_server: net.dns_server,
             ca_file: net.ca_file,

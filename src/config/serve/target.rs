@@ -22,9 +22,7 @@ impl Target {
     /// IP address. Anything else (an option, a URL) is refused.
     pub fn parse(s: &str) -> Result<Target, UsageError> {
         if s.contains('@') {
-            address::parse(s)
-                .map(Target::Address)
-                .map_err(|e| UsageError(e.to_string()))
+            Ok(Target::Address(address::parse(s)?))
         } else {
             host(s, "target").map(Target::Host)
         }
