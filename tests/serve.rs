@@ -335,28 +335,7 @@ fn connections_beyond_the_cap_wait_their_turn() {
 /// Dovecot's failure delay, and a second one would be a second failure.
 #[test]
 fn an_abandoned_login_counts_and_an_address_is_one_account() {
-    let s = Servers::get();
-    let dir = tempfile::tempdir().unwrap();
-    let wrong = dir.path().join("wrong.password");
-    std::fs::write(&wrong, "not-bobs-password\n").unwrap();
-    let bob = s.var("MAILCHECK_TEST_USER2");
-    let config = format!(
-        r#"allow = ["*.mailcheck.test", "*@mailcheck.test"]
-[modules.bob]
-only = ["imap:993:tls"]
-dns_server = "{dns}"
-ca_file = "{ca}"
-family = "ipv4"
-timeout = 10
-user = "{bob}"
-password_file = "{wrong}"
-targets = ["{bob}", "mail.mailcheck.test"]
-"#,
-        dns = s.dns(),
-        ca = s.ca(),
-        wrong = wrong.display(),
-    );
-    let exporter = Exporter::start(&config, "127.0.0.1:0");
+    let (exporter, bob, _password) = bob_with_a_wrong_password();
     let in_flight = || {
         sample(
             &exporter.get("/metrics").body,
@@ -393,28 +372,7 @@ targets = ["{bob}", "mail.mailcheck.test"]
 /// answered from it instead of logging in again.
 #[test]
 fn a_login_cut_short_by_the_scrape_timeout_counts() {
-    let s = Servers::get();
-    let dir = tempfile::tempdir().unwrap();
-    let wrong = dir.path().join("wrong.password");
-    std::fs::write(&wrong, "not-bobs-password\n").unwrap();
-    let bob = s.var("MAILCHECK_TEST_USER2");
-    let config = format!(
-        r#"allow = ["*@mailcheck.test"]
-[modules.bob]
-only = ["imap:993:tls"]
-dns_server = "{dns}"
-ca_file = "{ca}"
-family = "ipv4"
-timeout = 10
-user = "{bob}"
-password_file = "{wrong}"
-targets = ["{bob}"]
-"#,
-        dns = s.dns(),
-        ca = s.ca(),
-        wrong = wrong.display(),
-    );
-    let exporter = Exporter::start(&config, "127.0.0.1:0");
+    let (exporter, bob, _password) = bob_with_a_wrong_password();
     let path = format!("/probe?target={bob}&module=bob");
     let mut client = TcpStream::connect(exporter.addr).unwrap();
     write!(
@@ -437,4 +395,32 @@ targets = ["{bob}"]
         "a second login: {}",
         again.body
     );
+}
+
+/// An exporter whose module `bob` logs in as bob with a wrong password (Dovecot
+/// takes 2 s to refuse it), to bob's address or the test server; bob's address,
+/// and the directory holding the password file (keep it while the exporter runs).
+fn bob_with_a_wrong_password() -> (Exporter, String, tempfile::TempDir) {
+    let s = Servers::get();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.password");
+    std::fs::write(&wrong, "not-bobs-password\n").unwrap();
+    let bob = s.var("MAILCHECK_TEST_USER2").to_owned();
+    let config = format!(
+        r#"allow = ["*.mailcheck.test", "*@mailcheck.test"]
+[modules.bob]
+only = ["imap:993:tls"]
+dns_server = "{dns}"
+ca_file = "{ca}"
+family = "ipv4"
+timeout = 10
+user = "{bob}"
+password_file = "{wrong}"
+targets = ["{bob}", "mail.mailcheck.test"]
+"#,
+        dns = s.dns(),
+        ca = s.ca(),
+        wrong = wrong.display(),
+    );
+    (Exporter::start(&config, "127.0.0.1:0"), bob, dir)
 }
