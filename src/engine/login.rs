@@ -136,12 +136,14 @@ pub fn none_attempted(
         .collect()
 }
 
-/// The logins a run ended during (`why`: "deadline", "interrupted"): any of
-/// them may have sent the credentials, so each says so rather than nothing.
+/// The logins a run ended during (`why`: "deadline", "interrupted"): each that
+/// had a combination to log in over may have sent the credentials, so it says
+/// so rather than nothing; one that had none sent nothing.
 #[must_use]
-pub fn cancelled(probes: &[ProbeReport], why: &str) -> Vec<Login> {
+pub fn cancelled(probes: &[ProbeReport], auth: &AuthConfig, why: &str) -> Vec<Login> {
     pairs(probes)
         .iter()
+        .filter(|(protocol, host)| best(probes, *protocol, host, auth.allow_insecure).is_some())
         .map(|(protocol, host)| {
             let mut login = blank(*protocol, host);
             login.result = LoginResult::Cancelled;

@@ -337,11 +337,11 @@ async fn follow_up_within(
         .unwrap_or_else(|why| {
             // The logins under way may have sent the credentials: the report
             // must not read as if none was tried.
-            let logins = if config.auth.is_some() {
-                login::cancelled(probes, &why)
-            } else {
-                Vec::new()
-            };
+            let logins = config
+                .auth
+                .as_ref()
+                .map(|auth| login::cancelled(probes, auth, &why))
+                .unwrap_or_default();
             *cut_short = Some(why);
             FollowUp {
                 logins,
