@@ -91,21 +91,10 @@ pub(super) fn auth_config(
             "--send-test needs the address: it is both the sender and the recipient".into(),
         ));
     }
-    let forced = args
-        .auth_mech
-        .as_deref()
-        .map(|m| {
-            m.parse::<Mechanism>().map_err(|_| {
-                UsageError(format!(
-                    "--auth-mech {m:?} is not a mechanism mailcheck speaks; expected PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER"
-                ))
-            })
-        })
-        .transpose()?;
     let auth = AuthConfig {
         user: args.user.clone(),
         secret,
-        forced,
+        forced: args.auth_mech.as_deref().map(mechanism).transpose()?,
         allow_insecure: args.allow_insecure_auth,
         send_test: args.send_test,
         deliver: args.deliver,
@@ -150,4 +139,13 @@ fn secret(
             oauth::Lookup::Unreadable(note) => (None, Some(note)),
         },
     )
+}
+
+/// `--auth-mech`'s value.
+fn mechanism(m: &str) -> Result<Mechanism, UsageError> {
+    m.parse().map_err(|_| {
+        UsageError(format!(
+            "--auth-mech {m:?} is not a mechanism mailcheck speaks; expected PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or OAUTHBEARER"
+        ))
+    })
 }
